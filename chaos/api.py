@@ -1,0 +1,80 @@
+"""The library API: load an experiment, plan it, run it.
+
+Every front end (the ``chaosdrill`` CLI, the pytest plugin, the game-day
+scheduler) goes through these functions and nothing else::
+
+    from chaos import api
+
+    loaded = api.load("experiments/web-survives-crash.yaml")
+    result = api.run(loaded)
+    assert result.verdict is api.Verdict.PASSED, result.reasons
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chaos.engine.events import Observer, ignore
+from chaos.engine.plan import Plan, make_plan, resolve_seed
+from chaos.engine.result import RunResult, Verdict
+from chaos.engine.runner import Runner
+from chaos.experiment.configuration import Redactor
+from chaos.experiment.loader import LoadedExperiment, load_experiment
+from chaos.journal.writer import DEFAULT_REPORT_DIR
+from chaos.plugins import Plugins, default_plugins
+from chaos.runtime import Runtime
+
+__all__ = ["LoadedExperiment", "Plan", "RunResult", "Verdict", "load", "plan", "run"]
+
+
+def load(path: str | Path, *, plugins: Plugins | None = None) -> LoadedExperiment:
+    """Load and validate an experiment file (raises InvalidExperiment / UsageError)."""
+    return load_experiment(path, plugins=plugins or default_plugins())
+
+
+def runtime_for(loaded: LoadedExperiment, *, docker_url: str | None = None) -> Runtime:
+    return Runtime(docker_url=docker_url, redactor=Redactor(loaded.secrets))
+
+
+def plan(
+    loaded: LoadedExperiment,
+    *,
+    seed: int | None = None,
+    plugins: Plugins | None = None,
+    runtime: Runtime | None = None,
+) -> Plan:
+    """Resolve targets without touching anything (what ``--dry-run`` shows)."""
+    return make_plan(
+        loaded, plugins or default_plugins(), runtime or runtime_for(loaded), resolve_seed(seed)
+    )
+
+
+def run(
+    loaded: LoadedExperiment,
+    *,
+    seed: int | None = None,
+    report_dir: str | Path | None = DEFAULT_REPORT_DIR,
+    observer: Observer = ignore,
+    plugins: Plugins | None = None,
+    runtime: Runtime | None = None,
+    handle_signals: bool = True,
+) -> RunResult:
+    """Run the experiment and return its verdict; never raises for run-time failures.
+
+    An engine that does not answer, a target that selects nothing or a fault
+    that cannot be injected end in ``Verdict.ERROR`` with the reason, and a
+    journal is written either way (unless ``report_dir`` is None).
+    """
+    runtime = runtime or runtime_for(loaded)
+    try:
+        return Runner(
+            loaded,
+            plugins or default_plugins(),
+            runtime,
+            seed=resolve_seed(seed),
+            report_dir=report_dir,
+            observer=observer,
+            handle_signals=handle_signals,
+        ).run()
+    finally:
+        runtime.close()

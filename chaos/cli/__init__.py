@@ -1,0 +1,1 @@
+"""The ``chaosdrill`` command: parses arguments, calls :mod:`chaos.api`, prints."""

@@ -1,0 +1,170 @@
+"""Rendering engine events: a rich live view on a terminal, plain lines elsewhere.
+
+Both are observers (see :mod:`chaos.engine.events`); the engine never prints.
+Plain output shows every phase and fault event, and a probe only when its
+state changes, so CI logs stay short and free of colour codes.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from chaos.durations import format_duration
+from chaos.engine.events import (
+    Aborting,
+    Event,
+    FaultFailed,
+    FaultInjected,
+    FaultReverted,
+    Finished,
+    Notice,
+    PhaseStarted,
+    ProbeSampled,
+)
+
+
+class PlainConsole:
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stdout
+        self._last: dict[tuple[str, str], bool] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        line = self._line(event)
+        if line is None:
+            return
+        with self._lock:
+            print(f"[{event.t:7.2f}s] {line}", file=self.stream, flush=True)
+
+    def _line(self, event: Event) -> str | None:
+        if isinstance(event, PhaseStarted):
+            return f"phase {event.phase}" + (f": {event.detail}" if event.detail else "")
+        if isinstance(event, FaultInjected):
+            until = f" until t={event.ends_at:.1f}s" if event.ends_at is not None else ""
+            return f"inject {event.step} ({event.fault}) -> {event.container}{until}"
+        if isinstance(event, FaultReverted):
+            return f"revert {event.step} ({event.fault}) -> {event.container}"
+        if isinstance(event, FaultFailed):
+            return f"FAILED to {event.action} {event.step} on {event.container}: {event.error}"
+        if isinstance(event, ProbeSampled):
+            key = (event.section, event.name)
+            with self._lock:
+                changed = self._last.get(key) != event.ok
+                self._last[key] = event.ok
+            if not changed:
+                return None
+            state = "ok" if event.ok else "FAIL"
+            return f"{_section(event.section)} {event.name}: {state} ({event.detail})"
+        if isinstance(event, Aborting):
+            return f"ABORT: {event.reason}"
+        if isinstance(event, Notice):
+            return f"note: {event.message}"
+        if isinstance(event, Finished):
+            lines = [f"verdict: {event.verdict.upper()}"]
+            lines += [f"  - {reason}" for reason in event.reasons]
+            if event.journal_path:
+                lines.append(f"  journal: {event.journal_path}")
+            return "\n".join(lines)
+        return None
+
+
+def _section(section: str) -> str:
+    return {"steady_state": "steady", "probes": "probe", "guards": "guard"}.get(section, section)
+
+
+@dataclass
+class _ProbeState:
+    section: str
+    ok: bool = True
+    samples: int = 0
+    passed: int = 0
+    detail: str = ""
+
+
+@dataclass
+class _LiveState:
+    title: str
+    phase: str = "starting"
+    now: float = 0.0
+    faults: dict[tuple[str, str], float | None] = field(default_factory=dict)
+    probes: dict[str, _ProbeState] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+
+class LiveConsole:
+    """A rich ``Live`` view: phase, active faults with countdown, each probe's state."""
+
+    def __init__(self, title: str):
+        from rich.console import Console
+        from rich.live import Live
+
+        self._state = _LiveState(title)
+        self._lock = threading.Lock()
+        self._plain = PlainConsole()
+        self._console = Console()
+        self._live = Live(get_renderable=self._render, console=self._console, refresh_per_second=8)
+
+    def __enter__(self) -> LiveConsole:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            state = self._state
+            state.now = max(state.now, event.t)
+            if isinstance(event, PhaseStarted):
+                state.phase = event.phase
+            elif isinstance(event, FaultInjected):
+                state.faults[(event.step, event.container)] = event.ends_at
+            elif isinstance(event, FaultReverted):
+                state.faults.pop((event.step, event.container), None)
+            elif isinstance(event, ProbeSampled):
+                probe = state.probes.setdefault(event.name, _ProbeState(event.section))
+                probe.ok, probe.detail = event.ok, event.detail
+                probe.samples += 1
+                probe.passed += int(event.ok)
+            line = self._plain._line(event)
+            if line and not isinstance(event, (ProbeSampled, Finished)):
+                state.log.append(f"{event.t:6.1f}s {line}")
+                del state.log[:-8]
+        if isinstance(event, Finished):
+            self._live.stop()
+            self._plain(event)
+
+    def _render(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        with self._lock:
+            state = self._state
+            header = Text.assemble(
+                (state.title, "bold"), "  phase: ", (state.phase, "cyan"), f"  t={state.now:.1f}s"
+            )
+            faults = Table(title="active faults", expand=False, title_justify="left")
+            faults.add_column("step")
+            faults.add_column("container")
+            faults.add_column("ends in")
+            for (step, container), ends in state.faults.items():
+                left = "one-shot" if ends is None else format_duration(max(0.0, ends - state.now))
+                faults.add_row(step, container, left)
+            probes = Table(title="probes", expand=False, title_justify="left")
+            for column in ("probe", "kind", "state", "availability", "last"):
+                probes.add_column(column)
+            for name, probe in state.probes.items():
+                availability = f"{probe.passed / probe.samples:.0%}" if probe.samples else "-"
+                probes.add_row(
+                    name,
+                    _section(probe.section),
+                    Text("ok", "green") if probe.ok else Text("FAIL", "bold red"),
+                    availability,
+                    probe.detail[:60],
+                )
+            log = Text("\n".join(state.log), style="dim")
+            return Group(header, faults, probes, log)

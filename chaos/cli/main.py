@@ -1,0 +1,118 @@
+"""Argument parsing and exit codes. Heavy modules (docker, rich, pydantic) are
+imported inside the command that needs them, so ``--help`` stays instant.
+
+argparse rather than Typer/click: it is in the standard library, imports in
+a few milliseconds (Typer pulls in click and rich at start-up), and rich is
+used only where output is rendered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from chaos import __version__
+from chaos.exitcodes import ExitCode
+
+EPILOG = """\
+exit codes: 0 passed, 1 failed, 2 invalid input or usage, 3 aborted, 4 error
+docs: README.md (format reference, engine semantics, plugins)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chaosdrill",
+        description="Chaos and resilience experiments against Docker and Docker Swarm.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"chaosdrill {__version__}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show Python tracebacks (for bug reports)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run an experiment")
+    run.add_argument("file", help="experiment file (YAML)")
+    run.add_argument(
+        "--dry-run", action="store_true", help="resolve targets, print the plan, touch nothing"
+    )
+    run.add_argument("--report-dir", default="reports", help="where journals go (default: reports)")
+    run.add_argument(
+        "--seed", type=int, help="seed for targets that set none (recorded in the journal)"
+    )
+    run.add_argument("--json", action="store_true", help="print one JSON object with the verdict")
+    run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
+    run.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_run"))
+
+    validate = sub.add_parser(
+        "validate", help="check experiment files; report FILE:LINE:COL problems"
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_validate"))
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the experiment format")
+    schema.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_schema"))
+
+    plugins = sub.add_parser("plugins", help="list faults, probes and target kinds with parameters")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_plugins"))
+
+    demo = sub.add_parser("demo", help="start or remove the demo stack the examples run against")
+    demo.add_argument("action", choices=["up", "down", "status"])
+    demo.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_demo"))
+
+    images = sub.add_parser("images", help="build the images chaosdrill uses, with no registry")
+    images.add_argument("action", choices=["build"])
+    images.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_images"))
+    return parser
+
+
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    def call(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args)
+
+    return call
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return int(ExitCode.INVALID)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("chaosdrill: interrupted", file=sys.stderr)
+        return int(ExitCode.ABORTED)
+    except BrokenPipeError:  # e.g. `chaosdrill plugins | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        from chaos.errors import ChaosError, InvalidExperiment
+
+        if args.traceback:
+            raise
+        if isinstance(exc, InvalidExperiment):
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return int(exc.exit_code)
+        if isinstance(exc, ChaosError):
+            print(f"chaosdrill: {exc}", file=sys.stderr)
+            return int(exc.exit_code)
+        print(
+            f"chaosdrill: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)",
+            file=sys.stderr,
+        )
+        return int(ExitCode.ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

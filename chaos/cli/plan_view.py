@@ -1,0 +1,28 @@
+"""``chaosdrill run --dry-run``: what would be touched, and when."""
+
+from __future__ import annotations
+
+from chaos.engine.plan import Plan
+
+
+def print_plan(plan: Plan) -> None:
+    experiment = plan.experiment
+    print(f"plan: {experiment.title} ({plan.loaded.path}) - dry run, nothing is touched")
+    print("targets:")
+    for name, sel in plan.selections.items():
+        chosen = ", ".join(f"{ref.name} ({ref.short_id})" for ref in sel.chosen) or "none"
+        print(
+            f"  {name}: {sel.spec.kind}, mode {sel.spec.mode.describe()}, seed {sel.seed}: "
+            f"{len(sel.chosen)} of {sel.candidates} -> {chosen}"
+        )
+    print("method:")
+    for planned in plan.faults:
+        step = planned.step
+        window = f" for {step.duration:g}s" if step.duration is not None else ""
+        revert = ", then reverted" if planned.fault.reversible else ""
+        names = ", ".join(ref.name for ref in planned.selection.chosen) or "nothing"
+        print(f"  t+{step.at:g}s {step.name}: {step.fault} on {names}{window}{revert}")
+    print(f"steady state: {', '.join(b.name for b in plan.steady_state) or 'none'}")
+    print(f"probes: {', '.join(b.name for b in plan.probes) or 'none'}")
+    print(f"guards: {', '.join(b.name for b in plan.guards) or 'none'}")
+    print(f"recovery within {experiment.recovery.within:g}s")

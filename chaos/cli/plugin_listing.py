@@ -1,0 +1,95 @@
+"""``chaosdrill plugins``: every fault, probe and target kind, its origin and parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from chaos.registry import Registry
+
+
+def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    out = []
+    for name, info in model.model_fields.items():
+        out.append(
+            {
+                "name": name,
+                "type": _type_name(info.annotation),
+                "required": info.is_required(),
+                "default": None
+                if info.is_required()
+                else _plain(info.get_default(call_default_factory=True)),
+            }
+        )
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True)
+    return value
+
+
+def _type_name(annotation: Any) -> str:
+    import typing
+
+    if typing.get_origin(annotation) is None and hasattr(annotation, "__name__"):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+
+
+def describe_plugins(registry: Registry) -> dict[str, Any]:
+    def entry(reg: Any, **extra: Any) -> dict[str, Any]:
+        cls = reg.cls
+        model = getattr(cls, "Params", None) or cls.Selector
+        return {
+            "name": cls.name,
+            "origin": reg.origin,
+            "summary": cls.summary,
+            "parameters": _params(model),
+            **extra,
+        }
+
+    return {
+        "faults": [
+            entry(r, reversible=r.cls.reversible, target_kinds=list(r.cls.target_kinds))
+            for r in sorted(registry.faults.values(), key=lambda r: r.cls.name)
+        ],
+        "probes": [
+            entry(r, accepts_target=r.cls.accepts_target)
+            for r in sorted(registry.probes.values(), key=lambda r: r.cls.name)
+        ],
+        "target_kinds": [
+            entry(r) for r in sorted(registry.target_kinds.values(), key=lambda r: r.cls.name)
+        ],
+        "failures": [{"plugin": f.plugin, "error": f.error} for f in registry.failures],
+    }
+
+
+def print_plugins(registry: Registry) -> None:
+    data = describe_plugins(registry)
+    for section, title in (
+        ("faults", "Faults"),
+        ("probes", "Probes"),
+        ("target_kinds", "Target kinds"),
+    ):
+        print(f"{title}:")
+        for item in data[section]:
+            flags = []
+            if item.get("reversible"):
+                flags.append("reversible")
+            if item.get("accepts_target"):
+                flags.append("takes target")
+            flag_text = f" [{', '.join(flags)}]" if flags else ""
+            print(f"  {item['name']}  ({item['origin']}){flag_text}")
+            if item["summary"]:
+                print(f"      {item['summary']}")
+            for param in item["parameters"]:
+                default = "required" if param["required"] else f"default {param['default']!r}"
+                print(f"      - {param['name']}: {param['type']} ({default})")
+        print()
+    if data["failures"]:
+        print("Plugins that failed to load:")
+        for failure in data["failures"]:
+            print(f"  {failure['plugin']}: {failure['error']}")

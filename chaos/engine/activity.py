@@ -1,0 +1,168 @@
+"""One fault step on the timeline: wait for ``at``, inject, hold, revert.
+
+Each step runs in its own thread so faults overlap as their ``at`` offsets
+say. Every wait is on the run's abort event: a guard breach, a signal or an
+error wakes the step at once and it reverts what it injected. Reverting is
+the one thing a step always does, whatever happened before.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from chaos.engine.clock import RunClock
+from chaos.engine.events import FaultFailed, FaultInjected, FaultReverted, Observer
+from chaos.engine.plan import PlannedFault
+from chaos.errors import ChaosError
+from chaos.journal.model import FaultRecord, ReasonRecord
+from chaos.runtime import Runtime
+
+REVERT_ATTEMPTS = 3
+REVERT_BACKOFF = 0.5
+
+
+class FaultActivity:
+    def __init__(
+        self,
+        planned: PlannedFault,
+        runtime: Runtime,
+        clock: RunClock,
+        method_start: float,
+        abort: threading.Event,
+        report: Callable[[ReasonRecord, bool], None],
+        observer: Observer,
+    ):
+        """``report(reason, abort_run)`` records a reason and optionally aborts the run."""
+        self.planned = planned
+        self._runtime = runtime
+        self._clock = clock
+        self._start = method_start + planned.step.at
+        self._abort = abort
+        self._report = report
+        self._observer = observer
+        step = planned.step
+        self.records = [
+            FaultRecord(
+                step=step.name,
+                fault=step.fault,
+                target=step.target,
+                container={"id": ref.id, "name": ref.name},
+                at=self._start,
+                duration=step.duration,
+                reversible=planned.fault.reversible,
+            )
+            for ref in planned.selection.chosen
+        ]
+        self._thread = threading.Thread(target=self._run, name=f"fault-{step.name}", daemon=True)
+
+    @property
+    def end(self) -> float:
+        """When this step's window closes (seconds since the run started)."""
+        return self._start + (self.planned.step.duration or 0.0)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            if self._abort.wait(self._clock.until(self._start)):
+                self._skip_rest()
+                return
+            self._inject_all()
+            self._abort.wait(self._clock.until(self.end))
+        except BaseException as exc:  # a bug must still end in a revert
+            self._report(
+                ReasonRecord(
+                    kind="bug",
+                    message=f"fault step {self.planned.step.name}: {type(exc).__name__}: {exc}",
+                    source=self.planned.step.name,
+                    t=self._clock.now(),
+                ),
+                True,
+            )
+        finally:
+            self._revert_all()
+
+    def _inject_all(self) -> None:
+        step, fault = self.planned.step, self.planned.fault
+        for ref, record in zip(self.planned.selection.chosen, self.records, strict=True):
+            if self._abort.is_set():
+                break
+            t = self._clock.now()
+            try:
+                state = fault.inject(self._runtime, ref, self.planned.params)
+            except ChaosError as exc:
+                self._failed(record, "inject", self._runtime.redactor.text(str(exc)), t)
+                self._report(
+                    ReasonRecord(
+                        kind="inject",
+                        message=f"fault {step.name} ({step.fault}) could not be injected into "
+                        f"{ref.name}: {record.error}",
+                        source=step.name,
+                        t=t,
+                    ),
+                    True,
+                )
+                break
+            record.injected_at = t
+            record.outcome = "injected"
+            record.state = dict(state or {})
+            ends = self.end if fault.reversible else None
+            self._observer(FaultInjected(t, step.name, step.fault, ref.name, ends))
+        self._skip_rest()
+
+    def _skip_rest(self) -> None:
+        for record in self.records:
+            if record.outcome == "scheduled":
+                record.outcome = "skipped"
+
+    def _revert_all(self) -> None:
+        step, fault = self.planned.step, self.planned.fault
+        if not fault.reversible:
+            return
+        for ref, record in zip(self.planned.selection.chosen, self.records, strict=True):
+            if record.outcome != "injected":
+                continue
+            error = ""
+            for attempt in range(REVERT_ATTEMPTS):
+                try:
+                    fault.revert(self._runtime, ref, self.planned.params, record.state)
+                    error = ""
+                    break
+                except Exception as exc:  # retried, then reported: never hidden
+                    error = self._runtime.redactor.text(str(exc) or type(exc).__name__)
+                    if attempt + 1 < REVERT_ATTEMPTS:
+                        time.sleep(REVERT_BACKOFF * (attempt + 1))
+            t = self._clock.now()
+            if error:
+                self._failed(record, "revert", error, t)
+                self._report(
+                    ReasonRecord(
+                        kind="revert",
+                        message=f"fault {step.name} ({step.fault}) could not be reverted on "
+                        f"{ref.name} after {REVERT_ATTEMPTS} attempts: {error}",
+                        source=step.name,
+                        t=t,
+                    ),
+                    False,
+                )
+                continue
+            record.reverted_at = t
+            record.outcome = "reverted"
+            self._observer(FaultReverted(t, step.name, step.fault, ref.name))
+
+    def _failed(self, record: FaultRecord, action: str, error: str, t: float) -> None:
+        record.outcome = f"{action}-failed"
+        record.error = error
+        step = self.planned.step
+        self._observer(
+            FaultFailed(t, step.name, step.fault, record.container["name"], action, error)
+        )

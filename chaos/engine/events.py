@@ -1,0 +1,93 @@
+"""What the engine announces while it runs.
+
+The engine never prints: it hands events to an observer. The CLI renders them
+(rich live view or plain lines), a test can collect them, a scheduler can log
+them. Observers are called from several threads and must be quick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+    """Seconds since the run started."""
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    phase: str
+    """``targets``, ``steady-state``, ``method``, ``recovery``, ``done``."""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FaultScheduled(Event):
+    step: str
+    fault: str
+    target: str
+    at: float
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class FaultInjected(Event):
+    step: str
+    fault: str
+    container: str
+    ends_at: float | None
+
+
+@dataclass(frozen=True)
+class FaultReverted(Event):
+    step: str
+    fault: str
+    container: str
+
+
+@dataclass(frozen=True)
+class FaultFailed(Event):
+    step: str
+    fault: str
+    container: str
+    action: str
+    """``inject`` or ``revert``."""
+    error: str
+
+
+@dataclass(frozen=True)
+class ProbeSampled(Event):
+    section: str
+    """``steady_state``, ``probes`` or ``guards``."""
+    name: str
+    ok: bool
+    latency: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Aborting(Event):
+    reason: str
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    message: str
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    verdict: str
+    reasons: tuple[str, ...]
+    journal_path: str | None
+
+
+class Observer(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+def ignore(event: Event) -> None:
+    """The observer used when nobody listens."""

@@ -1,0 +1,89 @@
+"""Planning a run: resolve every target once and bind steps to what they act on.
+
+A plan is what ``--dry-run`` prints and exactly what ``run`` then executes:
+the containers chosen here are the only ones any fault will touch.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chaos.engine.sampling import BoundProbe
+from chaos.experiment.loader import LoadedExperiment
+from chaos.experiment.model import FaultStep
+from chaos.fault import Fault
+from chaos.targets.selection import Selection, choose
+
+if TYPE_CHECKING:
+    from chaos.plugins import Plugins
+    from chaos.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class PlannedFault:
+    index: int
+    step: FaultStep
+    fault: Fault
+    params: Any
+    selection: Selection
+
+
+@dataclass(frozen=True)
+class Plan:
+    loaded: LoadedExperiment
+    selections: dict[str, Selection]
+    faults: tuple[PlannedFault, ...]
+    steady_state: tuple[BoundProbe, ...]
+    probes: tuple[BoundProbe, ...]
+    guards: tuple[BoundProbe, ...]
+
+    @property
+    def experiment(self):
+        return self.loaded.experiment
+
+
+def resolve_seed(explicit: int | None) -> int:
+    """The run's seed: the one given, or a fresh one that the journal records."""
+    return explicit if explicit is not None else random.SystemRandom().randrange(2**31)
+
+
+def make_plan(loaded: LoadedExperiment, plugins: Plugins, runtime: Runtime, seed: int) -> Plan:
+    """Resolve targets (raises TargetError / EngineUnreachable) and bind every step."""
+    registry = plugins.registry
+    experiment = loaded.experiment
+    selections: dict[str, Selection] = {}
+    for name, spec in experiment.targets.items():
+        kind = registry.target_kinds[spec.kind].cls()
+        selector = kind.Selector.model_validate(spec.select)
+        target_seed = spec.seed if spec.seed is not None else seed
+        selections[name] = choose(name, spec, kind.candidates(runtime, selector), target_seed)
+
+    faults = tuple(
+        PlannedFault(
+            index,
+            step,
+            registry.faults[step.fault].cls(),
+            loaded.params_for("method", index),
+            selections[step.target],
+        )
+        for index, step in enumerate(experiment.method)
+    )
+
+    def bind(section: str) -> tuple[BoundProbe, ...]:
+        bound = []
+        for index, step in enumerate(getattr(experiment, section)):
+            targets = selections[step.target].chosen if step.target else ()
+            bound.append(
+                BoundProbe(
+                    section,
+                    step.name,
+                    registry.probes[step.probe].cls(),
+                    loaded.params_for(section, index),
+                    targets,
+                )
+            )
+        return tuple(bound)
+
+    return Plan(loaded, selections, faults, bind("steady_state"), bind("probes"), bind("guards"))

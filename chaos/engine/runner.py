@@ -1,0 +1,463 @@
+"""Runs a plan: steady state, method, recovery, verdict, journal.
+
+The phases, in order (see the README's "Engine semantics"):
+
+1. targets were resolved by the plan; nothing has been touched yet;
+2. steady state and guards are checked once: if either does not hold,
+   nothing is injected;
+3. the method: every fault step runs on its own thread at its ``at`` offset,
+   while continuous probes and guards sample on their own threads;
+4. whatever happens (end of duration, guard breach, SIGINT/SIGTERM, an
+   exception) every injected fault is reverted before the run goes on;
+5. recovery: the steady state is polled until it holds or ``recovery.within``
+   passes;
+6. the verdict is decided from the recorded reasons (:mod:`chaos.engine.verdict`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from chaos import __version__
+from chaos.engine.activity import FaultActivity
+from chaos.engine.clock import RunClock
+from chaos.engine.events import (
+    Aborting,
+    Event,
+    Finished,
+    Notice,
+    Observer,
+    PhaseStarted,
+    ProbeSampled,
+    ignore,
+)
+from chaos.engine.plan import Plan, make_plan
+from chaos.engine.result import RunResult
+from chaos.engine.sampling import BoundProbe, Sample, Sampler, Series
+from chaos.engine.summary import summarize, tolerance_violations
+from chaos.engine.verdict import decide, ordered
+from chaos.errors import ChaosError, EngineUnreachable, TargetError
+from chaos.experiment.loader import LoadedExperiment
+from chaos.journal.model import (
+    Journal,
+    OutageRecord,
+    PhaseRecord,
+    ProbeRecord,
+    ReasonRecord,
+    RecoveryRecord,
+    SampleRecord,
+    SummaryRecord,
+    TargetRecord,
+    ViolationRecord,
+)
+from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
+from chaos.plugins import Plugins
+from chaos.runtime import Runtime
+
+JOIN_POLL = 0.1
+
+
+class Runner:
+    """Runs one experiment. Create one per run; call :meth:`run` once."""
+
+    def __init__(
+        self,
+        loaded: LoadedExperiment,
+        plugins: Plugins,
+        runtime: Runtime,
+        *,
+        seed: int,
+        report_dir: str | Path | None = DEFAULT_REPORT_DIR,
+        observer: Observer = ignore,
+        handle_signals: bool = True,
+    ):
+        self.loaded = loaded
+        self.plugins = plugins
+        self.runtime = runtime
+        self.seed = seed
+        self.report_dir = report_dir
+        self.handle_signals = handle_signals
+        self.clock = RunClock()
+        self.abort = threading.Event()
+        self._observer = observer
+        self._reasons: list[ReasonRecord] = []
+        self._lock = threading.RLock()
+        self._activities: list[FaultActivity] = []
+        self._samplers: list[Sampler] = []
+        self._guard_failures: dict[str, int] = {}
+        self.plan: Plan | None = None
+        experiment = loaded.experiment
+        self.journal = Journal(
+            run_id=runtime.run_id,
+            versions={"chaosdrill": __version__, "python": sys.version.split()[0]},
+            experiment={
+                "file": loaded.path,
+                "title": experiment.title,
+                "tags": list(experiment.tags),
+                "document": runtime.redactor.data(loaded.document),
+            },
+            started_at=self.clock.started_at.isoformat(timespec="milliseconds"),
+            seed=seed,
+        )
+
+    # -- reporting -------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        with contextlib.suppress(Exception):  # a broken observer must not break the run
+            self._observer(event)
+
+    def report(self, reason: ReasonRecord, abort_run: bool = False) -> None:
+        with self._lock:
+            reason.message = self.runtime.redactor.text(reason.message)
+            self._reasons.append(reason)
+            if abort_run and not self.abort.is_set():
+                self.abort.set()
+                self.emit(Aborting(self.clock.now(), reason.message))
+
+    def _phase(self, name: str, detail: str = "") -> None:
+        t = self.clock.now()
+        self.journal.phases.append(PhaseRecord(name=name, t=round(t, 4), at=self.clock.wall(t)))
+        self.emit(PhaseStarted(t, name, detail))
+
+    # -- the run -----------------------------------------------------------
+
+    def run(self) -> RunResult:
+        with self._signals():
+            try:
+                self._run_phases()
+            except ChaosError as exc:
+                kind = "engine" if isinstance(exc, EngineUnreachable) else "target"
+                if not isinstance(exc, (EngineUnreachable, TargetError)):
+                    kind = "bug"
+                self.report(ReasonRecord(kind=kind, message=str(exc), t=self.clock.now()), True)
+            except KeyboardInterrupt:
+                self._interrupted("SIGINT")
+            except Exception as exc:
+                self.report(
+                    ReasonRecord(
+                        kind="bug",
+                        message=f"{type(exc).__name__}: {exc}",
+                        t=self.clock.now(),
+                    ),
+                    True,
+                )
+            finally:
+                self._wind_down()
+        return self._finish()
+
+    def _run_phases(self) -> None:
+        experiment = self.loaded.experiment
+        self._phase("targets")
+        self.journal.versions["engine"] = self.runtime.engine_versions()
+        self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
+        self._record_targets(self.plan)
+        if self.abort.is_set():
+            return
+
+        self._phase("steady-state")
+        before = [self._check_once(b) for b in self.plan.steady_state]
+        self.journal.steady_state_before = [rec for rec, _ in before]
+        failing = [f"{rec.name}: {s.detail}" for rec, s in before if not s.ok]
+        if failing:
+            self.report(
+                ReasonRecord(
+                    kind="steady-state",
+                    message="system not steady before the method: " + "; ".join(failing),
+                    t=self.clock.now(),
+                )
+            )
+            return
+        for bound in self.plan.guards:
+            _rec, sample = self._check_once(bound)
+            if not sample.ok:
+                self.report(
+                    ReasonRecord(
+                        kind="guard",
+                        message=f"guard {bound.name} does not hold before the method: "
+                        f"{sample.detail}; nothing was injected",
+                        source=bound.name,
+                        t=sample.t,
+                    ),
+                    True,
+                )
+                return
+        if self.abort.is_set():
+            return
+
+        self._phase("method", f"{len(self.plan.faults)} fault step(s)")
+        method_start = self.clock.now()
+        self._start_samplers(self.plan)
+        for planned in self.plan.faults:
+            activity = FaultActivity(
+                planned, self.runtime, self.clock, method_start, self.abort, self.report, self.emit
+            )
+            self._activities.append(activity)
+            activity.start()
+        self._wait_for_activities()
+        if self.abort.is_set():
+            return
+
+        self._phase("recovery", f"within {experiment.recovery.within:g}s")
+        self._recover()
+
+    def _wait_for_activities(self) -> None:
+        """Wait in short steps so signal handlers run promptly in this thread."""
+        for activity in self._activities:
+            while activity.is_alive():
+                activity.join(JOIN_POLL)
+
+    def _wind_down(self) -> None:
+        """Always: stop every fault (reverting it) and every sampler."""
+        if any(a.is_alive() for a in self._activities):
+            self.abort.set()
+            self._wait_for_activities()
+        for sampler in self._samplers:
+            sampler.stop()
+        for sampler in self._samplers:
+            sampler.join()
+
+    # -- probes ----------------------------------------------------------
+
+    def _check_once(self, bound: BoundProbe) -> tuple[ProbeRecord, Sample]:
+        sample = bound.sample(self.runtime, self.clock)
+        self.emit(
+            ProbeSampled(
+                sample.t, bound.section, bound.name, sample.ok, sample.latency, sample.detail
+            )
+        )
+        record = ProbeRecord(
+            section=bound.section,
+            name=bound.name,
+            probe=bound.probe.name,
+            samples=[self._sample_record(sample)],
+        )
+        return record, sample
+
+    def _start_samplers(self, plan: Plan) -> None:
+        experiment = plan.experiment
+        for bound, step in zip(plan.probes, experiment.probes, strict=True):
+            self._samplers.append(
+                Sampler(bound, step.interval, self.runtime, self.clock, self._on_sample)
+            )
+        for bound, guard in zip(plan.guards, experiment.guards, strict=True):
+            self._samplers.append(
+                Sampler(bound, guard.interval, self.runtime, self.clock, self._on_sample)
+            )
+        for sampler in self._samplers:
+            sampler.start()
+
+    def _on_sample(self, series: Series, sample: Sample) -> None:
+        bound = series.bound
+        self.emit(
+            ProbeSampled(
+                sample.t, bound.section, bound.name, sample.ok, sample.latency, sample.detail
+            )
+        )
+        if bound.section != "guards":
+            return
+        with self._lock:
+            count = 0 if sample.ok else self._guard_failures.get(bound.name, 0) + 1
+            self._guard_failures[bound.name] = count
+        guard = next(g for g in self.loaded.experiment.guards if g.name == bound.name)
+        if count >= guard.breach_after and not self.abort.is_set():
+            self.report(
+                ReasonRecord(
+                    kind="guard",
+                    message=f"guard {bound.name} breached at t={sample.t:.1f}s: {sample.detail}; "
+                    "every active fault was reverted",
+                    source=bound.name,
+                    t=sample.t,
+                ),
+                True,
+            )
+
+    def _recover(self) -> None:
+        assert self.plan is not None
+        recovery = self.loaded.experiment.recovery
+        started = self.clock.now()
+        record = RecoveryRecord(within=recovery.within, started=started)
+        self.journal.recovery = record
+        deadline = started + recovery.within
+        while not self.abort.is_set():
+            checks = [b.sample(self.runtime, self.clock) for b in self.plan.steady_state]
+            record.checks += 1
+            failing = [
+                f"{b.name}: {s.detail}"
+                for b, s in zip(self.plan.steady_state, checks, strict=True)
+                if not s.ok
+            ]
+            if not failing:
+                record.recovered = True
+                record.time_to_recover = self.clock.now() - started
+                record.last_failures = []
+                return
+            record.last_failures = failing
+            if self.clock.now() >= deadline:
+                break
+            self.abort.wait(min(recovery.interval, self.clock.until(deadline)))
+        if self.abort.is_set():
+            return
+        record.recovered = False
+        self.report(
+            ReasonRecord(
+                kind="recovery",
+                message=f"steady state not restored within {recovery.within:g}s after the "
+                f"method: " + "; ".join(record.last_failures),
+                t=self.clock.now(),
+            )
+        )
+
+    # -- signals -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_signal(signum: int, frame: object) -> None:
+            self._interrupted(signal.Signals(signum).name)
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _interrupted(self, name: str) -> None:
+        self.report(
+            ReasonRecord(
+                kind="interrupted",
+                message=f"run interrupted by {name}; every active fault was reverted",
+                t=self.clock.now(),
+            ),
+            True,
+        )
+
+    # -- the record ----------------------------------------------------------
+
+    def _record_targets(self, plan: Plan) -> None:
+        self.journal.targets = [
+            TargetRecord(
+                name=name,
+                kind=sel.spec.kind,
+                mode=sel.spec.mode.describe(),
+                seed=sel.seed,
+                candidates=sel.candidates,
+                selected=[ref.to_json() for ref in sel.chosen],
+            )
+            for name, sel in plan.selections.items()
+        ]
+
+    def _sample_record(self, sample: Sample) -> SampleRecord:
+        return SampleRecord(
+            t=round(sample.t, 4),
+            at=self.clock.wall(sample.t),
+            ok=sample.ok,
+            latency=round(sample.latency, 4),
+            detail=sample.detail,
+        )
+
+    def _active_faults_at(self, t: float) -> list[str]:
+        names = []
+        for activity in self._activities:
+            for rec in activity.records:
+                if rec.injected_at is None:
+                    continue
+                end = rec.reverted_at if rec.reverted_at is not None else activity.end
+                if rec.injected_at <= t <= max(end, rec.injected_at):
+                    names.append(rec.step)
+                    break
+        return names
+
+    def _judge_series(self) -> None:
+        experiment = self.loaded.experiment
+        tolerances = {p.name: p for p in experiment.probes}
+        guards = {g.name: g for g in experiment.guards}
+        for sampler in self._samplers:
+            series = sampler.series
+            bound = series.bound
+            end = series.stopped if series.stopped is not None else self.clock.now()
+            summary = summarize(series.samples, end)
+            record = ProbeRecord(
+                section=bound.section,
+                name=bound.name,
+                probe=bound.probe.name,
+                interval=series.interval,
+                started=series.started,
+                stopped=series.stopped,
+                samples=[self._sample_record(s) for s in series.samples],
+                summary=SummaryRecord(
+                    samples=summary.samples,
+                    ok=summary.ok,
+                    availability=summary.availability,
+                    longest_outage=round(summary.longest_outage, 4),
+                    outages=[
+                        OutageRecord(start=o.start, end=o.end, recovered=o.recovered)
+                        for o in summary.outages
+                    ],
+                    max_latency=summary.max_latency,
+                    time_to_recover=summary.time_to_recover,
+                ),
+            )
+            if bound.section == "guards":
+                record.target = guards[bound.name].target
+                self.journal.guards.append(record)
+                continue
+            step = tolerances[bound.name]
+            record.target = step.target
+            record.tolerance = step.tolerance.model_dump(exclude_none=True)
+            for message, t in tolerance_violations(summary, series.samples, step.tolerance):
+                record.violations.append(ViolationRecord(message=message, t=t))
+                during = ""
+                if t is not None:
+                    active = self._active_faults_at(t)
+                    during = f" during {', '.join(active)}" if active else ""
+                    when = f" (first at t={t:.1f}s{during})"
+                else:
+                    when = ""
+                self.report(
+                    ReasonRecord(
+                        kind="tolerance",
+                        message=f"probe {bound.name}: {message}{when}",
+                        source=bound.name,
+                        t=t,
+                    )
+                )
+            self.journal.probes.append(record)
+
+    def _finish(self) -> RunResult:
+        self._judge_series()
+        self.journal.faults = [rec for a in self._activities for rec in a.records]
+        verdict = decide(self._reasons)
+        reasons = ordered(self._reasons, verdict)
+        end = self.clock.now()
+        self._phase("done", verdict.value)
+        self.journal.ended_at = self.clock.wall(end)
+        self.journal.duration = round(end, 4)
+        self.journal.verdict = verdict.value
+        self.journal.reasons = reasons
+        self.journal.exit_code = int(verdict.exit_code)
+        path = None
+        if self.report_dir is not None:
+            directory = run_directory(
+                self.report_dir, self.clock.started_at, self.loaded.experiment.title
+            )
+            path = write_journal(self.journal, directory)
+        result = RunResult(verdict, tuple(reasons), self.journal, path)
+        self.emit(
+            Finished(
+                end, verdict.value, tuple(r.message for r in reasons), str(path) if path else None
+            )
+        )
+        try:
+            self.plugins.hook.chaosdrill_run_finished(result=result)
+        except Exception as exc:
+            self.emit(Notice(self.clock.now(), f"a chaosdrill_run_finished hook failed: {exc}"))
+        return result

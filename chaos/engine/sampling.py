@@ -1,0 +1,110 @@
+"""Probes sampled on their own intervals, each in its own thread.
+
+A sampler keeps a fixed grid (start, start + interval, ...): a slow check
+delays neither the other probes nor its own next tick beyond what it used,
+and ticks missed while a check hung are skipped rather than bunched up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaos.engine.clock import RunClock
+from chaos.probe import Check, Probe
+from chaos.runtime import Runtime
+from chaos.targets import TargetRef
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float
+    ok: bool
+    latency: float
+    detail: str
+
+
+@dataclass
+class BoundProbe:
+    """A probe step ready to run: its type, validated parameters and targets."""
+
+    section: str
+    name: str
+    probe: Probe
+    params: Any
+    targets: tuple[TargetRef, ...] = ()
+
+    def sample(self, runtime: Runtime, clock: RunClock) -> Sample:
+        t = clock.now()
+        started = time.monotonic()
+        try:
+            check = self.probe.check(runtime, self.params, self.targets)
+            if not isinstance(check, Check):
+                check = Check(False, f"probe returned {type(check).__name__}, expected Check")
+        except Exception as exc:  # a probe that raises has failed this sample
+            check = Check(False, f"{type(exc).__name__}: {exc}")
+        latency = time.monotonic() - started
+        return Sample(t, check.ok, latency, runtime.redactor.text(check.detail))
+
+
+@dataclass
+class Series:
+    """The samples one probe took, and when sampling ran."""
+
+    bound: BoundProbe
+    interval: float
+    samples: list[Sample] = field(default_factory=list)
+    started: float | None = None
+    stopped: float | None = None
+
+
+class Sampler:
+    """Samples one probe every ``interval`` until stopped."""
+
+    def __init__(
+        self,
+        bound: BoundProbe,
+        interval: float,
+        runtime: Runtime,
+        clock: RunClock,
+        on_sample: Callable[[Series, Sample], None],
+    ):
+        self.series = Series(bound, interval)
+        self._runtime = runtime
+        self._clock = clock
+        self._on_sample = on_sample
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"probe-{bound.section}-{bound.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self.series.started = self._clock.now()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+        if self.series.stopped is None:
+            self.series.stopped = self._clock.now()
+
+    def _loop(self) -> None:
+        interval = self.series.interval
+        next_tick = self._clock.now()
+        while not self._stop.is_set():
+            sample = self.series.bound.sample(self._runtime, self._clock)
+            if self._stop.is_set() and not sample.ok:
+                break  # a check cut short by the end of sampling says nothing
+            self.series.samples.append(sample)
+            self._on_sample(self.series, sample)
+            next_tick += interval
+            now = self._clock.now()
+            if next_tick < now:  # the check overran: skip the ticks it used
+                next_tick += interval * ((now - next_tick) // interval + 1)
+            self._stop.wait(next_tick - now)
+        self.series.stopped = self._clock.now()

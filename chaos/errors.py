@@ -1,0 +1,77 @@
+"""The exception hierarchy.
+
+Every error a user can cause or meet carries enough context (a file position,
+a target name, a container) to be printed as one clear line; front ends map
+the class to an :class:`~chaos.exitcodes.ExitCode` and never show a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chaos.exitcodes import ExitCode
+
+
+class ChaosError(Exception):
+    """Base class of every error chaosdrill raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an experiment file, with its position (1-based)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class InvalidExperiment(ChaosError):
+    """The experiment file cannot be used; carries every problem found."""
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(ChaosError):
+    """The command line or a referenced file is wrong."""
+
+    exit_code = ExitCode.INVALID
+
+
+class EngineUnreachable(ChaosError):
+    """The Docker engine did not answer."""
+
+    exit_code = ExitCode.ERROR
+
+
+class TargetError(ChaosError):
+    """A target could not be resolved, or its selection broke a limit."""
+
+    exit_code = ExitCode.ERROR
+
+
+class InjectionFailed(ChaosError):
+    """A fault could not be injected; names the fault and the container."""
+
+    exit_code = ExitCode.ERROR
+
+
+class RevertFailed(ChaosError):
+    """A fault could not be reverted; the system may still carry it."""
+
+    exit_code = ExitCode.ERROR
+
+
+class ProbeError(ChaosError):
+    """A probe could not run at all (as opposed to a failed check)."""
+
+    exit_code = ExitCode.ERROR

@@ -1,0 +1,1 @@
+"""The experiment format: model, YAML loader with positions, validation and schema."""

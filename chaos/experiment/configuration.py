@@ -1,0 +1,154 @@
+"""``configuration:`` values, ``${name}`` references and secrets.
+
+A configuration value written as ``{env: NAME}`` or ``{file: PATH}`` is a
+secret: its value is used by probes and faults but replaced by ``***`` in
+every journal, console line and error message (see :class:`Redactor`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaos.experiment.yamlpos import Path as DataPath
+
+REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+SECRET_SOURCES = ("env", "file")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: DataPath
+    message: str
+
+
+def resolve_configuration(
+    configuration: Any, base_dir: Path
+) -> tuple[dict[str, Any], frozenset[str], list[ConfigProblem]]:
+    """Return the resolved values, the set of secret strings, and problems."""
+    values: dict[str, Any] = {}
+    secrets: set[str] = set()
+    problems: list[ConfigProblem] = []
+    if not isinstance(configuration, dict):
+        return values, frozenset(), problems  # the model reports the wrong type
+    for name, raw in configuration.items():
+        path = ("configuration", name)
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
+            problems.append(ConfigProblem(path, f"invalid configuration name {name!r}"))
+            continue
+        if isinstance(raw, dict):
+            value = _secret(raw, base_dir, path, problems)
+            if value is not None:
+                values[name] = value
+                if value:
+                    secrets.add(value)
+        elif isinstance(raw, list):
+            problems.append(ConfigProblem(path, "configuration values must be scalars"))
+        else:
+            values[name] = raw
+    return values, frozenset(secrets), problems
+
+
+def _secret(
+    raw: dict[Any, Any], base_dir: Path, path: DataPath, problems: list[ConfigProblem]
+) -> str | None:
+    if len(raw) != 1 or next(iter(raw)) not in SECRET_SOURCES:
+        problems.append(
+            ConfigProblem(path, "a configuration mapping must be {env: NAME} or {file: PATH}")
+        )
+        return None
+    source, ref = next(iter(raw.items()))
+    if not isinstance(ref, str) or not ref:
+        problems.append(ConfigProblem((*path, source), f"{source}: expects a non-empty string"))
+        return None
+    if source == "env":
+        if ref not in os.environ:
+            problems.append(
+                ConfigProblem((*path, source), f"environment variable {ref} is not set")
+            )
+            return None
+        return os.environ[ref]
+    file_path = (base_dir / ref).expanduser()
+    try:
+        return file_path.read_text().strip()
+    except OSError as exc:
+        problems.append(
+            ConfigProblem((*path, source), f"cannot read secret file {ref}: {exc.strerror}")
+        )
+        return None
+
+
+def substitute(
+    data: Any, values: dict[str, Any], path: DataPath = ()
+) -> tuple[Any, list[ConfigProblem]]:
+    """Replace ``${name}`` in every string (``$${`` stays a literal ``${``).
+
+    A string that is exactly one reference takes the value's own type, so
+    ``port: ${db_port}`` can be an integer.
+    """
+    problems: list[ConfigProblem] = []
+
+    def walk(node: Any, where: DataPath) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, (*where, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*where, i)) for i, v in enumerate(node)]
+        if isinstance(node, str) and "$" in node:
+            return _expand(node, where)
+        return node
+
+    def _expand(text: str, where: DataPath) -> Any:
+        whole = REFERENCE.fullmatch(text)
+        if whole and whole.group(0) != "$${":
+            name = whole.group(1).strip()
+            if name in values:
+                return values[name]
+
+        def one(match: re.Match[str]) -> str:
+            if match.group(0) == "$${":
+                return "${"
+            name = match.group(1).strip()
+            if name not in values:
+                known = ", ".join(sorted(values)) or "none"
+                problems.append(
+                    ConfigProblem(
+                        where, f"unknown configuration value ${{{name}}} (defined: {known})"
+                    )
+                )
+                return match.group(0)
+            return str(values[name])
+
+        return REFERENCE.sub(one, text)
+
+    return walk(data, path), problems
+
+
+class Redactor:
+    """Replaces every secret value by ``***`` in strings and nested data."""
+
+    MASK = "***"
+
+    def __init__(self, secrets: frozenset[str] | set[str] = frozenset()):
+        self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            value = value.replace(secret, self.MASK)
+        return value
+
+    def data(self, value: Any) -> Any:
+        if not self._secrets:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.data(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.data(v) for v in value]
+        return value

@@ -1,0 +1,201 @@
+"""The experiment model: what a validated experiment file becomes.
+
+Durations, modes and tolerances are parsed here, once; the engine works on
+typed values and never re-parses strings. Plugin parameters are kept in each
+step's ``params`` and validated against the plugin's own model by
+:mod:`chaos.experiment.validate`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+
+from chaos.durations import Duration
+
+FAULT_STEP_KEYS = ("name", "fault", "target", "at", "duration")
+PROBE_STEP_KEYS = ("name", "probe", "target")
+CONTINUOUS_PROBE_KEYS = (*PROBE_STEP_KEYS, "interval", "tolerance")
+GUARD_KEYS = (*PROBE_STEP_KEYS, "interval", "breach_after")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _percent(value: Any) -> Any:
+    """Accept 0.95, 95% or "95%" for a fraction."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100.0
+        except ValueError:
+            raise ValueError(f"invalid percentage {value!r}") from None
+    return value
+
+
+Fraction = Annotated[float, BeforeValidator(_percent), Field(ge=0.0, le=1.0)]
+
+
+class SelectionMode(Frozen):
+    """How many of the matching objects a target picks: written ``all``, ``one``,
+    ``{count: N}`` or ``{percent: P}``."""
+
+    all: bool = False
+    count: int | None = Field(default=None, ge=1)
+    percent: float | None = Field(default=None, gt=0, le=100)
+
+    def describe(self) -> str:
+        if self.all:
+            return "all"
+        if self.count is not None:
+            return "one" if self.count == 1 else f"count {self.count}"
+        return f"{self.percent:g}%"
+
+
+def _mode(value: Any) -> Any:
+    if isinstance(value, SelectionMode):
+        return value
+    if value == "all":
+        return {"all": True}
+    if value == "one":
+        return {"count": 1}
+    if isinstance(value, dict) and len(value) == 1 and set(value) <= {"count", "percent"}:
+        return value
+    raise ValueError("mode must be all, one, {count: N} or {percent: P}")
+
+
+Mode = Annotated[
+    SelectionMode,
+    BeforeValidator(_mode),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": ["all", "one"]},
+                {
+                    "type": "object",
+                    "properties": {"count": {"type": "integer", "minimum": 1}},
+                    "required": ["count"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100}
+                    },
+                    "required": ["percent"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
+class TargetSpec(Frozen):
+    """``targets.<name>``: which objects a fault may act on."""
+
+    kind: str = "container"
+    select: dict[str, Any] = Field(default_factory=dict)
+    mode: Mode = SelectionMode(all=True)
+    seed: int | None = None
+    allow_empty: bool = False
+    max_targets: int | None = Field(default=None, ge=1)
+    max_percent: float | None = Field(default=None, gt=0, le=100)
+
+
+class Tolerance(Frozen):
+    """What a continuous probe must achieve between the method's start and recovery."""
+
+    min_availability: Fraction | None = None
+    max_outage: Duration | None = None
+    max_latency: Duration | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return (self.min_availability, self.max_outage, self.max_latency) == (None,) * 3
+
+
+STRICT = Tolerance(min_availability=1.0)
+"""The tolerance of a continuous probe that names none: every sample must pass."""
+
+
+class _Step(BaseModel):
+    """Common shape: known keys are fields, every other key is a plugin parameter."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = ""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class FaultStep(_Step):
+    fault: str
+    target: str
+    at: Duration = 0.0
+    duration: Duration | None = None
+
+
+class ProbeStep(_Step):
+    probe: str
+    target: str | None = None
+
+
+class ContinuousProbe(ProbeStep):
+    interval: Duration = Field(default=1.0)
+    tolerance: Tolerance = STRICT
+
+    @model_validator(mode="after")
+    def _positive_interval(self) -> ContinuousProbe:
+        if self.interval <= 0:
+            raise ValueError("interval must be greater than 0")
+        return self
+
+
+class Guard(ProbeStep):
+    interval: Duration = Field(default=1.0)
+    breach_after: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _positive_interval(self) -> Guard:
+        if self.interval <= 0:
+            raise ValueError("interval must be greater than 0")
+        return self
+
+
+class Recovery(Frozen):
+    within: Duration = 30.0
+    interval: Duration = 0.5
+    """How often the steady state is re-checked while waiting for recovery."""
+
+
+class Experiment(Frozen):
+    version: Literal[1]
+    title: str = Field(min_length=1)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    targets: dict[str, TargetSpec] = Field(default_factory=dict)
+    steady_state: list[ProbeStep] = Field(default_factory=list)
+    method: list[FaultStep] = Field(min_length=1)
+    probes: list[ContinuousProbe] = Field(default_factory=list)
+    guards: list[Guard] = Field(default_factory=list)
+    recovery: Recovery = Recovery()
+
+    @property
+    def method_length(self) -> float:
+        """Seconds from the method's start until its last fault ends."""
+        return max((s.at + (s.duration or 0.0)) for s in self.method)
+
+    def fault_steps_for(self, target: str) -> list[FaultStep]:
+        return [s for s in self.method if s.target == target]

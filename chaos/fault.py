@@ -1,0 +1,68 @@
+"""The fault interface that built-in and third-party faults implement.
+
+A fault type is a class registered through ``chaosdrill_register_faults``.
+The engine creates one instance per run and calls :meth:`Fault.inject` once
+for every object the step's target resolved to, then :meth:`Fault.revert`
+with the state that ``inject`` returned.
+
+The state must be plain JSON data (str, int, float, bool, None, lists and
+dicts of them): it is written to the run journal and is everything ``revert``
+may rely on, so that a fault can be reverted from the record alone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from chaos.runtime import Runtime
+    from chaos.targets import TargetRef
+
+
+class Params(BaseModel):
+    """Base class of parameter models: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class Fault(ABC):
+    """One fault type."""
+
+    name: ClassVar[str]
+    """Dotted name used in experiments (``fault: container.kill``)."""
+
+    summary: ClassVar[str] = ""
+    """One line shown by ``chaosdrill plugins``."""
+
+    Params: ClassVar[type[Params]] = Params
+    """Parameters accepted beside ``name``, ``fault``, ``target``, ``at`` and ``duration``."""
+
+    target_kinds: ClassVar[tuple[str, ...]] = ("container",)
+    """Target kinds this fault can act on."""
+
+    reversible: ClassVar[bool] = False
+    """True if :meth:`revert` undoes the fault. A reversible fault needs a
+    ``duration`` and is reverted when it ends. For a one-shot fault (kill,
+    crash) a ``duration`` only keeps the method going that long after it,
+    so the system is observed under the fault before recovery is judged."""
+
+    @abstractmethod
+    def inject(self, runtime: Runtime, target: TargetRef, params: Any) -> dict[str, Any]:
+        """Apply the fault to one object and return the state ``revert`` needs.
+
+        Raise :class:`chaos.errors.InjectionFailed` with a clear message when
+        the fault cannot be applied; anything else is reported as a bug.
+        """
+
+    def revert(  # noqa: B027 - optional: only reversible faults override it
+        self, runtime: Runtime, target: TargetRef, params: Any, state: dict[str, Any]
+    ) -> None:
+        """Undo the fault. Called only for reversible faults.
+
+        Must be safe to call when the fault already went away by itself
+        (a paused container that was removed, say). Raise
+        :class:`chaos.errors.RevertFailed` when it cannot be undone.
+        """

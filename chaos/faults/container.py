@@ -1,0 +1,250 @@
+"""Container faults: kill, crash, stop, restart, pause and remove.
+
+``container.kill`` and ``container.crash`` both end the main process, but
+Docker sees them differently. A kill through the API is recorded as a manual
+stop, so a container with ``restart: always`` stays down: it tests what
+happens when someone (or something) stops a container. ``container.crash``
+kills the process from outside Docker, through the host PID namespace, which
+is exactly what a segfault or the OOM killer looks like to Docker: the restart
+policy applies and ``RestartCount`` goes up. Use ``crash`` to test recovery
+from a crash, ``kill`` to test an operator's or orchestrator's stop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from chaos.docker_client import engine_errors
+from chaos.durations import Duration
+from chaos.errors import InjectionFailed, RevertFailed
+from chaos.fault import Fault, Params
+from chaos.hookspecs import hookimpl
+from chaos.signals import SignalName, signal_number
+
+if TYPE_CHECKING:
+    from chaos.registry import Registry
+    from chaos.runtime import Runtime
+    from chaos.targets import TargetRef
+
+
+def _inspect(runtime: Runtime, target: TargetRef, error: type[Exception]) -> dict[str, Any]:
+    with engine_errors(error, f"inspecting container {target.name}"):  # type: ignore[arg-type]
+        return runtime.docker.api.inspect_container(target.id)
+
+
+def _require_running(runtime: Runtime, target: TargetRef) -> dict[str, Any]:
+    info = _inspect(runtime, target, InjectionFailed)
+    state = info["State"]
+    if not state.get("Running"):
+        raise InjectionFailed(f"container {target.name} is not running ({state.get('Status')})")
+    return info
+
+
+def _is_gone(exc: BaseException) -> bool:
+    import docker.errors
+
+    return isinstance(exc, docker.errors.NotFound)
+
+
+class KillParams(Params):
+    signal: SignalName = "SIGKILL"
+
+
+class ContainerKill(Fault):
+    name = "container.kill"
+    summary = "send a signal through the Docker API (Docker treats SIGKILL as a manual stop)"
+    Params = KillParams
+
+    def inject(self, runtime: Runtime, target: TargetRef, params: KillParams) -> dict[str, Any]:
+        _require_running(runtime, target)
+        with engine_errors(InjectionFailed, f"killing container {target.name}"):
+            runtime.docker.api.kill(target.id, signal=params.signal)
+        return {"signal": params.signal}
+
+
+class CrashParams(Params):
+    signal: SignalName = "SIGKILL"
+    via: Literal["auto", "host", "helper"] = "auto"
+    """``host`` kills from this process (engine on this host, run as root);
+    ``helper`` starts a short-lived container with the host PID namespace;
+    ``auto`` uses ``host`` when the PID can be verified as the container's."""
+
+
+CRASH_SCRIPT = 'grep -q "$1" "/proc/$2/cgroup" && kill -"$3" "$2"'
+"""Run in the helper: kill PID $2 with signal $3 only if it belongs to container $1."""
+
+
+class ContainerCrash(Fault):
+    name = "container.crash"
+    summary = "kill the main process through the host PID namespace, like a real crash"
+    Params = CrashParams
+
+    def inject(self, runtime: Runtime, target: TargetRef, params: CrashParams) -> dict[str, Any]:
+        info = _require_running(runtime, target)
+        pid = int(info["State"]["Pid"])
+        before = int(info.get("RestartCount", 0))
+        via = params.via
+        if via == "auto":
+            via = (
+                "host"
+                if runtime.engine_is_local and _pid_is_container(pid, target.id)
+                else "helper"
+            )
+        if via == "host":
+            self._kill_on_host(target, pid, params.signal)
+        else:
+            self._kill_with_helper(runtime, target, pid, params.signal)
+        return {"pid": pid, "signal": params.signal, "via": via, "restart_count_before": before}
+
+    @staticmethod
+    def _kill_on_host(target: TargetRef, pid: int, sig: str) -> None:
+        import os
+
+        if not _pid_is_container(pid, target.id):
+            raise InjectionFailed(
+                f"process {pid} of container {target.name} is not visible from this host; "
+                "use via: helper for a remote engine"
+            )
+        try:
+            os.kill(pid, signal_number(sig))
+        except ProcessLookupError:
+            raise InjectionFailed(
+                f"container {target.name}: process {pid} is already gone"
+            ) from None
+        except PermissionError:
+            raise InjectionFailed(
+                f"container {target.name}: not allowed to signal process {pid} (run as root, "
+                "or use via: helper)"
+            ) from None
+
+    @staticmethod
+    def _kill_with_helper(runtime: Runtime, target: TargetRef, pid: int, sig: str) -> None:
+        from chaos.helpers import run_helper
+
+        exit_code, output = run_helper(
+            runtime,
+            ["sh", "-c", CRASH_SCRIPT, "crash", target.id, str(pid), sig.removeprefix("SIG")],
+            purpose=f"crash {target.name}",
+            pid_mode="host",
+        )
+        if exit_code != 0:
+            raise InjectionFailed(
+                f"container {target.name}: helper could not kill process {pid} "
+                f"(exit {exit_code}): {output.strip() or 'process not found in the container'}"
+            )
+
+
+def _pid_is_container(pid: int, container_id: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cgroup") as fh:
+            return container_id in fh.read()
+    except OSError:
+        return False
+
+
+class StopParams(Params):
+    timeout: Duration = 10.0
+    """Seconds Docker waits after SIGTERM before SIGKILL."""
+
+
+class ContainerStop(Fault):
+    name = "container.stop"
+    summary = "stop the container (SIGTERM, then SIGKILL after timeout); started again at the end"
+    Params = StopParams
+    reversible = True
+
+    def inject(self, runtime: Runtime, target: TargetRef, params: StopParams) -> dict[str, Any]:
+        _require_running(runtime, target)
+        with engine_errors(InjectionFailed, f"stopping container {target.name}"):
+            runtime.docker.api.stop(target.id, timeout=max(0, round(params.timeout)))
+        return {}
+
+    def revert(
+        self, runtime: Runtime, target: TargetRef, params: StopParams, state: dict[str, Any]
+    ) -> None:
+        info = _inspect(runtime, target, RevertFailed)
+        if info["State"].get("Running"):
+            return  # something else already started it again
+        with engine_errors(RevertFailed, f"starting container {target.name}"):
+            runtime.docker.api.start(target.id)
+
+
+class RestartParams(Params):
+    timeout: Duration = 10.0
+
+
+class ContainerRestart(Fault):
+    name = "container.restart"
+    summary = "restart the container through the Docker API"
+    Params = RestartParams
+
+    def inject(self, runtime: Runtime, target: TargetRef, params: RestartParams) -> dict[str, Any]:
+        _require_running(runtime, target)
+        with engine_errors(InjectionFailed, f"restarting container {target.name}"):
+            runtime.docker.api.restart(target.id, timeout=max(0, round(params.timeout)))
+        return {}
+
+
+class ContainerPause(Fault):
+    name = "container.pause"
+    summary = "freeze every process of the container (cgroup freezer); unpaused at the end"
+    reversible = True
+
+    def inject(self, runtime: Runtime, target: TargetRef, params: Params) -> dict[str, Any]:
+        info = _require_running(runtime, target)
+        if info["State"].get("Paused"):
+            raise InjectionFailed(
+                f"container {target.name} is already paused; refusing to stack on another pause"
+            )
+        with engine_errors(InjectionFailed, f"pausing container {target.name}"):
+            runtime.docker.api.pause(target.id)
+        return {}
+
+    def revert(
+        self, runtime: Runtime, target: TargetRef, params: Params, state: dict[str, Any]
+    ) -> None:
+        try:
+            info = runtime.docker.api.inspect_container(target.id)
+        except Exception as exc:
+            if _is_gone(exc):
+                return  # removed meanwhile: nothing left to unpause
+            raise RevertFailed(f"inspecting container {target.name}: {exc}") from None
+        if not info["State"].get("Paused"):
+            return
+        with engine_errors(RevertFailed, f"unpausing container {target.name}"):
+            runtime.docker.api.unpause(target.id)
+
+
+class RemoveParams(Params):
+    force: bool = True
+    """Remove a running container (kill it first)."""
+    volumes: bool = False
+    """Also remove its anonymous volumes."""
+
+
+class ContainerRemove(Fault):
+    name = "container.remove"
+    summary = "remove the container (irreversible: tests that something recreates it)"
+    Params = RemoveParams
+
+    def inject(self, runtime: Runtime, target: TargetRef, params: RemoveParams) -> dict[str, Any]:
+        _inspect(runtime, target, InjectionFailed)
+        with engine_errors(InjectionFailed, f"removing container {target.name}"):
+            runtime.docker.api.remove_container(target.id, force=params.force, v=params.volumes)
+        return {}
+
+
+BUILTIN_CONTAINER_FAULTS = (
+    ContainerKill,
+    ContainerCrash,
+    ContainerStop,
+    ContainerRestart,
+    ContainerPause,
+    ContainerRemove,
+)
+
+
+@hookimpl
+def chaosdrill_register_faults(registry: Registry) -> None:
+    for fault in BUILTIN_CONTAINER_FAULTS:
+        registry.add_fault(fault)

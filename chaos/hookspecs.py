@@ -1,0 +1,90 @@
+"""The plugin author's reference: every hook chaosdrill calls.
+
+A plugin is a module (or any object) with functions named after these hooks
+and decorated with :data:`hookimpl`::
+
+    from chaos.hookspecs import hookimpl
+    from chaos.fault import Fault, Params
+
+    class Slow(Fault):
+        name = "myteam.slow"
+        ...
+
+    @hookimpl
+    def chaosdrill_register_faults(registry):
+        registry.add_fault(Slow)
+
+Publish it under the entry point group ``chaosdrill`` in your package's
+``pyproject.toml``::
+
+    [project.entry-points.chaosdrill]
+    myteam = "myteam_chaos.plugin"
+
+Built-in faults (``chaos.faults.*``), probes (``probes.*``) and target kinds
+(``chaos.targets.*``) are plugins registered through these same hooks.
+
+Rules that hold for every hook:
+
+* Hooks are called with keyword arguments only; an implementation may accept
+  any subset of the documented arguments, by name.
+* None of these hooks is ``firstresult``: every implementation is called and
+  return values are ignored unless a hook says otherwise.
+* A registration hook that raises is reported under the plugin's name by
+  ``chaosdrill plugins`` and the other plugins still load.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from chaos.engine.result import RunResult
+    from chaos.registry import Registry
+
+PROJECT = "chaosdrill"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def chaosdrill_register_faults(registry: Registry) -> None:
+    """Register fault types with ``registry.add_fault(FaultClass)``.
+
+    Called once when the plugin manager is built, before any experiment is
+    loaded. ``FaultClass`` subclasses :class:`chaos.fault.Fault`; its
+    ``Params`` model is used to validate experiments and appears in
+    ``chaosdrill schema`` and ``chaosdrill plugins``. Registering a name that
+    is already taken is an error reported against this plugin.
+    """
+
+
+@hookspec
+def chaosdrill_register_probes(registry: Registry) -> None:
+    """Register probe types with ``registry.add_probe(ProbeClass)``.
+
+    Same rules as :func:`chaosdrill_register_faults`; ``ProbeClass``
+    subclasses :class:`chaos.probe.Probe`.
+    """
+
+
+@hookspec
+def chaosdrill_register_target_kinds(registry: Registry) -> None:
+    """Register target kinds with ``registry.add_target_kind(KindClass)``.
+
+    ``KindClass`` subclasses :class:`chaos.targets.TargetKind` and turns a
+    ``select:`` mapping into candidate objects. The name becomes a valid
+    ``kind:`` value in experiments.
+    """
+
+
+@hookspec
+def chaosdrill_run_finished(result: RunResult) -> None:
+    """Called once after every run, whatever its verdict, after the journal is written.
+
+    ``result`` holds the verdict, its reasons, the journal and the journal's
+    path. Use it to notify, export or render reports. An exception raised
+    here is reported and does not change the verdict.
+    """

@@ -1,0 +1,82 @@
+"""Images chaosdrill needs, built locally with no registry.
+
+``chaosdrill/busybox`` is a static busybox (``sh``, ``httpd``, ``wget``,
+``nc``, ``kill``...) on an empty base. It is the helper image for
+``container.crash`` and the base of the demo stack. The build context is made
+in memory from the host's busybox binary (Debian: ``busybox-static``), so it
+works on a machine that cannot reach any registry.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chaos.errors import UsageError
+
+if TYPE_CHECKING:
+    import docker
+
+BUSYBOX_IMAGE = "chaosdrill/busybox:1"
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
+
+BUSYBOX_DOCKERFILE = """\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN ["/bin/sh", "-c", "mkdir -p /tmp /www /etc && chmod 1777 /tmp && echo 'root:x:0:0:root:/:/bin/sh' > /etc/passwd"]
+ENV PATH=/bin
+LABEL org.opencontainers.image.title="chaosdrill busybox" chaosdrill.image="busybox"
+CMD ["sh"]
+"""
+
+
+def find_static_busybox() -> Path:
+    for candidate in BUSYBOX_CANDIDATES:
+        path = Path(candidate)
+        if path.is_file():
+            with path.open("rb") as fh:
+                head = fh.read(4096)
+            if b"ld-linux" not in head and b".so." not in head:
+                return path
+    found = shutil.which("busybox")
+    if found:
+        return Path(found)
+    raise UsageError(
+        "a static busybox binary is needed to build images: install it "
+        "(Debian/Ubuntu: apt-get install busybox-static)"
+    )
+
+
+def build_busybox_image(client: docker.DockerClient, tag: str = BUSYBOX_IMAGE) -> str:
+    """Build (or rebuild from cache) the busybox image; return its id."""
+    binary = find_static_busybox()
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        _add_bytes(tar, "Dockerfile", BUSYBOX_DOCKERFILE.encode())
+        tar.add(str(binary), arcname="busybox")
+    context.seek(0)
+    image, _logs = client.images.build(
+        fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, pull=False
+    )
+    return image.id
+
+
+def ensure_busybox_image(client: docker.DockerClient, tag: str = BUSYBOX_IMAGE) -> str:
+    """Build the image only when it is not on the engine yet."""
+    import docker.errors
+
+    try:
+        return client.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        return build_busybox_image(client, tag)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))

@@ -1,0 +1,1 @@
+"""The run journal: the complete, redacted record of one run, written as JSON."""

@@ -1,0 +1,127 @@
+"""The journal format (``journal.json``). Times are seconds since the run started
+(``t``) plus UTC timestamps; every string has secrets replaced by ``***``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JOURNAL_FORMAT = "chaosdrill.journal/1"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SampleRecord(Record):
+    t: float
+    at: str
+    ok: bool
+    latency: float
+    detail: str
+
+
+class OutageRecord(Record):
+    start: float
+    end: float
+    recovered: bool
+
+
+class SummaryRecord(Record):
+    samples: int
+    ok: int
+    availability: float | None
+    longest_outage: float
+    outages: list[OutageRecord]
+    max_latency: float | None
+    time_to_recover: float | None
+
+
+class ViolationRecord(Record):
+    message: str
+    t: float | None
+
+
+class ProbeRecord(Record):
+    section: str
+    name: str
+    probe: str
+    target: str | None = None
+    interval: float | None = None
+    tolerance: dict[str, Any] | None = None
+    started: float | None = None
+    stopped: float | None = None
+    samples: list[SampleRecord] = Field(default_factory=list)
+    summary: SummaryRecord | None = None
+    violations: list[ViolationRecord] = Field(default_factory=list)
+
+
+class FaultRecord(Record):
+    step: str
+    fault: str
+    target: str
+    container: dict[str, str]
+    at: float
+    duration: float | None
+    reversible: bool
+    outcome: str = "scheduled"
+    """scheduled, skipped, injected, inject-failed, reverted, revert-failed."""
+    injected_at: float | None = None
+    reverted_at: float | None = None
+    state: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class TargetRecord(Record):
+    name: str
+    kind: str
+    mode: str
+    seed: int | None
+    candidates: int
+    selected: list[dict[str, Any]]
+
+
+class RecoveryRecord(Record):
+    within: float
+    started: float | None = None
+    recovered: bool | None = None
+    time_to_recover: float | None = None
+    checks: int = 0
+    last_failures: list[str] = Field(default_factory=list)
+
+
+class PhaseRecord(Record):
+    name: str
+    t: float
+    at: str
+
+
+class ReasonRecord(Record):
+    kind: str
+    """steady-state, tolerance, recovery, guard, interrupted, target, engine, inject, revert, bug."""
+    message: str
+    source: str | None = None
+    t: float | None = None
+
+
+class Journal(Record):
+    format: str = JOURNAL_FORMAT
+    run_id: str
+    versions: dict[str, Any]
+    experiment: dict[str, Any]
+    started_at: str
+    ended_at: str | None = None
+    duration: float | None = None
+    seed: int | None = None
+    dry_run: bool = False
+    phases: list[PhaseRecord] = Field(default_factory=list)
+    targets: list[TargetRecord] = Field(default_factory=list)
+    steady_state_before: list[ProbeRecord] = Field(default_factory=list)
+    recovery: RecoveryRecord | None = None
+    faults: list[FaultRecord] = Field(default_factory=list)
+    probes: list[ProbeRecord] = Field(default_factory=list)
+    guards: list[ProbeRecord] = Field(default_factory=list)
+    verdict: str | None = None
+    reasons: list[ReasonRecord] = Field(default_factory=list)
+    exit_code: int | None = None

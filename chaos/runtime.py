@@ -1,0 +1,80 @@
+"""What faults, probes and target kinds get to work with during a run."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chaos.experiment.configuration import Redactor
+
+if TYPE_CHECKING:
+    import docker
+
+DEFAULT_HELPER_IMAGE = "chaosdrill/busybox:1"
+HELPER_IMAGE_ENV = "CHAOSDRILL_HELPER_IMAGE"
+LABEL_RUN = "chaosdrill.run"
+LABEL_HELPER = "chaosdrill.helper"
+
+
+class Runtime:
+    """Shared, thread-safe services for one run (or one validate/dry-run).
+
+    The Docker client is created on first use, so commands that never touch
+    the engine (``validate``, ``schema``) never import the SDK.
+    """
+
+    def __init__(
+        self,
+        *,
+        docker_url: str | None = None,
+        helper_image: str | None = None,
+        run_id: str | None = None,
+        redactor: Redactor | None = None,
+    ):
+        self.docker_url = docker_url
+        self.helper_image = helper_image or os.environ.get(HELPER_IMAGE_ENV, DEFAULT_HELPER_IMAGE)
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.redactor = redactor or Redactor()
+        self._docker: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def docker(self) -> docker.DockerClient:
+        """A connected Docker client; raises EngineUnreachable."""
+        with self._lock:
+            if self._docker is None:
+                from chaos.docker_client import connect
+
+                self._docker = connect(self.docker_url)
+            return self._docker
+
+    @property
+    def engine_is_local(self) -> bool:
+        """True when the engine runs on this host (its PIDs are ours)."""
+        url = self.docker_url or os.environ.get("DOCKER_HOST", "unix://")
+        return url.startswith(("unix://", "npipe://")) or url == ""
+
+    def helper_labels(self) -> dict[str, str]:
+        return {LABEL_HELPER: "1", LABEL_RUN: self.run_id}
+
+    def engine_versions(self) -> dict[str, Any]:
+        from chaos.docker_client import engine_errors
+        from chaos.errors import EngineUnreachable
+
+        with engine_errors(EngineUnreachable, "asking the Docker engine for its version"):
+            info = self.docker.version()
+        return {
+            "version": info.get("Version"),
+            "api_version": info.get("ApiVersion"),
+            "os": info.get("Os"),
+            "arch": info.get("Arch"),
+            "kernel": info.get("KernelVersion"),
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._docker is not None:
+                self._docker.close()
+                self._docker = None

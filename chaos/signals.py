@@ -1,0 +1,39 @@
+"""Signal names and numbers as experiments write them (``SIGKILL``, ``KILL``, ``9``)."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated
+
+from pydantic import BeforeValidator, WithJsonSchema
+
+
+def parse_signal(value: object) -> str:
+    """Return the canonical ``SIGNAME``; raise ValueError for an unknown signal."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a signal: {value!r}")
+    if isinstance(value, int):
+        try:
+            return signal.Signals(value).name
+        except ValueError:
+            raise ValueError(f"unknown signal number {value}") from None
+    if isinstance(value, str):
+        name = value.strip().upper()
+        if name.isdigit():
+            return parse_signal(int(name))
+        if not name.startswith("SIG"):
+            name = "SIG" + name
+        if name in signal.Signals.__members__:
+            return name
+    raise ValueError(f"unknown signal {value!r}; use a name such as SIGKILL or SIGTERM")
+
+
+def signal_number(name: str) -> int:
+    return int(signal.Signals[name])
+
+
+SignalName = Annotated[
+    str,
+    BeforeValidator(parse_signal),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+]

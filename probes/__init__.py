@@ -1,0 +1,2 @@
+"""Built-in probes. Each module is a plugin registered through ``chaos.hookspecs``,
+exactly as a third-party probe package would be."""

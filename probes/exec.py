@@ -1,0 +1,113 @@
+"""``exec``: a command run inside a container exits as expected.
+
+The command is an argv list handed to Docker as is: it is never joined into
+a shell string, so configuration values cannot inject shell syntax. Write
+``[sh, -c, "..."]`` yourself when you want a shell.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator
+
+from chaos.durations import Duration
+from chaos.fault import Params
+from chaos.hookspecs import hookimpl
+from chaos.probe import Check, Probe
+from probes._containers import inspect_all
+
+if TYPE_CHECKING:
+    from chaos.registry import Registry
+    from chaos.runtime import Runtime
+    from chaos.targets import TargetRef
+
+
+class ExecExpect(Params):
+    exit_code: int = 0
+    stdout_regex: str | None = None
+
+    @field_validator("stdout_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class ExecParams(Params):
+    command: list[str] = Field(min_length=1)
+    container: str | None = None
+    """Container name or id; or give the step a ``target``."""
+    user: str | None = None
+    expect: ExecExpect = ExecExpect()
+    timeout: Duration = 5.0
+
+
+class ExecProbe(Probe):
+    name = "exec"
+    summary = "a command (argv list) inside a container exits as expected"
+    Params = ExecParams
+    accepts_target = True
+
+    def check(self, runtime: Runtime, params: ExecParams, targets: tuple[TargetRef, ...]) -> Check:
+        results = inspect_all(runtime, params.container, targets)
+        if not results:
+            return Check(False, "no container to run in (the target selected none)")
+        details = []
+        for item in results:
+            if item.info is None:
+                return Check(False, f"{item.label}: {item.problem}")
+            if not item.info["State"].get("Running") or item.info["State"].get("Paused"):
+                return Check(False, f"{item.label}: not running")
+            ok, detail = self._run(runtime, item.info["Id"], item.label, params)
+            if not ok:
+                return Check(False, detail)
+            details.append(detail)
+        return Check(True, "; ".join(details))
+
+    @staticmethod
+    def _run(
+        runtime: Runtime, container_id: str, label: str, params: ExecParams
+    ) -> tuple[bool, str]:
+        from chaos.docker_client import describe_engine_error
+
+        api = runtime.docker.api
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                exec_id = api.exec_create(container_id, params.command, user=params.user or "")
+                output = api.exec_start(exec_id, demux=True)
+                outcome["stdout"] = (output[0] or b"").decode("utf-8", "replace")
+                outcome["exit"] = api.exec_inspect(exec_id).get("ExitCode")
+            except Exception as exc:  # turned into a failed check below
+                outcome["error"] = describe_engine_error(exc)
+
+        worker = threading.Thread(target=work, daemon=True, name=f"exec-probe-{label}")
+        worker.start()
+        worker.join(params.timeout)
+        if worker.is_alive():
+            return False, f"{label}: command still running after {params.timeout:g}s"
+        if "error" in outcome:
+            return False, f"{label}: {outcome['error']}"
+        exit_code, stdout = outcome.get("exit"), str(outcome.get("stdout", ""))
+        if exit_code != params.expect.exit_code:
+            tail = stdout.strip().splitlines()[-1:] or [""]
+            return (
+                False,
+                f"{label}: exit {exit_code} (expected {params.expect.exit_code}) {tail[0]}".strip(),
+            )
+        if params.expect.stdout_regex and not re.search(params.expect.stdout_regex, stdout):
+            return False, f"{label}: output does not match {params.expect.stdout_regex!r}"
+        return True, f"{label}: exit {exit_code}"
+
+
+@hookimpl
+def chaosdrill_register_probes(registry: Registry) -> None:
+    registry.add_probe(ExecProbe)
