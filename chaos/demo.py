@@ -78,7 +78,9 @@ def build_demo_image(client: docker.DockerClient) -> str:
     return image.id
 
 
-def up(client: docker.DockerClient, wait: float = 30.0) -> list[str]:
+def up(
+    client: docker.DockerClient, wait: float = 30.0, extra_labels: dict[str, str] | None = None
+) -> list[str]:
     """Create or start every demo container; wait until each is healthy."""
     import docker.errors
 
@@ -86,7 +88,9 @@ def up(client: docker.DockerClient, wait: float = 30.0) -> list[str]:
     try:
         client.networks.get(DEMO_NETWORK)
     except docker.errors.NotFound:
-        client.networks.create(DEMO_NETWORK, driver="bridge", labels={DEMO_LABEL: "1"})
+        client.networks.create(
+            DEMO_NETWORK, driver="bridge", labels={DEMO_LABEL: "1", **(extra_labels or {})}
+        )
     names = []
     for svc in SERVICES:
         try:
@@ -104,6 +108,7 @@ def up(client: docker.DockerClient, wait: float = 30.0) -> list[str]:
                 environment=svc.env,
                 restart_policy={"Name": svc.restart} if svc.restart else None,
                 labels={
+                    **(extra_labels or {}),
                     DEMO_LABEL: "1",
                     "app": svc.name,
                     "com.docker.compose.project": PROJECT,

@@ -55,7 +55,7 @@ class ContainerKind(TargetKind):
             labels[COMPOSE_PROJECT] = selector.compose_project
         if selector.compose_service:
             labels[COMPOSE_SERVICE] = selector.compose_service
-        filters: dict[str, object] = {"status": "running"}
+        filters: dict[str, object] = {"status": ["running", "paused"]}
         if labels:
             filters["label"] = [f"{k}={v}" for k, v in labels.items()]
         with engine_errors(TargetError, "listing containers"):

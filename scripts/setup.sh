@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Prepare a machine for chaosdrill: a Docker engine that answers, a static
+# busybox for the locally built images, the package and its test tools, and
+# the images themselves. Idempotent: every step checks before it acts.
+# Needs root on a Debian/Ubuntu machine when something must be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*"; }
+export DEBIAN_FRONTEND=noninteractive
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+engine_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
+  if ! command -v dockerd >/dev/null 2>&1; then
+    log "installing the Docker engine (Debian package docker.io)"
+    apt_install docker.io
+  fi
+  if ! engine_answers; then
+    log "starting dockerd in the background (log: /var/log/chaosdrill-dockerd.log)"
+    # a dockerd left from an earlier run that no longer answers would hold the pid file
+    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+      rm -f /var/run/docker.pid
+    fi
+    nohup dockerd >/var/log/chaosdrill-dockerd.log 2>&1 </dev/null &
+    for _ in $(seq 1 60); do
+      engine_answers && break
+      sleep 1
+    done
+  fi
+fi
+engine_answers || { log "the Docker engine does not answer; see /var/log/chaosdrill-dockerd.log"; exit 1; }
+log "Docker engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+
+if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then
+  log "installing busybox-static (the base of the locally built images)"
+  apt_install busybox-static
+fi
+
+if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, pytest, hypothesis, jsonschema" >/dev/null 2>&1 \
+   || ! command -v chaosdrill >/dev/null 2>&1 || ! command -v ruff >/dev/null 2>&1; then
+  log "installing chaosdrill and its test tools (pip)"
+  python3 -m pip install -q -e '.[test]'
+fi
+
+log "building images locally (no registry)"
+python3 -m chaos images build

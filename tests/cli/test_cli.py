@@ -1,0 +1,86 @@
+"""The command line as users meet it: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import chaosdrill
+
+
+def test_help_lists_commands_and_exit_codes():
+    proc = chaosdrill("--help")
+    assert proc.returncode == 0
+    for command in ("run", "validate", "schema", "plugins", "demo", "images"):
+        assert command in proc.stdout
+    assert "0 passed, 1 failed, 2 invalid input or usage, 3 aborted, 4 error" in proc.stdout
+
+
+def test_no_command_is_a_usage_error():
+    assert chaosdrill().returncode == 2
+
+
+def test_version():
+    proc = chaosdrill("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("chaosdrill ")
+
+
+def test_validate_reports_file_line_col_and_exit_2(experiment_file):
+    path = experiment_file("""
+        version: 1
+        title: broken
+        targets:
+          web: {select: {name: web}}
+        method:
+          - {fault: container.crsh, target: web}
+          - {fault: container.pause, target: wbe, duration: 1s}
+    """)
+    proc = chaosdrill("validate", str(path))
+    assert proc.returncode == 2
+    lines = proc.stdout.strip().splitlines()
+    assert f"{path}:6:13: unknown fault 'container.crsh' (did you mean 'container.crash'?)" in lines
+    assert any(
+        line.startswith(f"{path}:7:") and "target 'wbe' is not defined" in line for line in lines
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_validate_missing_file_is_a_usage_error(tmp_path):
+    proc = chaosdrill("validate", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2
+    assert "nope.yaml: no such file" in proc.stdout
+
+
+def test_run_invalid_file_exits_2_without_traceback(experiment_file, tmp_path):
+    path = experiment_file("version: 1\ntitle: [unclosed\n")
+    proc = chaosdrill("run", str(path), "--report-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{path}:")
+    assert "YAML syntax" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_schema_is_json_schema_with_plugin_parameters():
+    proc = chaosdrill("schema")
+    assert proc.returncode == 0
+    schema = json.loads(proc.stdout)
+    branches = {
+        b["properties"]["fault"]["const"]: b
+        for b in schema["properties"]["method"]["items"]["oneOf"]
+    }
+    assert set(branches) >= {"container.kill", "container.crash", "container.pause"}
+    assert "signal" in branches["container.kill"]["properties"]
+    assert "duration" in branches["container.pause"]["required"]
+    probes = schema["properties"]["probes"]["items"]["oneOf"]
+    http = next(b for b in probes if b["properties"]["probe"]["const"] == "http")
+    assert "url" in http["required"] and "tolerance" in http["properties"]
+
+
+def test_schema_accepts_the_examples():
+    import jsonschema
+    import yaml
+
+    from tests.conftest import ROOT
+
+    schema = json.loads(chaosdrill("schema").stdout)
+    for path in (ROOT / "experiments").glob("*.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)

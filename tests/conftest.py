@@ -1,0 +1,174 @@
+"""Fixtures for tests against the real Docker engine.
+
+Every container and network a test creates carries the label
+``chaosdrill.test`` and is removed by the fixture that made it, even when the
+test fails; a session-wide sweep removes leftovers of an earlier, killed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEST_LABEL = "chaosdrill.test"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sweep(client: Any) -> None:
+    for container in client.containers.list(all=True, filters={"label": TEST_LABEL}):
+        with contextlib.suppress(Exception):
+            container.remove(force=True)
+    for network in client.networks.list(filters={"label": TEST_LABEL}):
+        with contextlib.suppress(Exception):
+            network.remove()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """The real engine. No engine is a failure, not a skip: CI starts one."""
+    from chaos.docker_client import connect
+
+    client = connect()
+    _sweep(client)
+    yield client
+    _sweep(client)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def images(docker_client: Any) -> dict[str, str]:
+    """The locally built images (no registry): busybox and the demo web image."""
+    from chaos.demo import DEMO_IMAGE, build_demo_image
+    from chaos.images import BUSYBOX_IMAGE, ensure_busybox_image
+
+    ensure_busybox_image(docker_client)
+    build_demo_image(docker_client)
+    return {"busybox": BUSYBOX_IMAGE, "web": DEMO_IMAGE}
+
+
+class Containers:
+    """Creates labelled test containers and removes them afterwards."""
+
+    def __init__(self, client: Any, images: dict[str, str], test_name: str):
+        self.client = client
+        self.images = images
+        self.test_name = test_name
+        self.created: list[Any] = []
+
+    def run(
+        self,
+        image: str = "web",
+        *,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        publish: bool = False,
+        wait_healthy: bool = True,
+        **options: Any,
+    ) -> Any:
+        """Start a container; ``publish`` maps port 80 to a free loopback port.
+
+        The host port is fixed (not left to Docker) so it survives a restart.
+        """
+        run_labels = {TEST_LABEL: self.test_name, **(labels or {})}
+        if publish:
+            options["ports"] = {"80/tcp": ("127.0.0.1", free_port())}
+        container = self.client.containers.run(
+            self.images.get(image, image),
+            name=name,
+            detach=True,
+            labels=run_labels,
+            **options,
+        )
+        self.created.append(container)
+        if wait_healthy and image == "web":
+            wait_for(lambda: health(container) == "healthy", 20, f"{container.name} healthy")
+        container.reload()
+        return container
+
+    def cleanup(self) -> None:
+        for container in self.created:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
+@pytest.fixture
+def containers(docker_client: Any, images: dict[str, str], request: Any) -> Iterator[Containers]:
+    factory = Containers(docker_client, images, request.node.name[:60])
+    yield factory
+    factory.cleanup()
+
+
+def health(container: Any) -> str:
+    container.reload()
+    state = container.attrs["State"]
+    return (state.get("Health") or {}).get("Status", "none")
+
+
+def host_port(container: Any) -> int:
+    container.reload()
+    return int(container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
+
+
+def http_status(url: str, timeout: float = 1.0) -> int | None:
+    """Status of a GET on a loopback URL, or None when it does not answer."""
+    assert url.startswith("http://127.0.0.1:"), "tests talk to loopback only"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except Exception:
+        return None
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def experiment_file(tmp_path: Path) -> Callable[[str], Path]:
+    """Write an experiment (dedented YAML) to a file and return its path."""
+
+    def write(text: str, name: str = "experiment.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    return write
+
+
+def chaosdrill(*args: str, env: dict[str, str] | None = None, timeout: float = 120, **kw: Any):
+    """Run the CLI as users do (``python -m chaos``) and return the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "chaos", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=kw.pop("cwd", ROOT),
+        **kw,
+    )

@@ -1,0 +1,438 @@
+"""Engine semantics against real containers: each verdict path, revert on every exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos import api
+from chaos.engine.result import Verdict
+from tests.conftest import ROOT, chaosdrill, host_port, wait_for
+
+pytestmark = pytest.mark.docker
+
+
+def paused(container: Any) -> bool:
+    container.reload()
+    return bool(container.attrs["State"]["Paused"])
+
+
+def running(container: Any) -> bool:
+    container.reload()
+    return bool(container.attrs["State"]["Running"])
+
+
+@pytest.fixture
+def group() -> str:
+    """A label value unique to the test, so targets select only its containers."""
+    return f"g{uuid.uuid4().hex[:10]}"
+
+
+def run(path: Path, tmp_path: Path, **kw: Any) -> api.RunResult:
+    return api.run(api.load(path), report_dir=tmp_path / "reports", handle_signals=False, **kw)
+
+
+def reasons(result: api.RunResult) -> str:
+    return " | ".join(r.message for r in result.reasons)
+
+
+def test_passed_when_the_system_recovers(containers, experiment_file, tmp_path, group):
+    web = containers.run(restart_policy={"Name": "always"}, publish=True, labels={"grp": group})
+    port = host_port(web)
+    path = experiment_file(f"""
+        version: 1
+        title: crash and recover
+        configuration: {{url: "http://127.0.0.1:{port}/"}}
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}, mode: one}}
+        steady_state:
+          - {{name: up, probe: http, url: "${{url}}"}}
+          - {{name: healthy, probe: container.health, target: web}}
+        method:
+          - {{name: crash, fault: container.crash, target: web, duration: 2s}}
+        probes:
+          - {{name: avail, probe: http, url: "${{url}}", interval: 100ms, timeout: 300ms,
+             tolerance: {{min_availability: 0.3, max_outage: 2s}}}}
+        recovery: {{within: 20s}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.PASSED, reasons(result)
+    journal = json.loads(result.journal_path.read_text())
+    assert journal["verdict"] == "passed" and journal["exit_code"] == 0
+    assert journal["targets"][0]["selected"][0]["id"] == web.id
+    assert journal["versions"]["engine"]["api_version"]
+    fault = journal["faults"][0]
+    assert fault["outcome"] == "injected" and fault["container"]["id"] == web.id
+    assert fault["state"]["pid"] > 0
+    probe = journal["probes"][0]
+    assert probe["summary"]["samples"] >= 10
+    assert any(not s["ok"] for s in probe["samples"]), "the crash was observed by the probe"
+    assert probe["summary"]["time_to_recover"] is not None
+    assert journal["recovery"]["recovered"] is True
+    web.reload()
+    assert web.attrs["RestartCount"] == 1
+
+
+def test_failed_when_nothing_restarts_the_container(containers, experiment_file, tmp_path, group):
+    web = containers.run(publish=True, labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: crash without restart policy
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        steady_state:
+          - {{name: up, probe: http, url: "http://127.0.0.1:{host_port(web)}/", timeout: 300ms}}
+        method:
+          - {{name: crash, fault: container.crash, target: web}}
+        recovery: {{within: 2s}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.FAILED
+    assert result.exit_code == 1
+    first = result.reasons[0]
+    assert first.kind == "recovery"
+    assert "steady state not restored within 2s" in first.message
+    assert "up: connection refused" in first.message
+
+
+def test_failed_when_a_tolerance_is_broken(containers, experiment_file, tmp_path, group):
+    web = containers.run(publish=True, labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: pause breaks the outage budget
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, at: 300ms, duration: 1500ms}}
+        probes:
+          - {{name: avail, probe: http, url: "http://127.0.0.1:{host_port(web)}/",
+             interval: 100ms, timeout: 200ms, tolerance: {{max_outage: 500ms}}}}
+        recovery: {{within: 5s}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.FAILED, reasons(result)
+    message = result.reasons[0].message
+    assert message.startswith("probe avail: outage of")
+    assert "exceeds max_outage 0.5s" in message and "during freeze" in message
+    assert not paused(web)
+
+
+def test_not_steady_before_injects_nothing(containers, experiment_file, tmp_path, group):
+    web = containers.run(labels={"grp": group})
+    started = web.attrs["State"]["StartedAt"]
+    path = experiment_file(f"""
+        version: 1
+        title: not steady
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        steady_state:
+          - {{name: never, probe: tcp, host: 127.0.0.1, port: 1, timeout: 200ms}}
+        method:
+          - {{name: crash, fault: container.crash, target: web}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.FAILED
+    assert result.reasons[0].message.startswith("system not steady before the method: never:")
+    assert result.journal.faults == []
+    web.reload()
+    assert web.attrs["State"]["Running"] and web.attrs["State"]["StartedAt"] == started
+
+
+def test_guard_breach_aborts_and_reverts_at_once(containers, experiment_file, tmp_path, group):
+    web = containers.run(publish=True, labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: guard breach
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 60s}}
+        guards:
+          - {{name: web-answers, probe: http, url: "http://127.0.0.1:{host_port(web)}/",
+             interval: 200ms, timeout: 300ms}}
+    """)
+    started = time.monotonic()
+    proc = chaosdrill("run", str(path), "--json", "--report-dir", str(tmp_path / "r"))
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["verdict"] == "aborted"
+    assert out["reasons"][0].startswith("guard web-answers breached")
+    assert elapsed < 20, "the 60 s pause was cut short by the guard"
+    assert not paused(web)
+    journal = json.loads(Path(out["journal"]).read_text())
+    assert journal["faults"][0]["outcome"] == "reverted"
+
+
+def test_guard_failing_before_the_method_injects_nothing(
+    containers, experiment_file, tmp_path, group
+):
+    web = containers.run(labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: guard before
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 10s}}
+        guards:
+          - {{name: db, probe: tcp, host: 127.0.0.1, port: 1, timeout: 200ms}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.ABORTED
+    assert "nothing was injected" in result.reasons[0].message
+    assert result.journal.faults == []
+    assert not paused(web)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_reverts_every_fault(containers, experiment_file, tmp_path, group, signum):
+    web = containers.run(labels={"grp": group})
+    other = containers.run(labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: interrupted
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}, mode: all}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 60s}}
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaos", "run", str(path), "--json", "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        wait_for(lambda: paused(web) and paused(other), 20, "both containers paused")
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out + err
+    data = json.loads(out)
+    assert data["verdict"] == "aborted"
+    assert f"interrupted by {signal.Signals(signum).name}" in data["reasons"][0]
+    assert not paused(web) and not paused(other)
+    journal = json.loads(Path(data["journal"]).read_text())
+    assert [f["outcome"] for f in journal["faults"]] == ["reverted", "reverted"]
+
+
+def test_failing_revert_is_reported_as_error(containers, experiment_file, tmp_path, group):
+    containers.run(labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: revert fails
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: stop, fault: container.stop, target: web, duration: 2s, timeout: 1s}}
+          - {{name: remove, fault: container.remove, target: web, at: 500ms}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.ERROR
+    assert result.exit_code == 4
+    revert = [r for r in result.reasons if r.kind == "revert"]
+    assert revert and "could not be reverted on" in revert[0].message
+    outcomes = {f.step: f.outcome for f in result.journal.faults}
+    assert outcomes == {"stop": "revert-failed", "remove": "injected"}
+
+
+def test_injection_failure_is_error_and_reverts_the_others(
+    containers, experiment_file, tmp_path, group
+):
+    first = containers.run(labels={"grp": group, "role": "first"})
+    second = containers.run(labels={"grp": group, "role": "second"})
+    second.pause()  # someone else's fault: ours must refuse to stack on it
+    path = experiment_file(f"""
+        version: 1
+        title: injection fails
+        targets:
+          a: {{select: {{labels: {{grp: {group}, role: first}}}}}}
+          b: {{select: {{labels: {{grp: {group}, role: second}}}}}}
+        method:
+          - {{name: freeze-a, fault: container.pause, target: a, duration: 30s}}
+          - {{name: freeze-b, fault: container.pause, target: b, at: 500ms, duration: 30s}}
+    """)
+    started = time.monotonic()
+    result = run(path, tmp_path)
+    assert time.monotonic() - started < 15
+    assert result.verdict is Verdict.ERROR
+    assert "could not be injected" in result.reasons[0].message
+    assert "already paused" in result.reasons[0].message
+    assert not paused(first), "the fault that was injected was reverted"
+    assert paused(second), "the pause we did not make is left alone"
+    second.unpause()
+
+
+def test_empty_selection_is_an_error_unless_allowed(experiment_file, tmp_path, group):
+    text = f"""
+        version: 1
+        title: empty
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}ALLOW}}
+        method:
+          - {{name: crash, fault: container.crash, target: web}}
+    """
+    result = run(experiment_file(text.replace("ALLOW", "")), tmp_path)
+    assert result.verdict is Verdict.ERROR
+    assert "target 'web' matched no running container" in result.reasons[0].message
+    allowed = run(experiment_file(text.replace("ALLOW", ", allow_empty: true"), "b.yaml"), tmp_path)
+    assert allowed.verdict is Verdict.PASSED, reasons(allowed)
+    assert allowed.journal.faults == []
+
+
+def test_blast_radius_limit_touches_nothing(containers, experiment_file, tmp_path, group):
+    pool = [containers.run(labels={"grp": group}) for _ in range(3)]
+    for limit in ("max_targets: 2", "max_percent: 50"):
+        path = experiment_file(f"""
+            version: 1
+            title: too wide
+            targets:
+              web: {{select: {{labels: {{grp: {group}}}}}, mode: all, {limit}}}
+            method:
+              - {{name: freeze, fault: container.pause, target: web, duration: 5s}}
+        """)
+        result = run(path, tmp_path)
+        assert result.verdict is Verdict.ERROR
+        assert "nothing was touched" in result.reasons[0].message
+        assert not any(paused(c) for c in pool)
+
+
+def test_mode_one_with_seed_touches_only_the_chosen(containers, experiment_file, tmp_path, group):
+    pool = {c.id: c for c in (containers.run(labels={"grp": group}) for _ in range(3))}
+    path = experiment_file(f"""
+        version: 1
+        title: one of three
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}, mode: one, seed: 7}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 1s}}
+        probes:
+          - {{name: others-run, probe: exec, target: web, command: ["true"], interval: 200ms,
+             tolerance: {{min_availability: 0}}}}
+    """)
+    plan = api.plan(api.load(path))
+    chosen = plan.selections["web"].chosen
+    assert len(chosen) == 1
+    again = api.plan(api.load(path))
+    assert again.selections["web"].chosen == chosen, "same seed, same pick"
+
+    seen_paused: set[str] = set()
+    result_box: dict[str, Any] = {}
+    import threading
+
+    runner = threading.Thread(target=lambda: result_box.update(r=run(path, tmp_path)))
+    runner.start()
+    deadline = time.monotonic() + 10
+    while runner.is_alive() and time.monotonic() < deadline:
+        seen_paused |= {cid for cid, c in pool.items() if paused(c)}
+        time.sleep(0.1)
+    runner.join()
+    assert result_box["r"].verdict is Verdict.PASSED, reasons(result_box["r"])
+    assert seen_paused == {chosen[0].id}
+
+
+def test_overlapping_faults_follow_their_offsets(containers, experiment_file, tmp_path, group):
+    a = containers.run(labels={"grp": group, "n": "a"})
+    b = containers.run(labels={"grp": group, "n": "b"})
+    path = experiment_file(f"""
+        version: 1
+        title: overlap
+        targets:
+          a: {{select: {{labels: {{grp: {group}, n: a}}}}}}
+          b: {{select: {{labels: {{grp: {group}, n: b}}}}}}
+        method:
+          - {{name: pa, fault: container.pause, target: a, at: 0s, duration: 2s}}
+          - {{name: pb, fault: container.pause, target: b, at: 1s, duration: 2s}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.PASSED, reasons(result)
+    faults = {f.step: f for f in result.journal.faults}
+    method_start = faults["pa"].at
+    assert faults["pb"].at == pytest.approx(method_start + 1.0, abs=0.01)
+    for name, at, end in (("pa", 0.0, 2.0), ("pb", 1.0, 3.0)):
+        fault = faults[name]
+        assert fault.injected_at - method_start == pytest.approx(at, abs=0.5)
+        assert fault.reverted_at - method_start == pytest.approx(end, abs=0.5)
+    # pb was injected while pa was active: they overlapped
+    assert faults["pb"].injected_at < faults["pa"].reverted_at
+    assert not paused(a) and not paused(b)
+
+
+def test_secrets_never_reach_the_journal(containers, experiment_file, tmp_path, group):
+    web = containers.run(publish=True, labels={"grp": group})
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    os.environ["CHAOSDRILL_TEST_TOKEN"] = secret
+    try:
+        path = experiment_file(f"""
+            version: 1
+            title: secret
+            configuration:
+              token: {{env: CHAOSDRILL_TEST_TOKEN}}
+            targets:
+              web: {{select: {{labels: {{grp: {group}}}}}}}
+            steady_state:
+              - {{name: up, probe: http, url: "http://127.0.0.1:{host_port(web)}/?t=${{token}}"}}
+            method:
+              - {{name: freeze, fault: container.pause, target: web, duration: 300ms}}
+            probes:
+              - {{name: p, probe: http, url: "http://127.0.0.1:1/${{token}}", interval: 100ms,
+                 tolerance: {{min_availability: 0}}}}
+        """)
+        result = run(path, tmp_path)
+    finally:
+        del os.environ["CHAOSDRILL_TEST_TOKEN"]
+    text = result.journal_path.read_text()
+    assert secret not in text
+    assert "CHAOSDRILL_TEST_TOKEN" in text  # the source is recorded, not the value
+    assert result.verdict is Verdict.PASSED, reasons(result)
+
+
+def test_engine_unreachable_is_a_clear_error(experiment_file, tmp_path):
+    path = experiment_file("""
+        version: 1
+        title: no engine
+        targets:
+          web: {select: {name: web}}
+        method:
+          - {fault: container.kill, target: web}
+    """)
+    proc = chaosdrill(
+        "run",
+        str(path),
+        "--report-dir",
+        str(tmp_path),
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"},
+    )
+    assert proc.returncode == 4
+    assert "cannot reach the Docker engine" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_dry_run_touches_nothing(containers, experiment_file, group):
+    web = containers.run(labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: dry
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 5s}}
+    """)
+    proc = chaosdrill("run", str(path), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert web.name in proc.stdout and "container.pause" in proc.stdout
+    assert "nothing is touched" in proc.stdout
+    assert not paused(web) and running(web)

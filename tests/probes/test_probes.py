@@ -1,0 +1,212 @@
+"""Built-in probes against live containers: each passes when it should and fails when it should."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+import pytest
+
+from chaos.runtime import Runtime
+from chaos.targets import TargetRef
+from probes.container_health import ContainerHealthProbe
+from probes.exec import ExecProbe
+from probes.http import HttpProbe
+from probes.tcp import TcpProbe
+from tests.conftest import free_port, host_port, wait_for
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def runtime() -> Any:
+    rt = Runtime()
+    yield rt
+    rt.close()
+
+
+def check(probe: Any, runtime: Runtime, targets: tuple[TargetRef, ...] = (), **params: Any):
+    return probe.check(runtime, probe.Params(**params), targets)
+
+
+@pytest.fixture
+def web(containers) -> Any:
+    return containers.run(publish=True)
+
+
+def test_http_passes_on_expected_status_and_body(web, runtime):
+    url = f"http://127.0.0.1:{host_port(web)}/"
+    result = check(HttpProbe(), runtime, url=url, expect={"status": 200, "body_regex": "demo"})
+    assert result.ok, result.detail
+    assert result.detail == "status 200"
+
+
+def test_http_fails_on_wrong_status_and_body(web, runtime):
+    base = f"http://127.0.0.1:{host_port(web)}"
+    missing = check(HttpProbe(), runtime, url=f"{base}/nope")
+    assert not missing.ok and missing.detail == "status 404"
+    wrong_body = check(HttpProbe(), runtime, url=f"{base}/", expect={"body_regex": "^absent$"})
+    assert not wrong_body.ok and "does not match" in wrong_body.detail
+
+
+def test_http_refused_connection_is_a_failed_sample(runtime):
+    result = check(HttpProbe(), runtime, url=f"http://127.0.0.1:{free_port()}/")
+    assert not result.ok
+    assert result.detail == "connection refused"
+
+
+def test_http_timeout_on_a_paused_container_is_a_failed_sample(web, runtime):
+    url = f"http://127.0.0.1:{host_port(web)}/"
+    web.pause()
+    try:
+        result = check(HttpProbe(), runtime, url=url, timeout=0.3)
+    finally:
+        web.unpause()
+    assert not result.ok
+    assert "timed out" in result.detail
+
+
+def test_http_max_latency(runtime):
+    """A loopback server that answers after 300 ms breaks a 100 ms latency bound."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            conn.recv(4096)
+            threading.Event().wait(0.3)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        slow = check(HttpProbe(), runtime, url=f"http://127.0.0.1:{port}/", max_latency=0.1)
+        fine = check(HttpProbe(), runtime, url=f"http://127.0.0.1:{port}/", max_latency=2)
+    finally:
+        thread.join(5)
+        server.close()
+    assert not slow.ok and "over 100ms" in slow.detail
+    assert fine.ok
+
+
+def test_http_rejects_non_http_urls():
+    with pytest.raises(ValueError, match="http"):
+        HttpProbe.Params(url="ftp://127.0.0.1/")
+
+
+def test_tcp_connects_and_fails(web, runtime):
+    assert check(TcpProbe(), runtime, host="127.0.0.1", port=host_port(web)).ok
+    refused = check(TcpProbe(), runtime, host="127.0.0.1", port=free_port())
+    assert not refused.ok and refused.detail == "connection refused"
+
+
+def test_exec_exit_code_and_stdout(web, runtime):
+    target = (TargetRef("container", web.id, web.name),)
+    ok = check(
+        ExecProbe(),
+        runtime,
+        target,
+        command=["cat", "/www/index.html"],
+        expect={"stdout_regex": "chaosdrill demo"},
+    )
+    assert ok.ok, ok.detail
+    bad_exit = check(ExecProbe(), runtime, target, command=["sh", "-c", "exit 3"])
+    assert not bad_exit.ok and "exit 3" in bad_exit.detail
+    no_match = check(
+        ExecProbe(), runtime, target, command=["echo", "hello"], expect={"stdout_regex": "bye"}
+    )
+    assert not no_match.ok and "does not match" in no_match.detail
+
+
+def test_exec_argv_is_not_a_shell_string(web, runtime):
+    """Shell syntax in an argument stays a literal argument."""
+    result = check(
+        ExecProbe(),
+        runtime,
+        container=web.name,
+        command=["echo", "$(id -u); rm -rf /www"],
+        expect={"stdout_regex": r"^\$\(id -u\); rm -rf /www$"},
+    )
+    assert result.ok, result.detail
+    assert check(
+        ExecProbe(), runtime, container=web.name, command=["test", "-f", "/www/index.html"]
+    ).ok
+
+
+def test_exec_times_out(web, runtime):
+    result = check(ExecProbe(), runtime, container=web.name, command=["sleep", "5"], timeout=0.5)
+    assert not result.ok and "still running" in result.detail
+
+
+def test_exec_on_a_missing_container_fails_the_sample(runtime):
+    result = check(ExecProbe(), runtime, container="chaosdrill-no-such-container", command=["true"])
+    assert not result.ok and "chaosdrill-no-such-container" in result.detail
+
+
+def test_health_reports_healthy_starting_and_unhealthy(containers, runtime):
+    healthy = containers.run()
+    assert check(ContainerHealthProbe(), runtime, container=healthy.name).ok
+
+    starting = containers.run(
+        "busybox",
+        command=["sleep", "300"],
+        healthcheck={
+            "test": ["CMD", "false"],
+            "interval": 60 * 10**9,
+            "start_period": 60 * 10**9,
+            "retries": 1,
+        },
+    )
+    result = check(ContainerHealthProbe(), runtime, container=starting.name)
+    assert not result.ok and "health starting" in result.detail
+
+    unhealthy = containers.run(
+        "busybox",
+        command=["sleep", "300"],
+        healthcheck={"test": ["CMD", "false"], "interval": 200_000_000, "retries": 1},
+    )
+    wait_for(
+        lambda: (
+            "health unhealthy"
+            in check(ContainerHealthProbe(), runtime, container=unhealthy.name).detail
+        ),
+        15,
+        "unhealthy status",
+    )
+    assert not check(ContainerHealthProbe(), runtime, container=unhealthy.name).ok
+
+
+def test_health_without_healthcheck_means_running(containers, runtime):
+    plain = containers.run("busybox", command=["sleep", "300"])
+    result = check(ContainerHealthProbe(), runtime, container=plain.name)
+    assert result.ok and "health none" in result.detail
+    strict = check(ContainerHealthProbe(), runtime, container=plain.name, expect="healthy")
+    assert not strict.ok
+    plain.stop(timeout=0)
+    stopped = check(ContainerHealthProbe(), runtime, container=plain.name)
+    assert not stopped.ok and "exited" in stopped.detail
+
+
+def test_health_of_a_paused_container_fails(containers, runtime):
+    web = containers.run()
+    web.pause()
+    try:
+        result = check(ContainerHealthProbe(), runtime, container=web.name)
+    finally:
+        web.unpause()
+    assert not result.ok and "paused" in result.detail
+
+
+def test_health_checks_every_container_of_a_target(containers, runtime):
+    up = containers.run()
+    down = containers.run("busybox", command=["sleep", "300"])
+    down.stop(timeout=0)
+    targets = tuple(TargetRef("container", c.id, c.name) for c in (up, down))
+    result = check(ContainerHealthProbe(), runtime, targets)
+    assert not result.ok
+    assert down.name in result.detail and up.name not in result.detail
