@@ -29,8 +29,12 @@ Rules that hold for every hook:
   any subset of the documented arguments, by name.
 * None of these hooks is ``firstresult``: every implementation is called and
   return values are ignored unless a hook says otherwise.
-* A registration hook that raises is reported under the plugin's name by
-  ``chaosdrill plugins`` and the other plugins still load.
+* A plugin whose entry point cannot be imported, that implements a hook not
+  listed here, or whose registration hook raises is reported under the
+  plugin's name by ``chaosdrill plugins`` (exit code 4) and the other plugins
+  still load.
+* ``CHAOSDRILL_DISABLE_PLUGINS=name,other`` skips plugins by entry point name
+  or, for built-ins, by module name (``probes.http``).
 """
 
 from __future__ import annotations
@@ -53,11 +57,15 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def chaosdrill_register_faults(registry: Registry) -> None:
     """Register fault types with ``registry.add_fault(FaultClass)``.
 
-    Called once when the plugin manager is built, before any experiment is
-    loaded. ``FaultClass`` subclasses :class:`chaos.fault.Fault`; its
-    ``Params`` model is used to validate experiments and appears in
-    ``chaosdrill schema`` and ``chaosdrill plugins``. Registering a name that
-    is already taken is an error reported against this plugin.
+    ``registry`` is the :class:`chaos.registry.Registry` every command looks
+    types up in. Called once per plugin when the plugin manager is built,
+    before any experiment is loaded. ``FaultClass`` subclasses
+    :class:`chaos.fault.Fault`; its ``Params`` model is used to validate
+    experiments and appears in ``chaosdrill schema`` and ``chaosdrill
+    plugins``. ``add_fault`` raises :class:`chaos.registry.RegistrationError`
+    for a name that is already taken, a class that leaves ``inject``
+    abstract, or a parameter named like a step key (``name``, ``target``,
+    ``at``, ``duration``...); the error is reported against this plugin.
     """
 
 
@@ -65,8 +73,11 @@ def chaosdrill_register_faults(registry: Registry) -> None:
 def chaosdrill_register_probes(registry: Registry) -> None:
     """Register probe types with ``registry.add_probe(ProbeClass)``.
 
-    Same rules as :func:`chaosdrill_register_faults`; ``ProbeClass``
-    subclasses :class:`chaos.probe.Probe`.
+    ``registry`` is the same :class:`chaos.registry.Registry` and the same
+    rules apply as for :func:`chaosdrill_register_faults`; ``ProbeClass``
+    subclasses :class:`chaos.probe.Probe` and implements ``check``. Its
+    ``Params`` must not use the names of step keys (``interval``,
+    ``tolerance``, ``breach_after``...).
     """
 
 
@@ -74,9 +85,11 @@ def chaosdrill_register_probes(registry: Registry) -> None:
 def chaosdrill_register_target_kinds(registry: Registry) -> None:
     """Register target kinds with ``registry.add_target_kind(KindClass)``.
 
-    ``KindClass`` subclasses :class:`chaos.targets.TargetKind` and turns a
-    ``select:`` mapping into candidate objects. The name becomes a valid
-    ``kind:`` value in experiments.
+    ``registry`` is the same :class:`chaos.registry.Registry`. Called for
+    every plugin before the fault and probe hooks. ``KindClass`` subclasses
+    :class:`chaos.targets.TargetKind`, validates ``select:`` with its
+    ``Selector`` model and turns it into candidate objects. The name becomes a
+    valid ``kind:`` value in experiments.
     """
 
 
@@ -84,7 +97,9 @@ def chaosdrill_register_target_kinds(registry: Registry) -> None:
 def chaosdrill_run_finished(result: RunResult) -> None:
     """Called once after every run, whatever its verdict, after the journal is written.
 
-    ``result`` holds the verdict, its reasons, the journal and the journal's
-    path. Use it to notify, export or render reports. An exception raised
-    here is reported and does not change the verdict.
+    ``result`` is the :class:`chaos.engine.result.RunResult` that
+    :func:`chaos.api.run` returns: the verdict, its reasons, the journal and
+    the journal's path (None when no report directory was given). Use it to
+    notify, export or render reports. An exception raised here is reported
+    and does not change the verdict.
     """

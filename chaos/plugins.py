@@ -1,11 +1,19 @@
-"""Builds the plugin manager: built-in plugins, then entry points, then registration."""
+"""Builds the plugin manager: built-in plugins, then entry points, then registration.
+
+Built-in modules and third-party entry points go through the same steps: load
+the object, register it with pluggy, reject hooks chaosdrill does not define,
+then call its registration hooks. A failure at any step is recorded in
+``registry.failures`` under the plugin's name and the other plugins still load.
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 import pluggy
 
@@ -26,11 +34,14 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 )
 """Modules registered at start-up exactly like third-party plugins."""
 
-_REGISTRATION_HOOKS = (
+BUILTIN_ORIGIN = "builtin"
+
+REGISTRATION_HOOKS = (
     "chaosdrill_register_target_kinds",
     "chaosdrill_register_faults",
     "chaosdrill_register_probes",
 )
+"""Called once per plugin, in this order: target kinds exist before faults name them."""
 
 
 class Plugins:
@@ -39,56 +50,153 @@ class Plugins:
     def __init__(self, pm: pluggy.PluginManager, registry: Registry):
         self.pm = pm
         self.registry = registry
+        self.origins: dict[str, str] = {}
+        """Plugin name -> where it comes from (``builtin`` or ``dist-name version``)."""
 
     @property
     def hook(self):
         return self.pm.hook
 
+    def register(
+        self, plugin: object, name: str | None = None, *, origin: str | None = None
+    ) -> bool:
+        """Register a plugin object after start-up and run its registration hooks.
+
+        For in-process plugins (tests, embedding applications). Failures are
+        recorded in ``registry.failures`` as for entry points; returns False
+        when the plugin could not be registered at all.
+        """
+        name = name or self.pm.get_canonical_name(plugin)
+        if not self._load(name, lambda: plugin, origin or name):
+            return False
+        for hook_name in REGISTRATION_HOOKS:
+            self._register_types(hook_name, name)
+        return True
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[PluginFailure]:
+        """Call every implementation of a hook on its own, in pluggy's order.
+
+        Unlike ``hook.<name>(...)``, an implementation that raises does not
+        stop the ones after it; each failure is returned under its plugin's name.
+        """
+        failures = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                self._subset(hook_name, impl.plugin_name)(**kwargs)
+            except Exception as exc:
+                failures.append(PluginFailure(impl.plugin_name, _describe(exc)))
+        return failures
+
+    # -- loading -----------------------------------------------------------
+
+    def _load(self, name: str, load: Callable[[], object], origin: str) -> bool:
+        if self.pm.has_plugin(name):
+            self._fail(
+                name,
+                f"another plugin is already registered under the name {name!r} "
+                f"(from {self.origins.get(name, 'unknown')})",
+            )
+            return False
+        try:
+            plugin = load()
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # a broken plugin must not take the others down
+            self._fail(name, _describe(exc))
+            return False
+        unknown = self._unknown_hooks(plugin)
+        if unknown:
+            self.pm.unregister(plugin)
+            known = ", ".join(sorted(_hook_names()))
+            self._fail(
+                name,
+                f"PluginValidationError: unknown hook {', '.join(unknown)}; "
+                f"chaosdrill calls: {known}",
+            )
+            return False
+        self.origins[name] = origin
+        return True
+
+    def _unknown_hooks(self, plugin: object) -> list[str]:
+        unknown = []
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.has_spec():
+                continue
+            if any(i.plugin is plugin and not i.optionalhook for i in caller.get_hookimpls()):
+                unknown.append(caller.name)
+        return sorted(unknown)
+
+    def _register_types(self, hook_name: str, name: str) -> None:
+        self.registry.origin = self.origins.get(name, name)
+        try:
+            self._subset(hook_name, name)(registry=self.registry)
+        except Exception as exc:
+            self._fail(name, _describe(exc))
+        finally:
+            self.registry.origin = "unknown"
+
+    def _subset(self, hook_name: str, name: str):
+        others = [p for n, p in self.pm.list_name_plugin() if n != name]
+        return self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+    def _fail(self, name: str, error: str) -> None:
+        self.registry.failures.append(PluginFailure(name, error))
+
 
 def build_plugin_manager(*, load_entry_points: bool = True) -> Plugins:
     """Load every plugin and run the registration hooks.
 
-    Failures (an import error, a hook that raises, a duplicate name) are kept
-    in ``registry.failures`` under the plugin's name instead of stopping the
-    others.
+    Failures (an import error, an unknown hook, a hook that raises, a
+    duplicate name) are kept in ``registry.failures`` under the plugin's name
+    instead of stopping the others.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    registry = Registry()
-    origins = {name: "builtin" for name in BUILTIN_PLUGINS}
-    disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+    plugins = Plugins(pm, Registry())
+    disabled = disabled_plugins()
+    loaded: list[str] = []
 
     for module_name in BUILTIN_PLUGINS:
         if module_name in disabled:
             continue
-        pm.register(importlib.import_module(module_name), name=module_name)
+        if plugins._load(module_name, _importer(module_name), BUILTIN_ORIGIN):
+            loaded.append(module_name)
 
     if load_entry_points:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in disabled or pm.get_plugin(ep.name) is not None:
+        for ep in _entry_points():
+            if ep.name in disabled:
                 continue
-            try:
-                plugin = ep.load()
-                pm.register(plugin, name=ep.name)
-            except Exception as exc:  # a broken plugin must not take the others down
-                registry.failures.append(PluginFailure(ep.name, _describe(exc)))
-                continue
-            dist = ep.dist
-            origins[ep.name] = f"{dist.metadata['Name']} {dist.version}" if dist else ep.name
-    pm.check_pending()
+            if plugins._load(ep.name, ep.load, _origin(ep)):
+                loaded.append(ep.name)
+    pm.check_pending()  # cannot fail: plugins with unknown hooks were unregistered
 
-    plugins = pm.list_name_plugin()
-    for hook_name in _REGISTRATION_HOOKS:
-        for name, _plugin in plugins:
-            others = [p for n, p in plugins if n != name]
-            caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
-            registry.origin = origins.get(name, name)
-            try:
-                caller(registry=registry)
-            except Exception as exc:
-                registry.failures.append(PluginFailure(name, _describe(exc)))
-    registry.origin = "unknown"
-    return Plugins(pm, registry)
+    for hook_name in REGISTRATION_HOOKS:
+        for name in loaded:
+            plugins._register_types(hook_name, name)
+    return plugins
+
+
+def disabled_plugins() -> set[str]:
+    """The names listed in ``CHAOSDRILL_DISABLE_PLUGINS``."""
+    return {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+
+
+def _entry_points() -> Iterable[EntryPoint]:
+    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _importer(module_name: str) -> Callable[[], object]:
+    return lambda: importlib.import_module(module_name)
+
+
+def _origin(ep: EntryPoint) -> str:
+    dist = ep.dist
+    if dist is None:
+        return ep.value
+    return f"{dist.metadata['Name']} {dist.version}"
+
+
+def _hook_names() -> list[str]:
+    return [name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
 
 
 def _describe(exc: BaseException) -> str:

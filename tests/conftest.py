@@ -21,16 +21,40 @@ from typing import Any
 import pytest
 
 TEST_LABEL = "chaosdrill.test"
+SESSION_LABEL = "chaosdrill.test.session"
+SESSION = str(os.getpid())
+"""The pytest process that owns a resource: sessions running side by side
+never remove each other's containers."""
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def labels_for_test(test_name: str) -> dict[str, str]:
+    return {TEST_LABEL: test_name, SESSION_LABEL: SESSION}
+
+
+def _is_leftover(labels: dict[str, str]) -> bool:
+    """Ours, or left by a test session whose process is gone."""
+    owner = labels.get(SESSION_LABEL, "")
+    if owner == SESSION or not owner.isdigit():
+        return True
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _sweep(client: Any) -> None:
     for container in client.containers.list(all=True, filters={"label": TEST_LABEL}):
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
+        if _is_leftover(container.labels):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
     for network in client.networks.list(filters={"label": TEST_LABEL}):
-        with contextlib.suppress(Exception):
-            network.remove()
+        if _is_leftover(network.attrs.get("Labels") or {}):
+            with contextlib.suppress(Exception):
+                network.remove()
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +103,7 @@ class Containers:
 
         The host port is fixed (not left to Docker) so it survives a restart.
         """
-        run_labels = {TEST_LABEL: self.test_name, **(labels or {})}
+        run_labels = {**labels_for_test(self.test_name), **(labels or {})}
         if publish:
             options["ports"] = {"80/tcp": ("127.0.0.1", free_port())}
         container = self.client.containers.run(

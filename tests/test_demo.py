@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chaos import demo
-from tests.conftest import ROOT, TEST_LABEL, chaosdrill, http_status
+from tests.conftest import ROOT, chaosdrill, http_status, labels_for_test
 
 pytestmark = pytest.mark.docker
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.docker
 @pytest.fixture
 def demo_stack(docker_client: Any, images: dict[str, str]) -> Any:
     demo.down(docker_client)
-    demo.up(docker_client, extra_labels={TEST_LABEL: "demo"})
+    demo.up(docker_client, extra_labels=labels_for_test("demo"))
     yield docker_client
     demo.down(docker_client)
 

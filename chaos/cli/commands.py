@@ -73,6 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     "reasons": [r.message for r in result.reasons],
                     "journal": str(result.journal_path) if result.journal_path else None,
                     "run_id": result.journal.run_id,
+                    "notices": result.notices,
                 }
             )
         )

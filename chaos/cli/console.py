@@ -43,7 +43,7 @@ class PlainConsole:
         if isinstance(event, PhaseStarted):
             return f"phase {event.phase}" + (f": {event.detail}" if event.detail else "")
         if isinstance(event, FaultInjected):
-            until = f" until t={event.ends_at:.1f}s" if event.ends_at is not None else ""
+            until = f" until t={event.ends_at:.1f}s" if event.reversible else ""
             return f"inject {event.step} ({event.fault}) -> {event.container}{until}"
         if isinstance(event, FaultReverted):
             return f"revert {event.step} ({event.fault}) -> {event.container}"
@@ -89,7 +89,7 @@ class _LiveState:
     title: str
     phase: str = "starting"
     now: float = 0.0
-    faults: dict[tuple[str, str], float | None] = field(default_factory=dict)
+    faults: dict[tuple[str, str], float] = field(default_factory=dict)
     probes: dict[str, _ProbeState] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
@@ -106,6 +106,7 @@ class LiveConsole:
         self._plain = PlainConsole()
         self._console = Console()
         self._live = Live(get_renderable=self._render, console=self._console, refresh_per_second=8)
+        self._finished = False
 
     def __enter__(self) -> LiveConsole:
         self._live.__enter__()
@@ -115,6 +116,9 @@ class LiveConsole:
         self._live.__exit__(*exc)  # type: ignore[arg-type]
 
     def __call__(self, event: Event) -> None:
+        if self._finished:  # the live view is gone: late notices go out as plain lines
+            self._plain(event)
+            return
         with self._lock:
             state = self._state
             state.now = max(state.now, event.t)
@@ -134,6 +138,7 @@ class LiveConsole:
                 state.log.append(f"{event.t:6.1f}s {line}")
                 del state.log[:-8]
         if isinstance(event, Finished):
+            self._finished = True
             self._live.stop()
             self._plain(event)
 
@@ -151,9 +156,10 @@ class LiveConsole:
             faults.add_column("step")
             faults.add_column("container")
             faults.add_column("ends in")
-            for (step, container), ends in state.faults.items():
-                left = "one-shot" if ends is None else format_duration(max(0.0, ends - state.now))
-                faults.add_row(step, container, left)
+            for (step, container), ends in list(state.faults.items()):
+                if ends <= state.now:
+                    continue  # a one-shot fault whose window has closed
+                faults.add_row(step, container, format_duration(ends - state.now))
             probes = Table(title="probes", expand=False, title_justify="left")
             for column in ("probe", "kind", "state", "availability", "last"):
                 probes.add_column(column)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,7 +18,7 @@ def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
         out.append(
             {
                 "name": name,
-                "type": _type_name(info.annotation),
+                "type": _type_name(info.annotation, info.metadata),
                 "required": info.is_required(),
                 "default": None
                 if info.is_required()
@@ -26,17 +29,45 @@ def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
+    """A default as JSON data; what JSON cannot hold is shown as its repr."""
+    from pydantic_core import to_jsonable_python
+
     if isinstance(value, BaseModel):
-        return value.model_dump(exclude_none=True)
-    return value
+        return value.model_dump(mode="json", exclude_none=True)
+    return to_jsonable_python(value, fallback=repr)
 
 
-def _type_name(annotation: Any) -> str:
-    import typing
+def _named_validators() -> dict[Any, str]:
+    """Annotated types chaosdrill defines, shown by the name users write them as."""
+    from chaos.durations import parse_duration
+    from chaos.signals import parse_signal
 
-    if typing.get_origin(annotation) is None and hasattr(annotation, "__name__"):
+    return {parse_duration: "duration", parse_signal: "signal"}
+
+
+def _type_name(annotation: Any, metadata: Iterable[Any] = ()) -> str:
+    """A short, readable type: ``duration | None`` rather than pydantic's Annotated repr."""
+    named = _named_validators()
+    for item in metadata:
+        func = getattr(item, "func", None)
+        if func is not None and func in named:
+            return named[func]
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0], args[1:])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(arg) for arg in args)
+    if origin is typing.Literal:
+        return "Literal[" + ", ".join(repr(arg) for arg in args) + "]"
+    if annotation is type(None):
+        return "None"
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(_type_name(arg) for arg in args)}]" if args else name
+    if isinstance(annotation, type):
         return annotation.__name__
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+    return str(annotation).replace("typing.", "")
 
 
 def describe_plugins(registry: Registry) -> dict[str, Any]:

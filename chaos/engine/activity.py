@@ -115,8 +115,9 @@ class FaultActivity:
             record.injected_at = t
             record.outcome = "injected"
             record.state = dict(state or {})
-            ends = self.end if fault.reversible else None
-            self._observer(FaultInjected(t, step.name, step.fault, ref.name, ends))
+            self._observer(
+                FaultInjected(t, step.name, step.fault, ref.name, self.end, fault.reversible)
+            )
         self._skip_rest()
 
     def _skip_rest(self) -> None:

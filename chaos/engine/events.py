@@ -38,7 +38,10 @@ class FaultInjected(Event):
     step: str
     fault: str
     container: str
-    ends_at: float | None
+    ends_at: float
+    """When the step's window closes (seconds since the run started)."""
+    reversible: bool
+    """True if the fault will be reverted at ``ends_at``."""
 
 
 @dataclass(frozen=True)

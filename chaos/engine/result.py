@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.exitcodes import ExitCode
@@ -32,6 +32,8 @@ class RunResult:
     reasons: tuple[ReasonRecord, ...]
     journal: Journal
     journal_path: Path | None
+    notices: list[str] = field(default_factory=list)
+    """Problems after the verdict (a failing ``chaosdrill_run_finished`` hook)."""
 
     @property
     def exit_code(self) -> ExitCode:

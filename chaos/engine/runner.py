@@ -240,13 +240,15 @@ class Runner:
 
     def _start_samplers(self, plan: Plan) -> None:
         experiment = plan.experiment
-        for bound, step in zip(plan.probes, experiment.probes, strict=True):
+        steps = [
+            *zip(plan.probes, (p.interval for p in experiment.probes), strict=True),
+            *zip(plan.guards, (g.interval for g in experiment.guards), strict=True),
+        ]
+        for index, (bound, interval) in enumerate(steps):
+            # spread first ticks over the interval: 20 probes at 100ms do not fire at once
+            offset = interval * index / len(steps)
             self._samplers.append(
-                Sampler(bound, step.interval, self.runtime, self.clock, self._on_sample)
-            )
-        for bound, guard in zip(plan.guards, experiment.guards, strict=True):
-            self._samplers.append(
-                Sampler(bound, guard.interval, self.runtime, self.clock, self._on_sample)
+                Sampler(bound, interval, self.runtime, self.clock, self._on_sample, offset)
             )
         for sampler in self._samplers:
             sampler.start()
@@ -450,14 +452,14 @@ class Runner:
                 self.report_dir, self.clock.started_at, self.loaded.experiment.title
             )
             path = write_journal(self.journal, directory)
-        result = RunResult(verdict, tuple(reasons), self.journal, path)
         self.emit(
             Finished(
                 end, verdict.value, tuple(r.message for r in reasons), str(path) if path else None
             )
         )
-        try:
-            self.plugins.hook.chaosdrill_run_finished(result=result)
-        except Exception as exc:
-            self.emit(Notice(self.clock.now(), f"a chaosdrill_run_finished hook failed: {exc}"))
+        result = RunResult(verdict, tuple(reasons), self.journal, path)
+        for failure in self.plugins.call_each("chaosdrill_run_finished", result=result):
+            notice = f"plugin {failure.plugin}: chaosdrill_run_finished failed: {failure.error}"
+            result.notices.append(notice)
+            self.emit(Notice(self.clock.now(), notice))
         return result

@@ -71,8 +71,12 @@ class Sampler:
         runtime: Runtime,
         clock: RunClock,
         on_sample: Callable[[Series, Sample], None],
+        offset: float = 0.0,
     ):
+        """``offset`` delays the first tick (a fraction of the interval) so that
+        probes started together do not all hit their targets at the same instant."""
         self.series = Series(bound, interval)
+        self._offset = offset
         self._runtime = runtime
         self._clock = clock
         self._on_sample = on_sample
@@ -95,7 +99,10 @@ class Sampler:
 
     def _loop(self) -> None:
         interval = self.series.interval
-        next_tick = self._clock.now()
+        next_tick = self._clock.now() + self._offset
+        if self._stop.wait(self._offset):
+            self.series.stopped = self._clock.now()
+            return
         while not self._stop.is_set():
             sample = self.series.bound.sample(self._runtime, self._clock)
             if self._stop.is_set() and not sample.ok:

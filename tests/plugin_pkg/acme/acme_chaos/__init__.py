@@ -1,0 +1,1 @@
+"""ACME chaos plugin (test fixture)."""
