@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+MAX_SECONDS = 366 * 24 * 3600.0
+"""The longest duration accepted. Anything longer is a typo, and the engine
+waits on these values: a timeout beyond what the platform's clock can hold
+(about 292 years) would crash a run instead of being reported here."""
+
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h)\s*)+$"
+"""The JSON schema form of what :func:`parse_duration` accepts as a string."""
+
+_HINT = "use a number with a unit, e.g. 500ms, 10s, 1m30s, 2h"
 
 
 def parse_duration(value: object) -> float:
@@ -16,35 +27,68 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 10s or 500ms, got {value!r}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
     elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        pos = 0
-        seconds = 0.0
-        for match in _PART.finditer(text):
-            if match.start() != pos:
-                break
-            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-            pos = match.end()
-        if not text or pos != len(text):
-            raise ValueError(
-                f"invalid duration {value!r}: use a number with a unit, e.g. 500ms, 10s, 1m30s, 2h"
-            )
+        seconds = _parse_text(value)
     else:
         raise ValueError(f"expected a duration such as 10s or 500ms, got {type(value).__name__}")
+    if math.isnan(seconds):
+        raise ValueError(f"invalid duration {_short(value)}: {_HINT}")
     if seconds < 0:
-        raise ValueError(f"duration must not be negative, got {value!r}")
+        raise ValueError(f"duration must not be negative, got {_short(value)}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"duration {_short(value)} is too long: at most 366 days")
     return seconds
 
 
+def _parse_text(value: str) -> float:
+    text = value.strip()
+    pos = 0
+    seconds = 0.0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(f"invalid duration {_short(value)}: {_HINT}")
+    return seconds
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: messages quote what the user wrote."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python will print
+        return "a number that large"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def format_duration(seconds: float) -> str:
-    """Short human form: ``250ms``, ``12.5s``, ``3m05s``."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s".replace(".0s", "s")
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest:02d}s"
+    """Short human form: ``250ms``, ``12.5s``, ``3m05s``, ``1h02m03s``.
+
+    Rounding happens before the unit is chosen, so 0.9996 is ``1s`` and
+    59.97 is ``1m00s`` (never ``1000ms`` or ``60s``).
+    """
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a finite duration: {seconds!r}")
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    millis = round(seconds * 1000)
+    if millis < 1000:
+        return f"{millis}ms"
+    tenths = round(seconds * 10)
+    if tenths < 600:
+        whole, tenth = divmod(tenths, 10)
+        return f"{whole}s" if tenth == 0 else f"{whole}.{tenth}s"
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s"
 
 
 Duration = Annotated[
@@ -55,7 +99,7 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "number", "minimum": 0, "description": "seconds"},
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h)\s*)+$"},
+                {"type": "string", "pattern": DURATION_PATTERN},
             ]
         }
     ),

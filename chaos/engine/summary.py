@@ -72,16 +72,17 @@ def tolerance_violations(
     found: list[tuple[str, float | None]] = []
     if summary.samples == 0:
         return [("took no samples, so nothing shows the tolerance was met", None)]
+    ordered = sorted(samples, key=lambda s: s.t)
     if (
         tolerance.min_availability is not None
         and summary.availability is not None
         and summary.availability + 1e-9 < tolerance.min_availability
     ):
-        first_fail = next((s.t for s in samples if not s.ok), None)
+        first_fail = next((s.t for s in ordered if not s.ok), None)
+        shown = _beyond(summary.availability * 100, tolerance.min_availability * 100)
         found.append(
             (
-                f"availability {summary.availability:.1%} is below "
-                f"min_availability {tolerance.min_availability:.1%} "
+                f"availability {shown}% is below min_availability {tolerance.min_availability * 100:g}% "
                 f"({summary.samples - summary.ok} of {summary.samples} samples failed)",
                 first_fail,
             )
@@ -92,21 +93,34 @@ def tolerance_violations(
                 still = "" if outage.recovered else " and had not ended"
                 found.append(
                     (
-                        f"outage of {outage.length:.1f}s{still} exceeds max_outage "
-                        f"{tolerance.max_outage:g}s",
+                        f"outage of {_beyond(outage.length, tolerance.max_outage)}s{still} "
+                        f"exceeds max_outage {tolerance.max_outage:g}s",
                         outage.start,
                     )
                 )
                 break
     if tolerance.max_latency is not None:
-        slow = [s for s in samples if s.ok and s.latency > tolerance.max_latency]
+        slow = [s for s in ordered if s.ok and s.latency > tolerance.max_latency]
         if slow:
+            slowest = max(s.latency for s in slow)
             found.append(
                 (
                     f"{len(slow)} sample(s) slower than max_latency "
-                    f"{tolerance.max_latency * 1000:.0f}ms (slowest "
-                    f"{max(s.latency for s in slow) * 1000:.0f}ms)",
+                    f"{tolerance.max_latency * 1000:g}ms (slowest "
+                    f"{_beyond(slowest * 1000, tolerance.max_latency * 1000, decimals=0)}ms)",
                     slow[0].t,
                 )
             )
     return found
+
+
+def _beyond(value: float, limit: float, decimals: int = 1) -> str:
+    """``value`` with as few decimals as show it is on the far side of ``limit``.
+
+    A 3.04s outage against a 3s limit reads "3.04", never "3.0 exceeds 3".
+    """
+    for places in range(decimals, decimals + 4):
+        text = f"{value:.{places}f}"
+        if float(text) != limit and (float(text) > limit) == (value > limit):
+            return text
+    return f"{value:.{decimals + 3}f}"

@@ -17,6 +17,7 @@ from chaos.experiment.yamlpos import Path as DataPath
 
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 SECRET_SOURCES = ("env", "file")
+MAX_SECRET_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,28 @@ class ConfigProblem:
     message: str
 
 
-def resolve_configuration(
-    configuration: Any, base_dir: Path
-) -> tuple[dict[str, Any], frozenset[str], list[ConfigProblem]]:
-    """Return the resolved values, the set of secret strings, and problems."""
+@dataclass(frozen=True)
+class Configuration:
+    """The ``configuration:`` section once resolved."""
+
+    values: dict[str, Any]
+    secrets: frozenset[str]
+    """Every non-empty secret value, for the :class:`Redactor`."""
+    unresolved: frozenset[str]
+    """Names that are defined but whose value could not be found (an unset
+    environment variable, say): already reported where they are defined, so
+    ``${name}`` references to them are not reported again as unknown."""
+    problems: list[ConfigProblem]
+
+
+def resolve_configuration(configuration: Any, base_dir: Path) -> Configuration:
+    """Resolve every value; secret files are read relative to ``base_dir``."""
     values: dict[str, Any] = {}
     secrets: set[str] = set()
+    unresolved: set[str] = set()
     problems: list[ConfigProblem] = []
     if not isinstance(configuration, dict):
-        return values, frozenset(), problems  # the model reports the wrong type
+        configuration = {}  # the model reports the wrong type
     for name, raw in configuration.items():
         path = ("configuration", name)
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
@@ -41,15 +55,18 @@ def resolve_configuration(
             continue
         if isinstance(raw, dict):
             value = _secret(raw, base_dir, path, problems)
-            if value is not None:
-                values[name] = value
-                if value:
-                    secrets.add(value)
+            if value is None:
+                unresolved.add(name)
+                continue
+            values[name] = value
+            if value:
+                secrets.add(value)
         elif isinstance(raw, list):
             problems.append(ConfigProblem(path, "configuration values must be scalars"))
+            unresolved.add(name)
         else:
             values[name] = raw
-    return values, frozenset(secrets), problems
+    return Configuration(values, frozenset(secrets), frozenset(unresolved), problems)
 
 
 def _secret(
@@ -71,23 +88,50 @@ def _secret(
             )
             return None
         return os.environ[ref]
-    file_path = (base_dir / ref).expanduser()
-    try:
-        return file_path.read_text().strip()
-    except OSError as exc:
+    value, problem = _read_secret_file(base_dir, ref)
+    if problem:
         problems.append(
-            ConfigProblem((*path, source), f"cannot read secret file {ref}: {exc.strerror}")
+            ConfigProblem((*path, source), f"cannot read secret file {ref!r}: {problem}")
         )
-        return None
+    return value
+
+
+def _read_secret_file(base_dir: Path, ref: str) -> tuple[str | None, str]:
+    """The stripped text of a secret file, or None and why it cannot be used.
+
+    Only regular files are read, and only their first bytes: ``/dev/zero`` or
+    a FIFO must not hang ``chaosdrill validate``.
+    """
+    try:
+        file_path = (base_dir / Path(ref).expanduser()).resolve()
+        if not file_path.is_file():
+            return None, "not a regular file" if file_path.exists() else "no such file"
+        with file_path.open("rb") as handle:
+            raw = handle.read(MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        return None, exc.strerror or type(exc).__name__
+    except (ValueError, RuntimeError) as exc:  # a NUL byte in the path, an unknown ~user
+        return None, str(exc)
+    if len(raw) > MAX_SECRET_BYTES:
+        return None, f"larger than {MAX_SECRET_BYTES // 1024} KiB"
+    try:
+        return raw.decode("utf-8").strip(), ""
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
 
 
 def substitute(
-    data: Any, values: dict[str, Any], path: DataPath = ()
+    data: Any,
+    values: dict[str, Any],
+    path: DataPath = (),
+    *,
+    unresolved: frozenset[str] = frozenset(),
 ) -> tuple[Any, list[ConfigProblem]]:
     """Replace ``${name}`` in every string (``$${`` stays a literal ``${``).
 
     A string that is exactly one reference takes the value's own type, so
-    ``port: ${db_port}`` can be an integer.
+    ``port: ${db_port}`` can be an integer. References to ``unresolved``
+    names are left as written without a problem of their own.
     """
     problems: list[ConfigProblem] = []
 
@@ -111,6 +155,8 @@ def substitute(
             if match.group(0) == "$${":
                 return "${"
             name = match.group(1).strip()
+            if name in unresolved:
+                return match.group(0)
             if name not in values:
                 known = ", ".join(sorted(values)) or "none"
                 problems.append(

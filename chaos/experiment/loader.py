@@ -4,11 +4,18 @@ Validation runs in three passes that all report ``FILE:LINE:COL: message``:
 YAML syntax and duplicate keys, the format itself (the pydantic model), and
 what plugins define (fault and probe names, their parameters, target kinds
 and selectors, references between sections).
+
+Only a YAML syntax error, or a file that is not a mapping, stops validation
+early. Otherwise the plugin pass runs even when the model pass failed, on
+the targets and steps that are valid on their own (see
+:class:`~chaos.experiment.validate.Parts`), so one run reports every problem.
 """
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
+import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +24,18 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from chaos.errors import InvalidExperiment, Problem, UsageError
-from chaos.experiment.configuration import resolve_configuration, substitute
+from chaos.experiment.configuration import (
+    Configuration,
+    Redactor,
+    resolve_configuration,
+    substitute,
+)
 from chaos.experiment.model import Experiment
+from chaos.experiment.validate import KIND_KEY, Parts, did_you_mean, validate_plugins
 from chaos.experiment.yamlpos import Path as DataPath
-from chaos.experiment.yamlpos import Positions, YamlProblem, parse
+from chaos.experiment.yamlpos import Positions, YamlProblem, parse, position_of
+
+__all__ = ["LoadedExperiment", "did_you_mean", "load_experiment", "load_text"]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -45,71 +60,115 @@ def load_experiment(path: str | Path, plugins: Any = None) -> LoadedExperiment:
     """Load and validate ``path``; raise InvalidExperiment or UsageError."""
     file = Path(path)
     try:
-        if file.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"{path}: file is larger than {MAX_FILE_BYTES // 1024} KiB")
-        raw = file.read_bytes()
+        # read up to the limit rather than trust the size: /dev/zero has size 0
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, expected an experiment file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(f"{path}: file is larger than {MAX_FILE_BYTES // 1024} KiB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
         line = raw[: exc.start].count(b"\n") + 1
-        raise InvalidExperiment([Problem(str(path), line, 1, "file is not valid UTF-8")]) from None
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
+        raise InvalidExperiment(
+            [Problem(str(path), line, column, "file is not valid UTF-8")]
+        ) from None
     return load_text(text, str(path), plugins=plugins, base_dir=file.parent)
 
 
 def load_text(
     text: str, filename: str = "<string>", *, plugins: Any = None, base_dir: Path | None = None
 ) -> LoadedExperiment:
-    """Validate experiment source text; ``filename`` is used in messages."""
-    from chaos.experiment.validate import validate_plugins
+    """Validate experiment source text; ``filename`` is used in messages.
+
+    Every problem found is reported at once: a syntax error stops everything,
+    but a file that parses gets both the model pass and the plugin pass, the
+    latter on whatever parts of the file are valid on their own.
+    """
     from chaos.plugins import default_plugins
 
     plugins = plugins or default_plugins()
+    report = _Report(filename)
+    data = _parse(text, report)
+    config = resolve_configuration(data.get("configuration"), base_dir or Path.cwd())
+    report.redactor = Redactor(config.secrets)
+    body = _resolve(data, config, report)
+    experiment = _validate_model(body, report)
+    parts = Parts.of(experiment) if experiment is not None else Parts.salvage(body)
+    params = validate_plugins(parts, plugins.registry, report)
+    if experiment is None or report.problems:
+        raise InvalidExperiment(report.finish())
+    return LoadedExperiment(filename, experiment, data, config.secrets, params)
+
+
+def _parse(text: str, report: _Report) -> dict[Any, Any]:
+    """The file as a mapping, or raise: nothing else can be checked without one."""
+    bad = _surrogate(text)
+    if bad is not None:
+        report.at_position(
+            position_of(text, bad), f"invalid character U+{ord(text[bad]):04X} (a lone surrogate)"
+        )
+        raise InvalidExperiment(report.finish())
     try:
         data, positions, yaml_problems = parse(text)
     except YamlProblem as exc:
-        raise InvalidExperiment([Problem(filename, exc.line, exc.column, exc.message)]) from None
-    report = _Report(filename, positions)
+        report.at_position((exc.line, exc.column), exc.message)
+        raise InvalidExperiment(report.finish()) from None
+    report.positions = positions
     for p in yaml_problems:
-        report.problems.append(Problem(filename, p.line, p.column, p.message))
+        report.at_position((p.line, p.column), p.message)
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        kind = "empty" if data is None else f"a {_KINDS.get(type(data), type(data).__name__)}"
         report.at_value((), f"an experiment must be a mapping of keys, this file is {kind}")
-        raise InvalidExperiment(report.problems)
+        raise InvalidExperiment(report.finish())
+    return data
 
-    base_dir = base_dir or Path.cwd()
-    values, secrets, config_problems = resolve_configuration(data.get("configuration"), base_dir)
+
+_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def _surrogate(text: str) -> int | None:
+    """Index of the first lone surrogate: text from a file never has one, but
+    ``load_text`` may be handed any ``str``, and YAML cannot encode it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _resolve(data: dict[Any, Any], config: Configuration, report: _Report) -> dict[str, Any]:
+    """The document with ``${name}`` references replaced and unnamed steps named."""
     body = {k: v for k, v in data.items() if k != "configuration"}
-    body, ref_problems = substitute(body, values)
-    for cp in (*config_problems, *ref_problems):
+    body, ref_problems = substitute(body, config.values, unresolved=config.unresolved)
+    for cp in config.problems:
         report.at_value(cp.path, cp.message)
+    for cp in ref_problems:
+        report.at_value(cp.path, cp.message)
+        report.explained.add(cp.path)
     body["configuration"] = data.get("configuration", {})
     _name_unnamed_steps(body)
+    return body
 
+
+def _validate_model(body: dict[str, Any], report: _Report) -> Experiment | None:
     try:
-        experiment = Experiment.model_validate(body)
+        return Experiment.model_validate(body)
     except ValidationError as exc:
         report.pydantic(exc, prefix=())
-        raise InvalidExperiment(report.problems) from None
-    params = validate_plugins(experiment, plugins.registry, report)
-    if report.problems:
-        raise InvalidExperiment(report.problems)
-    return LoadedExperiment(filename, experiment, data, secrets, params)
+        return None
 
 
 def _name_unnamed_steps(body: dict[str, Any]) -> None:
     """Give steps without a name one derived from their fault or probe."""
-    for section, kind_key in (
-        ("method", "fault"),
-        ("steady_state", "probe"),
-        ("probes", "probe"),
-        ("guards", "probe"),
-    ):
+    for section, kind_key in KIND_KEY.items():
         steps = body.get(section)
         if not isinstance(steps, list):
             continue
@@ -122,26 +181,34 @@ def _name_unnamed_steps(body: dict[str, Any]) -> None:
                 step["name"] = f"{step[kind_key]}#{index + 1}"
 
 
-def did_you_mean(word: Any, choices: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 class _Report:
     """Collects problems and turns data paths into positions."""
 
-    def __init__(self, filename: str, positions: Positions):
+    def __init__(self, filename: str):
         self.filename = filename
-        self.positions = positions
+        self.positions = Positions()
+        self.redactor = Redactor()
         self.problems: list[Problem] = []
+        self.explained: set[DataPath] = set()
+        """Values that already have a problem (an unknown ``${name}`` in them):
+        that their value is then also invalid is not news."""
+
+    def at_position(self, position: tuple[int, int], message: str) -> None:
+        self.problems.append(Problem(self.filename, *position, message))
 
     def at_value(self, path: DataPath, message: str) -> None:
-        line, col = self.positions.of_value(tuple(path))
-        self.problems.append(Problem(self.filename, line, col, message))
+        self.at_position(self.positions.of_value(tuple(path)), message)
 
     def at_key(self, path: DataPath, message: str) -> None:
-        line, col = self.positions.of_key(tuple(path))
-        self.problems.append(Problem(self.filename, line, col, message))
+        self.at_position(self.positions.of_key(tuple(path)), message)
+
+    def finish(self) -> list[Problem]:
+        """The problems with secrets masked, each once, in file order."""
+        unique = {
+            dataclasses.replace(p, message=_one_line(self.redactor.text(p.message))): None
+            for p in self.problems
+        }
+        return sorted(unique, key=lambda p: (p.line, p.column))
 
     def pydantic(
         self,
@@ -162,7 +229,8 @@ class _Report:
         model: type[BaseModel] | None = None,
         owner: str = "",
     ) -> None:
-        seen: set[tuple[DataPath, str]] = set()
+        """Report pydantic ``errors`` (their ``loc`` is relative to ``prefix``)."""
+        by_value: dict[DataPath, list[str]] = {}
         for error in errors:
             loc = tuple(error["loc"])
             path = (*prefix, *loc)
@@ -172,22 +240,62 @@ class _Report:
                 where = f" of {owner}" if owner else ""
                 hint = did_you_mean(loc[-1], allowed)
                 takes = f"; accepted: {', '.join(allowed)}" if allowed and not hint else ""
-                message = f"unknown key {loc[-1]!r}{where}{hint}{takes}"
-                self._once(seen, path, message, key=True)
+                self.at_key(path, f"unknown key {loc[-1]!r}{where}{hint}{takes}")
             elif kind == "missing":
-                where = _dotted(path[:-1]) or "the experiment"
-                self._once(seen, path[:-1], f"{where}: missing required key {loc[-1]!r}")
+                parent = self._in_file(path[:-1])
+                where = _dotted(parent) or "the experiment"
+                self.at_value(parent, f"{where}: missing required key {loc[-1]!r}")
+            elif kind == "invalid_key" or loc[-1:] == ("[key]",):
+                self._key_not_string(path[:-1], path[-1] if kind == "invalid_key" else None)
             else:
                 msg = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-                self._once(seen, path, f"{_dotted(path)}: {msg}")
+                at = self._in_file(path)
+                if at not in self.explained:
+                    by_value.setdefault(at, []).append(msg)
+        for path, messages in by_value.items():
+            # several messages for one value come from the branches of a union
+            alternatives = [messages[0], *(m[:1].lower() + m[1:] for m in messages[1:])]
+            self.at_value(path, f"{_dotted(path)}: {'; or '.join(alternatives)}")
 
-    def _once(
-        self, seen: set[tuple[DataPath, str]], path: DataPath, message: str, key: bool = False
-    ) -> None:
-        if (path, message) in seen:
-            return
-        seen.add((path, message))
-        (self.at_key if key else self.at_value)(path, message)
+    def _in_file(self, path: DataPath) -> DataPath:
+        """The longest start of ``path`` that exists in the file.
+
+        Errors inside a union carry the branch (``int``, ``list[int]``) in
+        their ``loc``; the user wrote one value and should read about that.
+        """
+        while path and path not in self.positions.values:
+            path = path[:-1]
+        return path
+
+    def _key_not_string(self, parent_or_key: DataPath, label: Any) -> None:
+        """Report a key that is not a string (YAML reads ``1:``, ``null:`` or a date so).
+
+        A ``[key]`` error's path ends with the key itself; an ``invalid_key``
+        error names its key by ``repr`` in ``label`` and the path is the mapping.
+        """
+        if label is None:
+            key_path: DataPath = parent_or_key
+        else:
+            key_path = next(
+                (
+                    p
+                    for p in self.positions.keys
+                    if p[:-1] == parent_or_key and label in (p[-1], repr(p[-1]))
+                ),
+                (*parent_or_key, label),
+            )
+        key = key_path[-1]
+        shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+        where = _dotted(key_path[:-1]) or "the experiment"
+        self.at_key(key_path, f"{where}: key {shown!r} must be a string: put it in quotes")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(message: str) -> str:
+    """Escape control characters (a key may hold a newline): one problem, one line."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], message)
 
 
 def _dotted(path: DataPath) -> str:
@@ -223,7 +331,7 @@ def _unwrap(annotation: Any) -> Any:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        elif origin in (typing.Union, types.UnionType):
             models = [a for a in typing.get_args(annotation) if a is not type(None)]
             if len(models) != 1:
                 return annotation

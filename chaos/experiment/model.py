@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
-    model_validator,
 )
 
-from chaos.durations import Duration
+from chaos.durations import DURATION_PATTERN, Duration
 
 FAULT_STEP_KEYS = ("name", "fault", "target", "at", "duration")
 PROBE_STEP_KEYS = ("name", "probe", "target")
@@ -42,6 +42,27 @@ def _percent(value: Any) -> Any:
 
 
 Fraction = Annotated[float, BeforeValidator(_percent), Field(ge=0.0, le=1.0)]
+
+
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be greater than 0")
+    return seconds
+
+
+Interval = Annotated[
+    Duration,
+    AfterValidator(_positive),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ]
+        }
+    ),
+]
+"""A polling interval: a zero interval would poll in a busy loop."""
 
 
 class SelectionMode(Frozen):
@@ -152,31 +173,28 @@ class ProbeStep(_Step):
 
 
 class ContinuousProbe(ProbeStep):
-    interval: Duration = Field(default=1.0)
+    interval: Interval = 1.0
     tolerance: Tolerance = STRICT
-
-    @model_validator(mode="after")
-    def _positive_interval(self) -> ContinuousProbe:
-        if self.interval <= 0:
-            raise ValueError("interval must be greater than 0")
-        return self
 
 
 class Guard(ProbeStep):
-    interval: Duration = Field(default=1.0)
+    interval: Interval = 1.0
     breach_after: int = Field(default=1, ge=1)
-
-    @model_validator(mode="after")
-    def _positive_interval(self) -> Guard:
-        if self.interval <= 0:
-            raise ValueError("interval must be greater than 0")
-        return self
 
 
 class Recovery(Frozen):
     within: Duration = 30.0
-    interval: Duration = 0.5
+    interval: Interval = 0.5
     """How often the steady state is re-checked while waiting for recovery."""
+
+
+STEP_SECTIONS: dict[str, type[_Step]] = {
+    "steady_state": ProbeStep,
+    "method": FaultStep,
+    "probes": ContinuousProbe,
+    "guards": Guard,
+}
+"""Each list of steps in an experiment and the model of one of its steps."""
 
 
 class Experiment(Frozen):

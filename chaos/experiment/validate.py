@@ -1,12 +1,20 @@
 """The plugin pass of validation: names, parameters and references.
 
-Runs after the format itself is valid. Everything a plugin defines (fault and
-probe names and parameters, target kinds and selectors) is checked here, so
-``chaosdrill validate`` catches a misspelt parameter before a run ever starts.
+Everything a plugin defines (fault and probe names and parameters, target
+kinds and selectors) is checked here, so ``chaosdrill validate`` catches a
+misspelt parameter before a run ever starts.
+
+The pass works on :class:`Parts` rather than on a whole :class:`Experiment`:
+when the experiment as a whole is invalid, each target and step is validated
+on its own and the ones that are fine are still checked here. A user then
+sees every problem in one run, not a second batch after fixing the first.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -16,147 +24,247 @@ from chaos.experiment.model import (
     FAULT_STEP_KEYS,
     GUARD_KEYS,
     PROBE_STEP_KEYS,
+    STEP_SECTIONS,
     Experiment,
+    FaultStep,
     ProbeStep,
+    TargetSpec,
 )
 
 if TYPE_CHECKING:
     from chaos.experiment.loader import _Report
     from chaos.registry import Registry
 
-PROBE_SECTIONS = {
+STEP_KEYS = {
+    "method": FAULT_STEP_KEYS,
     "steady_state": PROBE_STEP_KEYS,
     "probes": CONTINUOUS_PROBE_KEYS,
     "guards": GUARD_KEYS,
 }
+"""The keys each section's steps take themselves; every other key is a parameter."""
+
+KIND_KEY = {"method": "fault", "steady_state": "probe", "probes": "probe", "guards": "probe"}
+"""The key naming a step's plugin in each section."""
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The targets and steps the plugin pass checks."""
+
+    target_names: frozenset[str] | None
+    """Every target name defined, valid or not (a step naming a broken target
+    is not told that it is undefined); None when ``targets`` itself is broken,
+    which turns reference checks off."""
+    targets: dict[str, TargetSpec]
+    steps: dict[str, list[tuple[int, Any]]]
+    """Per section, ``(index, step)`` of each step that is valid as a step."""
+    kinds_only: list[tuple[str, int, str]] = field(default_factory=list)
+    """``(section, index, fault or probe name)`` of steps that are invalid as
+    steps: only their fault or probe name can still be checked."""
+
+    @classmethod
+    def of(cls, experiment: Experiment) -> Parts:
+        return cls(
+            target_names=frozenset(experiment.targets),
+            targets=dict(experiment.targets),
+            steps={s: list(enumerate(getattr(experiment, s))) for s in STEP_SECTIONS},
+        )
+
+    @classmethod
+    def salvage(cls, body: dict[str, Any]) -> Parts:
+        """The parts of an invalid experiment that are valid on their own.
+
+        Their model errors are not reported here: validating the whole
+        experiment already did.
+        """
+        raw_targets = body.get("targets", {})
+        target_names: frozenset[str] | None = None
+        targets: dict[str, TargetSpec] = {}
+        if isinstance(raw_targets, dict):
+            named = {n: raw for n, raw in raw_targets.items() if isinstance(n, str)}
+            target_names = frozenset(named)
+            for name, raw in named.items():
+                spec = _valid(TargetSpec, raw)
+                if spec is not None:
+                    targets[name] = spec
+        steps: dict[str, list[tuple[int, Any]]] = {}
+        kinds_only: list[tuple[str, int, str]] = []
+        for section, model in STEP_SECTIONS.items():
+            items = body.get(section)
+            steps[section] = []
+            if not isinstance(items, list):
+                continue
+            for index, item in enumerate(items):
+                step = _valid(model, item)
+                if step is not None:
+                    steps[section].append((index, step))
+                elif isinstance(item, dict) and isinstance(item.get(KIND_KEY[section]), str):
+                    kinds_only.append((section, index, item[KIND_KEY[section]]))
+        return cls(target_names, targets, steps, kinds_only)
+
+
+def _valid(model: type[BaseModel], value: Any) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
 
 
 def validate_plugins(
-    experiment: Experiment, registry: Registry, report: _Report
+    parts: Parts, registry: Registry, report: _Report
 ) -> dict[tuple[str, int], BaseModel]:
-    from chaos.experiment.loader import did_you_mean
+    """Check ``parts`` against the plugins; return validated parameters per ``(section, index)``."""
+    checker = _Checker(parts, registry, report)
+    for name, spec in parts.targets.items():
+        checker.target(name, spec)
+    for section, steps in parts.steps.items():
+        checker.unique_names(section, steps)
+        for index, step in steps:
+            if section == "method":
+                checker.fault_step(index, step)
+            else:
+                checker.probe_step(section, index, step)
+    for section, index, kind in parts.kinds_only:
+        checker.known_kind(section, index, kind)
+    return checker.params
 
-    params: dict[tuple[str, int], BaseModel] = {}
-    defined = sorted(experiment.targets)
 
-    def unknown_target(path: tuple[Any, ...], name: str) -> None:
-        listed = ", ".join(defined) or "none"
-        report.at_value(
-            path, f"target {name!r} is not defined{did_you_mean(name, defined)}; defined: {listed}"
-        )
+class _Checker:
+    """The checks of one plugin pass; collects validated parameters as it goes."""
 
-    for name, spec in experiment.targets.items():
-        kind = registry.target_kinds.get(spec.kind)
+    def __init__(self, parts: Parts, registry: Registry, report: _Report):
+        self.parts = parts
+        self.registry = registry
+        self.report = report
+        self.params: dict[tuple[str, int], BaseModel] = {}
+
+    def target(self, name: str, spec: TargetSpec) -> None:
+        kind = self.registry.target_kinds.get(spec.kind)
         if kind is None:
-            known = sorted(registry.target_kinds)
-            report.at_value(
+            known = sorted(self.registry.target_kinds)
+            self.report.at_value(
                 ("targets", name, "kind"),
                 f"unknown target kind {spec.kind!r}{did_you_mean(spec.kind, known)}; "
                 f"known: {', '.join(known)}",
             )
-            continue
+            return
+        selector = kind.cls.Selector
+        where = ("targets", name, "select")
         try:
-            kind.cls.Selector.model_validate(spec.select)
+            selector.model_validate(spec.select)
         except ValidationError as exc:
-            report.pydantic(
-                exc,
-                ("targets", name, "select"),
-                model=kind.cls.Selector,
-                owner=f"a {spec.kind} selector",
-            )
+            self.report.pydantic(exc, where, model=selector, owner=f"a {spec.kind} selector")
+        except Exception as exc:  # a plugin's validator must not take the loader down
+            self.report.at_value(where, _plugin_bug(f"target kind {spec.kind}", exc))
         if not spec.select:
-            report.at_key(
-                ("targets", name, "select"),
-                f"target {name!r} needs a select: an empty selector would match everything",
+            self.report.at_key(
+                where, f"target {name!r} needs a select: an empty selector would match everything"
             )
 
-    _unique_names(experiment.method, "method", report)
-    for index, step in enumerate(experiment.method):
-        where = ("method", index)
-        registered = registry.faults.get(step.fault)
-        if registered is None:
-            report.at_value(
-                (*where, "fault"),
-                f"unknown fault {step.fault!r}{did_you_mean(step.fault, registry.faults)}",
-            )
-            continue
-        fault = registered.cls
-        spec = experiment.targets.get(step.target)
-        if spec is None:
-            unknown_target((*where, "target"), step.target)
-        elif spec.kind not in fault.target_kinds:
-            report.at_value(
-                (*where, "target"),
-                f"fault {fault.name} acts on {', '.join(fault.target_kinds)}, "
-                f"but target {step.target!r} is a {spec.kind}",
-            )
-        if fault.reversible and step.duration is None:
-            report.at_key(where, f"fault {fault.name} is reversible and needs a duration")
-        model = _validate_params(
-            fault.Params, step.params, where, FAULT_STEP_KEYS, f"fault {fault.name}", report
-        )
-        if model is not None:
-            params[("method", index)] = model
-
-    for section, step_keys in PROBE_SECTIONS.items():
-        steps: list[ProbeStep] = getattr(experiment, section)
-        _unique_names(steps, section, report)
-        for index, step in enumerate(steps):
-            where = (section, index)
-            registered = registry.probes.get(step.probe)
-            if registered is None:
-                report.at_value(
-                    (*where, "probe"),
-                    f"unknown probe {step.probe!r}{did_you_mean(step.probe, registry.probes)}",
+    def unique_names(self, section: str, steps: list[tuple[int, Any]]) -> None:
+        seen: set[str] = set()
+        for index, step in steps:
+            if step.name in seen:
+                self.report.at_value(
+                    (section, index, "name"), f"duplicate {section} step name {step.name!r}"
                 )
-                continue
-            probe = registered.cls
-            if step.target is not None:
-                if not probe.accepts_target:
-                    report.at_key((*where, "target"), f"probe {probe.name} does not take a target")
-                elif step.target not in experiment.targets:
-                    unknown_target((*where, "target"), step.target)
-            model = _validate_params(
-                probe.Params, step.params, where, step_keys, f"probe {probe.name}", report
-            )
-            if model is not None:
-                params[(section, index)] = model
-    return params
+            seen.add(step.name)
 
+    def known_kind(self, section: str, index: int, name: str) -> bool:
+        """Report an unknown fault or probe name; True if it is known."""
+        key = KIND_KEY[section]
+        table = self.registry.faults if key == "fault" else self.registry.probes
+        if name in table:
+            return True
+        self.report.at_value(
+            (section, index, key), f"unknown {key} {name!r}{did_you_mean(name, table)}"
+        )
+        return False
 
-def _validate_params(
-    model: type[BaseModel],
-    values: dict[str, Any],
-    where: tuple[Any, ...],
-    step_keys: tuple[str, ...],
-    owner: str,
-    report: _Report,
-) -> BaseModel | None:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        from chaos.experiment.loader import did_you_mean
+    def fault_step(self, index: int, step: FaultStep) -> None:
+        where = ("method", index)
+        if not self.known_kind("method", index, step.fault):
+            return
+        fault = self.registry.faults[step.fault].cls
+        if self.reference((*where, "target"), step.target):
+            spec = self.parts.targets.get(step.target)
+            known_kind = spec is not None and spec.kind in self.registry.target_kinds
+            if known_kind and spec.kind not in fault.target_kinds:
+                self.report.at_value(
+                    (*where, "target"),
+                    f"fault {fault.name} acts on {', '.join(fault.target_kinds)}, "
+                    f"but target {step.target!r} is a {spec.kind}",
+                )
+        if fault.reversible and step.duration is None:
+            self.report.at_key(where, f"fault {fault.name} is reversible and needs a duration")
+        self.step_params("method", index, step, fault.Params, f"fault {fault.name}")
 
+    def probe_step(self, section: str, index: int, step: ProbeStep) -> None:
+        where = (section, index)
+        if not self.known_kind(section, index, step.probe):
+            return
+        probe = self.registry.probes[step.probe].cls
+        if step.target is not None:
+            if not probe.accepts_target:
+                self.report.at_key((*where, "target"), f"probe {probe.name} does not take a target")
+            else:
+                self.reference((*where, "target"), step.target)
+        self.step_params(section, index, step, probe.Params, f"probe {probe.name}")
+
+    def reference(self, path: tuple[Any, ...], name: str) -> bool:
+        """Report a reference to an undefined target; True if it is defined."""
+        defined = self.parts.target_names
+        if defined is None or name in defined:
+            return True
+        listed = ", ".join(sorted(defined)) or "none"
+        self.report.at_value(
+            path,
+            f"target {name!r} is not defined{did_you_mean(name, defined)}; defined: {listed}",
+        )
+        return False
+
+    def step_params(
+        self, section: str, index: int, step: Any, model: type[BaseModel], owner: str
+    ) -> None:
+        where = (section, index)
+        try:
+            self.params[where] = model.model_validate(step.params)
+        except ValidationError as exc:
+            self.param_errors(exc, where, model, STEP_KEYS[section], owner)
+        except Exception as exc:  # a plugin's validator must not take the loader down
+            self.report.at_value(where, _plugin_bug(owner, exc))
+
+    def param_errors(
+        self,
+        exc: ValidationError,
+        where: tuple[Any, ...],
+        model: type[BaseModel],
+        step_keys: tuple[str, ...],
+        owner: str,
+    ) -> None:
+        others = []
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
             if error["type"] == "extra_forbidden" and len(loc) == 1:
-                accepted = [*step_keys, *model.model_fields]
-                hint = did_you_mean(loc[0], accepted)
+                hint = did_you_mean(loc[0], [*step_keys, *model.model_fields])
                 takes = ", ".join(model.model_fields) or "no parameters"
-                report.at_key(
+                self.report.at_key(
                     (*where, *loc),
                     f"{loc[0]!r} is not a parameter of {owner}{hint}; it takes: {takes}",
                 )
             else:
-                report.errors([error], where, model=model, owner=owner)
-        return None
+                others.append(error)
+        self.report.errors(others, where, model=model, owner=owner)
 
 
-def _unique_names(steps: list[Any], section: str, report: _Report) -> None:
-    seen: set[str] = set()
-    for index, step in enumerate(steps):
-        if step.name in seen:
-            report.at_value(
-                (section, index, "name"), f"duplicate {section} step name {step.name!r}"
-            )
-        seen.add(step.name)
+def _plugin_bug(owner: str, exc: Exception) -> str:
+    return (
+        f"{owner}: its parameters could not be checked "
+        f"({type(exc).__name__}: {str(exc)[:200]}); this is a bug in the plugin"
+    )
+
+
+def did_you_mean(word: Any, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

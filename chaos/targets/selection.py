@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from fractions import Fraction
 
 from chaos.errors import TargetError
 from chaos.experiment.model import TargetSpec
@@ -38,9 +39,8 @@ def choose(name: str, spec: TargetSpec, candidates: list[TargetRef], seed: int |
         wanted = min(mode.count, len(candidates))
     else:
         assert mode.percent is not None
-        wanted = min(len(candidates), max(1, math.ceil(len(candidates) * mode.percent / 100)))
-        if not candidates:
-            wanted = 0
+        share = math.ceil(len(candidates) * _exact(mode.percent) / 100)
+        wanted = min(len(candidates), max(1, share)) if candidates else 0
     rng = random.Random(seed)
     chosen = (
         candidates
@@ -57,9 +57,19 @@ def _enforce_limits(name: str, spec: TargetSpec, candidates: int, chosen: int) -
             f"target {name!r} would act on {chosen} {spec.kind}s, over its limit "
             f"max_targets: {spec.max_targets}; nothing was touched"
         )
-    if spec.max_percent is not None and candidates and chosen * 100 / candidates > spec.max_percent:
+    if (
+        spec.max_percent is not None
+        and candidates
+        and Fraction(chosen * 100, candidates) > _exact(spec.max_percent)
+    ):
         raise TargetError(
             f"target {name!r} would act on {chosen} of {candidates} {spec.kind}s "
-            f"({chosen * 100 / candidates:.0f}%), over its limit max_percent: "
+            f"({chosen * 100 / candidates:.3g}%), over its limit max_percent: "
             f"{spec.max_percent:g}; nothing was touched"
         )
+
+
+def _exact(percent: float) -> Fraction:
+    """A percentage as the decimal the user wrote: ``64.4`` is 644/10, not the
+    binary float just above it (250 candidates at 64.4% are 161, not 162)."""
+    return Fraction(repr(percent))

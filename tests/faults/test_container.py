@@ -78,7 +78,7 @@ def test_crash_restarts_a_container_with_restart_always(containers, runtime, via
     assert result["pid"] == before["Pid"]
     wait_for(lambda: state(web)["RestartCount"] == before["RestartCount"] + 1, 15, "a restart")
     wait_for(lambda: state(web)["Running"] and state(web)["Pid"] != before["Pid"], 15, "new pid")
-    wait_for(lambda: http_status(f"http://127.0.0.1:{host_port(web)}/") == 200, 15, "HTTP back")
+    wait_for(lambda: http_status(url) == 200, 15, "HTTP back")
 
 
 def test_crash_without_restart_policy_leaves_the_container_exited(containers, runtime):
@@ -102,13 +102,14 @@ def test_crash_touches_only_its_target(containers, runtime):
 
 def test_stop_is_reverted_by_starting_the_container_again(containers, runtime):
     web = containers.run(publish=True)
+    url = f"http://127.0.0.1:{host_port(web)}/"
     fault = ContainerStop()
     params = fault.Params(timeout=1)
     saved = fault.inject(runtime, ref(web), params)
     assert not state(web)["Running"]
     fault.revert(runtime, ref(web), params, saved)
     wait_for(lambda: state(web)["Running"], 10, "restart after revert")
-    wait_for(lambda: http_status(f"http://127.0.0.1:{host_port(web)}/") == 200, 15, "HTTP back")
+    wait_for(lambda: http_status(url) == 200, 15, "HTTP back")
 
 
 def test_restart_gives_a_new_process(containers, runtime):
