@@ -5,6 +5,13 @@
 ``container.crash`` and the base of the demo stack. The build context is made
 in memory from the host's busybox binary (Debian: ``busybox-static``), so it
 works on a machine that cannot reach any registry.
+
+``chaosdrill/netns-helper`` is a minimal Debian with iptables, iproute2 (tc)
+and curl: network faults run it inside a target's network namespace, and
+watchdogs use it to call the engine. It is made with ``debootstrap`` from
+Debian's package mirror (root needed) and imported, so no registry is needed
+either; with a registry, ``docker build -f images/netns-helper.Dockerfile``
+gives the same image.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ if TYPE_CHECKING:
     import docker
 
 BUSYBOX_IMAGE = "chaosdrill/busybox:1"
+NETNS_IMAGE = "chaosdrill/netns-helper:1"
+NETNS_PACKAGES = ("iptables", "iproute2", "curl", "ca-certificates", "procps")
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
 
 BUSYBOX_DOCKERFILE = """\
@@ -80,3 +91,59 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info.size = len(data)
     info.mode = 0o644
     tar.addfile(info, io.BytesIO(data))
+
+
+def build_netns_image(
+    client: docker.DockerClient, tag: str = NETNS_IMAGE, mirror: str = DEBIAN_MIRROR
+) -> str:
+    """debootstrap a minimal Debian with the network tools and import it."""
+    import subprocess
+    import tempfile
+
+    if shutil.which("debootstrap") is None:
+        raise UsageError(
+            "debootstrap is needed to build the network helper image with no registry "
+            "(Debian/Ubuntu: apt-get install debootstrap); with a registry use "
+            "docker build -t chaosdrill/netns-helper:1 -f images/netns-helper.Dockerfile images"
+        )
+    with tempfile.TemporaryDirectory(prefix="chaosdrill-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        command = [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(NETNS_PACKAGES)}",
+            DEBIAN_SUITE,
+            str(rootfs),
+            mirror,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise UsageError(f"debootstrap failed: {' '.join(tail)}")
+        for path in (
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+        ):
+            shutil.rmtree(rootfs / path, ignore_errors=True)
+        archive = Path(tmp) / "rootfs.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(str(rootfs), arcname=".")
+        with archive.open("rb") as fh:
+            client.api.import_image_from_data(
+                fh.read(),
+                repository=tag.split(":")[0],
+                tag=tag.split(":")[1],
+                changes=['CMD ["sleep", "infinity"]', "LABEL chaosdrill.image=netns-helper"],
+            )
+    return client.images.get(tag).id
+
+
+def ensure_netns_image(client: docker.DockerClient, tag: str = NETNS_IMAGE) -> str:
+    import docker.errors
+
+    try:
+        return client.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        return build_netns_image(client, tag)
