@@ -11,11 +11,12 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from chaos.durations import Duration
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
+from chaos.patterns import Regex
 from chaos.probe import Check, Probe
 from probes._containers import inspect_all
 
@@ -27,17 +28,7 @@ if TYPE_CHECKING:
 
 class ExecExpect(Params):
     exit_code: int = 0
-    stdout_regex: str | None = None
-
-    @field_validator("stdout_regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+    stdout_regex: Regex | None = None
 
 
 class ExecParams(Params):

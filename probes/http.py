@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 from chaos.durations import Duration
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
+from chaos.patterns import Regex
 from chaos.probe import Check, Probe
 
 if TYPE_CHECKING:
@@ -30,18 +31,8 @@ if TYPE_CHECKING:
 class HttpExpect(Params):
     status: int | list[int] | None = None
     """Accepted status code(s); by default any status below 400."""
-    body_regex: str | None = None
+    body_regex: Regex | None = None
     """A regular expression that must be found in the body."""
-
-    @field_validator("body_regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
 
     def accepts(self, status: int) -> bool:
         if self.status is None:
@@ -67,6 +58,10 @@ class HttpParams(Params):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises for a port out of range
+        except ValueError as exc:
+            raise ValueError(f"invalid URL {value!r}: {exc}") from None
         return value
 
 

@@ -669,6 +669,21 @@ def test_broken_and_duplicate_plugins_are_reported_by_name_and_others_load(sites
     assert kill["origin"] == "builtin", "the built-in keeps its name"
 
 
+def test_validate_names_plugins_that_failed_to_load(sites, experiment_file):
+    path = experiment_file("""
+        version: 1
+        title: needs the broken plugin
+        targets:
+          web: {select: {name: web}}
+        method:
+          - {fault: broken.thing, target: web}
+    """)
+    proc = chaosdrill("validate", str(path), env=env_with(sites["bad"]))
+    assert proc.returncode == 2
+    assert f"{path}:6:13: unknown fault 'broken.thing'" in proc.stdout
+    assert "(plugins that failed to load: broken, dupe; see chaosdrill plugins)" in proc.stdout
+
+
 def test_disable_env_skips_the_named_plugins(sites):
     env = env_with(sites["good"], sites["bad"], **{DISABLE_ENV: "broken,dupe,probes.tcp"})
     proc = chaosdrill("plugins", "--json", env=env)

@@ -176,8 +176,10 @@ class _Checker:
         table = self.registry.faults if key == "fault" else self.registry.probes
         if name in table:
             return True
+        broken = ", ".join(sorted({f.plugin for f in self.registry.failures}))
+        note = f" (plugins that failed to load: {broken}; see chaosdrill plugins)" if broken else ""
         self.report.at_value(
-            (section, index, key), f"unknown {key} {name!r}{did_you_mean(name, table)}"
+            (section, index, key), f"unknown {key} {name!r}{did_you_mean(name, table)}{note}"
         )
         return False
 

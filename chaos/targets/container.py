@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pydantic import field_validator
-
 from chaos.docker_client import engine_errors
 from chaos.errors import TargetError
 from chaos.hookspecs import hookimpl
+from chaos.patterns import Regex
 from chaos.runtime import LABEL_HELPER
 from chaos.targets.base import Selector, TargetKind, TargetRef
 
@@ -25,22 +24,12 @@ class ContainerSelector(Selector):
     labels: dict[str, str] | None = None
     name: str | None = None
     """Exact container name."""
-    name_regex: str | None = None
+    name_regex: Regex | None = None
     """Regular expression that must match the whole name."""
     compose_project: str | None = None
     compose_service: str | None = None
     image: str | None = None
     """Image reference as the container was created with it, e.g. ``nginx:1.25``."""
-
-    @field_validator("name_regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
 
 
 class ContainerKind(TargetKind):
