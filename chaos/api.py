@@ -21,6 +21,7 @@ from chaos.engine.runner import Runner
 from chaos.experiment.configuration import Redactor
 from chaos.experiment.loader import LoadedExperiment, load_experiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
+from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
 from chaos.runtime import Runtime
 
@@ -58,14 +59,21 @@ def run(
     plugins: Plugins | None = None,
     runtime: Runtime | None = None,
     handle_signals: bool = True,
+    state_dir: str | Path | None = None,
+    safeguards: bool = True,
 ) -> RunResult:
     """Run the experiment and return its verdict; never raises for run-time failures.
 
     An engine that does not answer, a target that selects nothing or a fault
     that cannot be injected end in ``Verdict.ERROR`` with the reason, and a
     journal is written either way (unless ``report_dir`` is None).
+
+    Every injection is recorded in the fault ledger under ``state_dir``
+    (default: see :func:`chaos.ledger.default_state_dir`) and reversible
+    faults get a dead man's switch; ``safeguards=False`` turns both off.
     """
     runtime = runtime or runtime_for(loaded)
+    ledger = Ledger(Path(state_dir) if state_dir else None) if safeguards else None
     try:
         return Runner(
             loaded,
@@ -75,6 +83,29 @@ def run(
             report_dir=report_dir,
             observer=observer,
             handle_signals=handle_signals,
+            ledger=ledger,
         ).run()
+    finally:
+        runtime.close()
+
+
+def recover(
+    *,
+    state_dir: str | Path | None = None,
+    include_live: bool = False,
+    plugins: Plugins | None = None,
+    docker_url: str | None = None,
+):
+    """Revert every fault left in the ledger by a run that is gone (``chaosdrill recover``)."""
+    from chaos.recovery import recover as recover_ledger
+
+    runtime = Runtime(docker_url=docker_url)
+    try:
+        return recover_ledger(
+            plugins or default_plugins(),
+            runtime,
+            Ledger(Path(state_dir) if state_dir else None),
+            include_live=include_live,
+        )
     finally:
         runtime.close()

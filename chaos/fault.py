@@ -13,13 +13,30 @@ may rely on, so that a fault can be reverted from the record alone.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from chaos.helpers import HelperCommand
     from chaos.runtime import Runtime
     from chaos.targets import TargetRef
+
+
+@dataclass(frozen=True)
+class FaultContext:
+    """Everything one injection (one fault step on one object) works with."""
+
+    runtime: Runtime
+    target: TargetRef
+    injection_id: str
+    """Unique to this injection and recorded before :meth:`Fault.inject` runs:
+    names derived from it (an iptables chain, a helper container) can be found
+    again by ``chaosdrill recover`` even if the runner died mid-injection."""
+    revert_at: float | None = None
+    """Wall-clock time (``time.time()``) at which the engine will revert the
+    fault; None for one-shot faults."""
 
 
 class Params(BaseModel):
@@ -50,15 +67,15 @@ class Fault(ABC):
     so the system is observed under the fault before recovery is judged."""
 
     @abstractmethod
-    def inject(self, runtime: Runtime, target: TargetRef, params: Any) -> dict[str, Any]:
-        """Apply the fault to one object and return the state ``revert`` needs.
+    def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
+        """Apply the fault to ``ctx.target`` and return the state ``revert`` needs.
 
         Raise :class:`chaos.errors.InjectionFailed` with a clear message when
         the fault cannot be applied; anything else is reported as a bug.
         """
 
     def revert(  # noqa: B027 - optional: only reversible faults override it
-        self, runtime: Runtime, target: TargetRef, params: Any, state: dict[str, Any]
+        self, ctx: FaultContext, params: Any, state: dict[str, Any]
     ) -> None:
         """Undo the fault. Called only for reversible faults.
 
@@ -66,3 +83,16 @@ class Fault(ABC):
         (a paused container that was removed, say). Raise
         :class:`chaos.errors.RevertFailed` when it cannot be undone.
         """
+
+    def watchdog(self, ctx: FaultContext, params: Any) -> HelperCommand | None:
+        """How a helper container reverts this fault with no chaosdrill process around.
+
+        Return a :class:`chaos.helpers.HelperCommand` and the engine arms a dead
+        man's switch before every injection: a container that runs it at
+        ``ctx.revert_at`` plus a grace period unless the runner reverted first.
+        Because it is armed before :meth:`inject` runs, the command must be
+        harmless when the fault was never applied (derive names from
+        ``ctx.injection_id``, not from the state ``inject`` returns).
+        ``None`` (the default) means the fault has no such switch.
+        """
+        return None

@@ -8,6 +8,7 @@ labelled with the run so leftovers can be found, and is always removed.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.docker_client import describe_engine_error
@@ -17,6 +18,42 @@ if TYPE_CHECKING:
     from chaos.runtime import Runtime
 
 HELPER_TIMEOUT = 30.0
+ENGINE_SOCKET = "/var/run/docker.sock"
+"""Where the engine's socket is on the engine's own host (mounted into watchdogs)."""
+
+
+@dataclass(frozen=True)
+class HelperCommand:
+    """A command a helper container runs on the engine's host, with no chaosdrill there.
+
+    Faults describe their revert this way (see :meth:`chaos.fault.Fault.watchdog`)
+    so that a watchdog container can undo them after the runner is gone.
+    """
+
+    argv: tuple[str, ...]
+    network_of: str | None = None
+    """Join this container's network namespace (``network_mode: container:<id>``)."""
+    cap_add: tuple[str, ...] = ()
+    engine_socket: bool = False
+    """Mount the engine's socket at the same path, to call its API with curl."""
+
+    def container_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "network_mode": f"container:{self.network_of}" if self.network_of else "none",
+        }
+        if self.cap_add:
+            options["cap_add"] = list(self.cap_add)
+        if self.engine_socket:
+            options["volumes"] = {ENGINE_SOCKET: {"bind": ENGINE_SOCKET, "mode": "rw"}}
+        return options
+
+
+def engine_call(method: str, path: str) -> tuple[str, ...]:
+    """argv for a helper to call the engine API (curl over the mounted socket)."""
+    return (
+        "curl", "-sS", "--max-time", "20", "--unix-socket", ENGINE_SOCKET,
+        "-X", method, f"http://localhost{path}",
+    )  # fmt: skip
 
 
 def run_helper(

@@ -45,6 +45,11 @@ if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then
   apt_install busybox-static
 fi
 
+if ! command -v debootstrap >/dev/null 2>&1; then
+  log "installing debootstrap (builds the network helper image from Debian's mirror)"
+  apt_install debootstrap
+fi
+
 if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, pytest, hypothesis, jsonschema" >/dev/null 2>&1 \
    || ! command -v chaosdrill >/dev/null 2>&1 || ! command -v ruff >/dev/null 2>&1; then
   log "installing chaosdrill and its test tools (pip)"

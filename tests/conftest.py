@@ -57,6 +57,14 @@ def _sweep(client: Any) -> None:
                 network.remove()
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: Any, monkeypatch: Any) -> Path:
+    """A fault ledger of the test's own, shared with the CLI runs it starts."""
+    path = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("CHAOSDRILL_STATE_DIR", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
     """The real engine. No engine is a failure, not a skip: CI starts one."""

@@ -122,7 +122,7 @@ class TipBox(Fault):
     Params = TipParams
     target_kinds = ("acme.box",)
 
-    def inject(self, runtime: Any, target: Any, params: Any) -> dict[str, Any]:
+    def inject(self, ctx: Any, params: Any) -> dict[str, Any]:
         return {}
 
 
@@ -464,7 +464,7 @@ def test_registration_rejects_classes_later_commands_would_choke_on():
         name = "acme.notamodel"
         Params = dict  # type: ignore[assignment]
 
-        def inject(self, runtime: Any, target: Any, params: Any) -> dict[str, Any]:
+        def inject(self, ctx: Any, params: Any) -> dict[str, Any]:
             return {}
 
     class ClashParams(Params):

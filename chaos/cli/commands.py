@@ -88,6 +88,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(result.exit_code)
 
 
+def cmd_recover(args: argparse.Namespace) -> int:
+    from chaos import api
+
+    outcomes, removed = api.recover(include_live=args.include_live)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "recovered": [o.describe() for o in outcomes if o.ok],
+                    "failed": [o.describe() for o in outcomes if not o.ok],
+                    "removed_helpers": removed,
+                }
+            )
+        )
+    else:
+        for outcome in outcomes:
+            print(outcome.describe())
+        if removed:
+            print(f"removed leftover helpers: {', '.join(removed)}")
+        if not outcomes and not removed:
+            print("nothing to recover")
+    return int(ExitCode.ERROR if any(not o.ok for o in outcomes) else ExitCode.PASSED)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from chaos import demo
     from chaos.docker_client import connect
@@ -109,8 +133,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_images(args: argparse.Namespace) -> int:
     from chaos.docker_client import connect
-    from chaos.images import BUSYBOX_IMAGE, build_busybox_image
+    from chaos.images import BUSYBOX_IMAGE, NETNS_IMAGE, build_busybox_image, ensure_netns_image
 
-    image_id = build_busybox_image(connect())
-    print(f"built {BUSYBOX_IMAGE} ({image_id[:19]})")
+    client = connect()
+    image_id = build_busybox_image(client)
+    print(f"built {BUSYBOX_IMAGE} ({image_id[:19]})", flush=True)
+    image_id = ensure_netns_image(client)
+    print(f"ready {NETNS_IMAGE} ({image_id[:19]})")
     return 0

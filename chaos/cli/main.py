@@ -60,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_plugins"))
 
+    recover = sub.add_parser(
+        "recover", help="revert every fault a dead run left behind (from the fault ledger)"
+    )
+    recover.add_argument(
+        "--include-live",
+        action="store_true",
+        help="also revert faults of runs that are still running on this machine",
+    )
+    recover.add_argument("--json", action="store_true")
+    recover.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_recover"))
+
     demo = sub.add_parser("demo", help="start or remove the demo stack the examples run against")
     demo.add_argument("action", choices=["up", "down", "status"])
     demo.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_demo"))

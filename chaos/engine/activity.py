@@ -8,6 +8,7 @@ the one thing a step always does, whatever happened before.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -15,9 +16,12 @@ from collections.abc import Callable
 from chaos.engine.clock import RunClock
 from chaos.engine.events import FaultFailed, FaultInjected, FaultReverted, Observer
 from chaos.engine.plan import PlannedFault
+from chaos.engine.safeguards import Safeguards
 from chaos.errors import ChaosError
+from chaos.fault import FaultContext
 from chaos.journal.model import FaultRecord, ReasonRecord
 from chaos.runtime import Runtime
+from chaos.targets import TargetRef
 
 REVERT_ATTEMPTS = 3
 REVERT_BACKOFF = 0.5
@@ -33,9 +37,11 @@ class FaultActivity:
         abort: threading.Event,
         report: Callable[[ReasonRecord, bool], None],
         observer: Observer,
+        safeguards: Safeguards,
     ):
         """``report(reason, abort_run)`` records a reason and optionally aborts the run."""
         self.planned = planned
+        self._safeguards = safeguards
         self._runtime = runtime
         self._clock = clock
         self._start = method_start + planned.step.at
@@ -52,6 +58,7 @@ class FaultActivity:
                 at=self._start,
                 duration=step.duration,
                 reversible=planned.fault.reversible,
+                injection_id=f"{runtime.run_id[:8]}{secrets.token_hex(4)}",
             )
             for ref in planned.selection.chosen
         ]
@@ -91,15 +98,44 @@ class FaultActivity:
         finally:
             self._revert_all()
 
+    def _context(self, ref: TargetRef, record: FaultRecord) -> FaultContext:
+        revert_at = None
+        if self.planned.fault.reversible:
+            revert_at = time.time() + self._clock.until(self.end)
+        return FaultContext(self._runtime, ref, record.injection_id, revert_at)
+
     def _inject_all(self) -> None:
-        step, fault = self.planned.step, self.planned.fault
+        step, fault, params = self.planned.step, self.planned.fault, self.planned.params
         for ref, record in zip(self.planned.selection.chosen, self.records, strict=True):
             if self._abort.is_set():
                 break
             t = self._clock.now()
+            ctx = self._context(ref, record)
             try:
-                state = fault.inject(self._runtime, ref, self.planned.params)
+                record.watchdog = self._safeguards.before_inject(ctx, fault, step.name, params)
+                try:
+                    state = fault.inject(ctx, params)
+                except BaseException:
+                    self._safeguards.inject_failed(ctx, record.watchdog)
+                    record.watchdog = None
+                    raise
+                record.injected_at = t
+                record.outcome = "injected"
+                record.state = dict(state or {})
+                self._safeguards.after_inject(ctx, fault, record.state)
             except ChaosError as exc:
+                if record.outcome == "injected":  # in, but not recorded: revert it now
+                    self._report(
+                        ReasonRecord(
+                            kind="inject",
+                            message=f"fault {step.name} ({step.fault}) on {ref.name} could "
+                            f"not be recorded in the ledger: {exc}",
+                            source=step.name,
+                            t=t,
+                        ),
+                        True,
+                    )
+                    break
                 self._failed(record, "inject", self._runtime.redactor.text(str(exc)), t)
                 self._report(
                     ReasonRecord(
@@ -112,9 +148,6 @@ class FaultActivity:
                     True,
                 )
                 break
-            record.injected_at = t
-            record.outcome = "injected"
-            record.state = dict(state or {})
             self._observer(
                 FaultInjected(t, step.name, step.fault, ref.name, self.end, fault.reversible)
             )
@@ -133,9 +166,10 @@ class FaultActivity:
             if record.outcome != "injected":
                 continue
             error = ""
+            ctx = self._context(ref, record)
             for attempt in range(REVERT_ATTEMPTS):
                 try:
-                    fault.revert(self._runtime, ref, self.planned.params, record.state)
+                    fault.revert(ctx, self.planned.params, record.state)
                     error = ""
                     break
                 except Exception as exc:  # retried, then reported: never hidden
@@ -158,6 +192,7 @@ class FaultActivity:
                 continue
             record.reverted_at = t
             record.outcome = "reverted"
+            self._safeguards.after_revert(ctx, record.watchdog)
             self._observer(FaultReverted(t, step.name, step.fault, ref.name))
 
     def _failed(self, record: FaultRecord, action: str, error: str, t: float) -> None:

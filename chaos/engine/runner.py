@@ -38,6 +38,7 @@ from chaos.engine.events import (
 )
 from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
+from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe, Sample, Sampler, Series
 from chaos.engine.summary import summarize, tolerance_violations
 from chaos.engine.verdict import decide, ordered
@@ -56,6 +57,7 @@ from chaos.journal.model import (
     ViolationRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
+from chaos.ledger import Ledger
 from chaos.plugins import Plugins
 from chaos.runtime import Runtime
 
@@ -75,13 +77,18 @@ class Runner:
         report_dir: str | Path | None = DEFAULT_REPORT_DIR,
         observer: Observer = ignore,
         handle_signals: bool = True,
+        ledger: Ledger | None = None,
     ):
+        """``ledger`` records every injection so faults never outlive the run
+        (see :mod:`chaos.engine.safeguards`); None turns that off."""
         self.loaded = loaded
         self.plugins = plugins
         self.runtime = runtime
         self.seed = seed
         self.report_dir = report_dir
         self.handle_signals = handle_signals
+        self.ledger = ledger
+        self._safeguards = Safeguards(ledger)
         self.clock = RunClock()
         self.abort = threading.Event()
         self._observer = observer
@@ -154,6 +161,7 @@ class Runner:
         experiment = self.loaded.experiment
         self._phase("targets")
         self.journal.versions["engine"] = self.runtime.engine_versions()
+        self._recover_orphans()
         self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
         self._record_targets(self.plan)
         if self.abort.is_set():
@@ -194,7 +202,14 @@ class Runner:
         self._start_samplers(self.plan)
         for planned in self.plan.faults:
             activity = FaultActivity(
-                planned, self.runtime, self.clock, method_start, self.abort, self.report, self.emit
+                planned,
+                self.runtime,
+                self.clock,
+                method_start,
+                self.abort,
+                self.report,
+                self.emit,
+                self._safeguards,
             )
             self._activities.append(activity)
             activity.start()
@@ -204,6 +219,18 @@ class Runner:
 
         self._phase("recovery", f"within {experiment.recovery.within:g}s")
         self._recover()
+
+    def _recover_orphans(self) -> None:
+        """Revert what earlier, dead runs left behind before adding faults of our own."""
+        if self.ledger is None:
+            return
+        from chaos.recovery import recover
+
+        outcomes, removed = recover(self.plugins, self.runtime, self.ledger)
+        for outcome in outcomes:
+            self.emit(Notice(self.clock.now(), f"left by an earlier run: {outcome.describe()}"))
+        if removed:
+            self.emit(Notice(self.clock.now(), f"removed leftover helpers: {', '.join(removed)}"))
 
     def _wait_for_activities(self) -> None:
         """Wait in short steps so signal handlers run promptly in this thread."""

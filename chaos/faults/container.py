@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from chaos.docker_client import engine_errors
 from chaos.durations import Duration
 from chaos.errors import InjectionFailed, RevertFailed
-from chaos.fault import Fault, Params
+from chaos.fault import Fault, FaultContext, Params
+from chaos.helpers import HelperCommand, engine_call
 from chaos.hookspecs import hookimpl
 from chaos.signals import SignalName, signal_number
 
@@ -55,7 +56,8 @@ class ContainerKill(Fault):
     summary = "send a signal through the Docker API (Docker treats SIGKILL as a manual stop)"
     Params = KillParams
 
-    def inject(self, runtime: Runtime, target: TargetRef, params: KillParams) -> dict[str, Any]:
+    def inject(self, ctx: FaultContext, params: KillParams) -> dict[str, Any]:
+        runtime, target = ctx.runtime, ctx.target
         _require_running(runtime, target)
         with engine_errors(InjectionFailed, f"killing container {target.name}"):
             runtime.docker.api.kill(target.id, signal=params.signal)
@@ -79,7 +81,8 @@ class ContainerCrash(Fault):
     summary = "kill the main process through the host PID namespace, like a real crash"
     Params = CrashParams
 
-    def inject(self, runtime: Runtime, target: TargetRef, params: CrashParams) -> dict[str, Any]:
+    def inject(self, ctx: FaultContext, params: CrashParams) -> dict[str, Any]:
+        runtime, target = ctx.runtime, ctx.target
         info = _require_running(runtime, target)
         pid = int(info["State"]["Pid"])
         before = int(info.get("RestartCount", 0))
@@ -153,20 +156,25 @@ class ContainerStop(Fault):
     Params = StopParams
     reversible = True
 
-    def inject(self, runtime: Runtime, target: TargetRef, params: StopParams) -> dict[str, Any]:
+    def inject(self, ctx: FaultContext, params: StopParams) -> dict[str, Any]:
+        runtime, target = ctx.runtime, ctx.target
         _require_running(runtime, target)
         with engine_errors(InjectionFailed, f"stopping container {target.name}"):
             runtime.docker.api.stop(target.id, timeout=max(0, round(params.timeout)))
         return {}
 
-    def revert(
-        self, runtime: Runtime, target: TargetRef, params: StopParams, state: dict[str, Any]
-    ) -> None:
+    def revert(self, ctx: FaultContext, params: StopParams, state: dict[str, Any]) -> None:
+        runtime, target = ctx.runtime, ctx.target
         info = _inspect(runtime, target, RevertFailed)
         if info["State"].get("Running"):
             return  # something else already started it again
         with engine_errors(RevertFailed, f"starting container {target.name}"):
             runtime.docker.api.start(target.id)
+
+    def watchdog(self, ctx: FaultContext, params: StopParams) -> HelperCommand:
+        return HelperCommand(
+            engine_call("POST", f"/containers/{ctx.target.id}/start"), engine_socket=True
+        )
 
 
 class RestartParams(Params):
@@ -178,7 +186,8 @@ class ContainerRestart(Fault):
     summary = "restart the container through the Docker API"
     Params = RestartParams
 
-    def inject(self, runtime: Runtime, target: TargetRef, params: RestartParams) -> dict[str, Any]:
+    def inject(self, ctx: FaultContext, params: RestartParams) -> dict[str, Any]:
+        runtime, target = ctx.runtime, ctx.target
         _require_running(runtime, target)
         with engine_errors(InjectionFailed, f"restarting container {target.name}"):
             runtime.docker.api.restart(target.id, timeout=max(0, round(params.timeout)))
@@ -190,7 +199,8 @@ class ContainerPause(Fault):
     summary = "freeze every process of the container (cgroup freezer); unpaused at the end"
     reversible = True
 
-    def inject(self, runtime: Runtime, target: TargetRef, params: Params) -> dict[str, Any]:
+    def inject(self, ctx: FaultContext, params: Params) -> dict[str, Any]:
+        runtime, target = ctx.runtime, ctx.target
         info = _require_running(runtime, target)
         if info["State"].get("Paused"):
             raise InjectionFailed(
@@ -200,9 +210,8 @@ class ContainerPause(Fault):
             runtime.docker.api.pause(target.id)
         return {}
 
-    def revert(
-        self, runtime: Runtime, target: TargetRef, params: Params, state: dict[str, Any]
-    ) -> None:
+    def revert(self, ctx: FaultContext, params: Params, state: dict[str, Any]) -> None:
+        runtime, target = ctx.runtime, ctx.target
         try:
             info = runtime.docker.api.inspect_container(target.id)
         except Exception as exc:
@@ -213,6 +222,11 @@ class ContainerPause(Fault):
             return
         with engine_errors(RevertFailed, f"unpausing container {target.name}"):
             runtime.docker.api.unpause(target.id)
+
+    def watchdog(self, ctx: FaultContext, params: Params) -> HelperCommand:
+        return HelperCommand(
+            engine_call("POST", f"/containers/{ctx.target.id}/unpause"), engine_socket=True
+        )
 
 
 class RemoveParams(Params):
@@ -227,7 +241,8 @@ class ContainerRemove(Fault):
     summary = "remove the container (irreversible: tests that something recreates it)"
     Params = RemoveParams
 
-    def inject(self, runtime: Runtime, target: TargetRef, params: RemoveParams) -> dict[str, Any]:
+    def inject(self, ctx: FaultContext, params: RemoveParams) -> dict[str, Any]:
+        runtime, target = ctx.runtime, ctx.target
         _inspect(runtime, target, InjectionFailed)
         with engine_errors(InjectionFailed, f"removing container {target.name}"):
             runtime.docker.api.remove_container(target.id, force=params.force, v=params.volumes)

@@ -65,6 +65,10 @@ class FaultRecord(Record):
     at: float
     duration: float | None
     reversible: bool
+    injection_id: str = ""
+    """Also the fault's ledger entry id; names derived from it (watchdog, chains) use it."""
+    watchdog: str | None = None
+    """Id of the dead man's switch container while it is armed."""
     outcome: str = "scheduled"
     """scheduled, skipped, injected, inject-failed, reverted, revert-failed."""
     injected_at: float | None = None

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from chaos.errors import InjectionFailed
+from chaos.fault import FaultContext
 from chaos.faults.container import (
     ContainerCrash,
     ContainerKill,
@@ -33,6 +34,12 @@ def ref(container: Any) -> TargetRef:
     return TargetRef(kind="container", id=container.id, name=container.name)
 
 
+def ctx(runtime: Runtime, target: Any) -> FaultContext:
+    """The context the engine hands a fault for one injection."""
+    target = target if isinstance(target, TargetRef) else ref(target)
+    return FaultContext(runtime, target, injection_id=f"test{target.id[:8]}")
+
+
 def state(container: Any) -> dict[str, Any]:
     container.reload()
     return {**container.attrs["State"], "RestartCount": container.attrs["RestartCount"]}
@@ -41,7 +48,7 @@ def state(container: Any) -> dict[str, Any]:
 def test_kill_is_a_manual_stop_so_restart_always_stays_down(containers, runtime):
     web = containers.run(restart_policy={"Name": "always"})
     fault = ContainerKill()
-    fault.inject(runtime, ref(web), fault.Params())
+    fault.inject(ctx(runtime, ref(web)), fault.Params())
     wait_for(lambda: not state(web)["Running"], 10, "killed container to stop")
     # Docker records an API kill as a manual stop: the policy does not restart it.
     import time
@@ -59,7 +66,7 @@ def test_kill_sends_the_requested_signal(containers, runtime):
         command=["sh", "-c", 'trap "exit 42" USR1; while true; do sleep 0.1; done'],
     )
     fault = ContainerKill()
-    fault.inject(runtime, ref(trapper), fault.Params(signal="USR1"))
+    fault.inject(ctx(runtime, ref(trapper)), fault.Params(signal="USR1"))
     wait_for(lambda: not state(trapper)["Running"], 10, "container to exit on SIGUSR1")
     assert state(trapper)["ExitCode"] == 42  # the trap ran: it was SIGUSR1, not SIGKILL
 
@@ -72,7 +79,7 @@ def test_crash_restarts_a_container_with_restart_always(containers, runtime, via
     assert http_status(url) == 200
 
     fault = ContainerCrash()
-    result = fault.inject(runtime, ref(web), fault.Params(via=via))
+    result = fault.inject(ctx(runtime, ref(web)), fault.Params(via=via))
 
     assert result["via"] == via
     assert result["pid"] == before["Pid"]
@@ -84,7 +91,7 @@ def test_crash_restarts_a_container_with_restart_always(containers, runtime, via
 def test_crash_without_restart_policy_leaves_the_container_exited(containers, runtime):
     web = containers.run()
     fault = ContainerCrash()
-    fault.inject(runtime, ref(web), fault.Params())
+    fault.inject(ctx(runtime, ref(web)), fault.Params())
     wait_for(lambda: not state(web)["Running"], 10, "crashed container to stop")
     assert state(web)["ExitCode"] == 137  # killed by SIGKILL, as a crash looks
     assert state(web)["RestartCount"] == 0
@@ -94,7 +101,7 @@ def test_crash_touches_only_its_target(containers, runtime):
     victim = containers.run(restart_policy={"Name": "always"})
     bystander = containers.run(restart_policy={"Name": "always"})
     bystander_pid = state(bystander)["Pid"]
-    ContainerCrash().inject(runtime, ref(victim), ContainerCrash.Params())
+    ContainerCrash().inject(ctx(runtime, ref(victim)), ContainerCrash.Params())
     wait_for(lambda: state(victim)["RestartCount"] == 1, 15, "victim restart")
     assert state(bystander)["Pid"] == bystander_pid
     assert state(bystander)["RestartCount"] == 0
@@ -105,9 +112,9 @@ def test_stop_is_reverted_by_starting_the_container_again(containers, runtime):
     url = f"http://127.0.0.1:{host_port(web)}/"
     fault = ContainerStop()
     params = fault.Params(timeout=1)
-    saved = fault.inject(runtime, ref(web), params)
+    saved = fault.inject(ctx(runtime, ref(web)), params)
     assert not state(web)["Running"]
-    fault.revert(runtime, ref(web), params, saved)
+    fault.revert(ctx(runtime, ref(web)), params, saved)
     wait_for(lambda: state(web)["Running"], 10, "restart after revert")
     wait_for(lambda: http_status(url) == 200, 15, "HTTP back")
 
@@ -115,7 +122,7 @@ def test_stop_is_reverted_by_starting_the_container_again(containers, runtime):
 def test_restart_gives_a_new_process(containers, runtime):
     web = containers.run()
     before = state(web)
-    ContainerRestart().inject(runtime, ref(web), ContainerRestart.Params(timeout=1))
+    ContainerRestart().inject(ctx(runtime, ref(web)), ContainerRestart.Params(timeout=1))
     after = state(web)
     assert after["Running"]
     assert after["Pid"] != before["Pid"]
@@ -126,10 +133,10 @@ def test_pause_freezes_http_and_revert_unfreezes_it(containers, runtime):
     web = containers.run(publish=True)
     url = f"http://127.0.0.1:{host_port(web)}/"
     fault = ContainerPause()
-    saved = fault.inject(runtime, ref(web), fault.Params())
+    saved = fault.inject(ctx(runtime, ref(web)), fault.Params())
     assert state(web)["Paused"]
     assert http_status(url, timeout=0.5) is None  # frozen: the request times out
-    fault.revert(runtime, ref(web), fault.Params(), saved)
+    fault.revert(ctx(runtime, ref(web)), fault.Params(), saved)
     assert not state(web)["Paused"]
     assert http_status(url) == 200
 
@@ -138,23 +145,23 @@ def test_pause_refuses_to_stack_on_an_existing_pause(containers, runtime):
     web = containers.run()
     web.pause()
     with pytest.raises(InjectionFailed, match="already paused"):
-        ContainerPause().inject(runtime, ref(web), ContainerPause.Params())
+        ContainerPause().inject(ctx(runtime, ref(web)), ContainerPause.Params())
     web.unpause()
 
 
 def test_pause_revert_of_a_removed_container_is_a_no_op(containers, runtime):
     web = containers.run()
     fault = ContainerPause()
-    saved = fault.inject(runtime, ref(web), fault.Params())
+    saved = fault.inject(ctx(runtime, ref(web)), fault.Params())
     web.remove(force=True)
-    fault.revert(runtime, ref(web), fault.Params(), saved)  # must not raise
+    fault.revert(ctx(runtime, ref(web)), fault.Params(), saved)  # must not raise
 
 
 def test_remove_deletes_the_container(containers, runtime, docker_client):
     import docker.errors
 
     web = containers.run()
-    ContainerRemove().inject(runtime, ref(web), ContainerRemove.Params())
+    ContainerRemove().inject(ctx(runtime, ref(web)), ContainerRemove.Params())
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(web.id)
 
@@ -164,10 +171,10 @@ def test_faults_refuse_a_container_that_is_not_running(containers, runtime):
     web.stop(timeout=1)
     for fault in (ContainerKill(), ContainerCrash(), ContainerPause(), ContainerStop()):
         with pytest.raises(InjectionFailed, match=web.name):
-            fault.inject(runtime, ref(web), fault.Params())
+            fault.inject(ctx(runtime, ref(web)), fault.Params())
 
 
 def test_missing_container_is_a_clear_injection_error(runtime):
     ghost = TargetRef(kind="container", id="0" * 64, name="ghost")
     with pytest.raises(InjectionFailed, match="ghost"):
-        ContainerKill().inject(runtime, ghost, ContainerKill.Params())
+        ContainerKill().inject(ctx(runtime, ghost), ContainerKill.Params())

@@ -36,16 +36,18 @@ class Touch(Fault):
     Params = MarkerParams
     reversible = True
 
-    def inject(self, runtime: Any, target: Any, params: MarkerParams) -> dict[str, Any]:
+    def inject(self, ctx: Any, params: MarkerParams) -> dict[str, Any]:
+        runtime, target = ctx.runtime, ctx.target
         path = params.path(runtime.run_id)
         code, output = _exec(runtime, target.id, ["touch", path])
         if code != 0:
             raise InjectionFailed(f"touch {path} in {target.name} exited {code}: {output}")
         return {"path": path}
 
-    def revert(self, runtime: Any, target: Any, params: MarkerParams, state: dict) -> None:
+    def revert(self, ctx: Any, params: MarkerParams, state: dict) -> None:
         import docker.errors
 
+        runtime, target = ctx.runtime, ctx.target
         try:
             code, output = _exec(runtime, target.id, ["rm", "-f", state["path"]])
         except docker.errors.NotFound:

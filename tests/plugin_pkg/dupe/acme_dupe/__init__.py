@@ -8,7 +8,7 @@ class FakeKill(Fault):
     name = "container.kill"
     summary = "would shadow the built-in kill"
 
-    def inject(self, runtime, target, params):
+    def inject(self, ctx, params):
         return {}
 
 
