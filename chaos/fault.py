@@ -13,7 +13,8 @@ may rely on, so that a fault can be reverted from the record alone.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -37,6 +38,9 @@ class FaultContext:
     revert_at: float | None = None
     """Wall-clock time (``time.time()``) at which the engine will revert the
     fault; None for one-shot faults."""
+    selections: Mapping[str, tuple[TargetRef, ...]] = field(default_factory=dict)
+    """Every target of the run by name, as resolved: for faults whose
+    parameters name other targets (see :meth:`Fault.references`)."""
 
 
 class Params(BaseModel):
@@ -65,6 +69,13 @@ class Fault(ABC):
     ``duration`` and is reverted when it ends. For a one-shot fault (kill,
     crash) a ``duration`` only keeps the method going that long after it,
     so the system is observed under the fault before recovery is judged."""
+
+    def references(self, params: Any) -> dict[str, list[str]]:
+        """Experiment targets that ``params`` name, by parameter (e.g. the peers
+        of a partition: ``{"from": ["db", "cache"]}``). The loader checks they
+        are defined; the engine hands their resolved objects over in
+        ``ctx.selections``."""
+        return {}
 
     @abstractmethod
     def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.docker_client import describe_engine_error
-from chaos.errors import InjectionFailed
+from chaos.errors import ChaosError, InjectionFailed
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
@@ -57,25 +57,36 @@ def engine_call(method: str, path: str) -> tuple[str, ...]:
 
 
 def run_helper(
-    runtime: Runtime, command: list[str], *, purpose: str, **options: Any
+    runtime: Runtime,
+    command: list[str],
+    *,
+    purpose: str,
+    image: str | None = None,
+    error: type[ChaosError] = InjectionFailed,
+    **options: Any,
 ) -> tuple[int, str]:
-    """Run ``command`` (an argv list) in a helper container; return (exit code, output)."""
+    """Run ``command`` (an argv list) in a helper container; return (exit code, output).
+
+    ``image`` defaults to the runtime's helper image; failures to start or
+    wait for the helper raise ``error`` naming ``purpose``.
+    """
     import docker.errors
 
     client = runtime.docker
+    image = image or runtime.helper_image
     try:
-        client.images.get(runtime.helper_image)
+        client.images.get(image)
     except docker.errors.ImageNotFound:
-        raise InjectionFailed(
-            f"{purpose}: helper image {runtime.helper_image} is not on the engine; "
+        raise error(
+            f"{purpose}: helper image {image} is not on the engine; "
             "build it with `chaosdrill images build` (no registry needed)"
         ) from None
     except Exception as exc:
-        raise InjectionFailed(f"{purpose}: {describe_engine_error(exc)}") from None
+        raise error(f"{purpose}: {describe_engine_error(exc)}") from None
     container = None
     try:
         container = client.containers.create(
-            runtime.helper_image,
+            image,
             command=command,
             labels=runtime.helper_labels(),
             network_mode=options.pop("network_mode", "none"),
@@ -86,9 +97,7 @@ def run_helper(
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         return int(result.get("StatusCode", -1)), output
     except Exception as exc:
-        raise InjectionFailed(
-            f"{purpose}: helper container failed: {describe_engine_error(exc)}"
-        ) from None
+        raise error(f"{purpose}: helper container failed: {describe_engine_error(exc)}") from None
     finally:
         if container is not None:
             # a leftover is labelled with the run, so it can be found and removed

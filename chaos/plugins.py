@@ -27,6 +27,7 @@ DISABLE_ENV = "CHAOSDRILL_DISABLE_PLUGINS"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "chaos.targets.container",
     "chaos.faults.container",
+    "chaos.faults.network",
     "probes.http",
     "probes.tcp",
     "probes.exec",

@@ -17,7 +17,7 @@ def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
     for name, info in model.model_fields.items():
         out.append(
             {
-                "name": name,
+                "name": info.alias or name,
                 "type": _type_name(info.annotation, info.metadata),
                 "required": info.is_required(),
                 "default": None

@@ -102,7 +102,9 @@ class FaultActivity:
         revert_at = None
         if self.planned.fault.reversible:
             revert_at = time.time() + self._clock.until(self.end)
-        return FaultContext(self._runtime, ref, record.injection_id, revert_at)
+        return FaultContext(
+            self._runtime, ref, record.injection_id, revert_at, self.planned.selections
+        )
 
     def _inject_all(self) -> None:
         step, fault, params = self.planned.step, self.planned.fault, self.planned.params

@@ -14,6 +14,7 @@ from chaos.engine.sampling import BoundProbe
 from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.model import FaultStep
 from chaos.fault import Fault
+from chaos.targets import TargetRef
 from chaos.targets.selection import Selection, choose
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ class PlannedFault:
     fault: Fault
     params: Any
     selection: Selection
+    selections: dict[str, tuple[TargetRef, ...]]
+    """Every target of the run, for faults whose parameters name other targets."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def make_plan(loaded: LoadedExperiment, plugins: Plugins, runtime: Runtime, seed
             registry.faults[step.fault].cls(),
             loaded.params_for("method", index),
             selections[step.target],
+            {name: sel.chosen for name, sel in selections.items()},
         )
         for index, step in enumerate(experiment.method)
     )

@@ -200,6 +200,11 @@ class _Checker:
         if fault.reversible and step.duration is None:
             self.report.at_key(where, f"fault {fault.name} is reversible and needs a duration")
         self.step_params("method", index, step, fault.Params, f"fault {fault.name}")
+        params = self.params.get(where)
+        if params is not None:
+            for key, names in fault().references(params).items():
+                for position, name in enumerate(names):
+                    self.reference((*where, key, position), name)
 
     def probe_step(self, section: str, index: int, step: ProbeStep) -> None:
         where = (section, index)

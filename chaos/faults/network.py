@@ -1,0 +1,410 @@
+"""Network faults, applied inside the target's own network namespace.
+
+Every fault runs its tools (iptables, tc) in a short-lived helper container
+that joins the target's network namespace (``network_mode: container:<id>``,
+``NET_ADMIN`` only), so it works the same against a remote engine and touches
+nothing outside that container. Rules live in an iptables chain of
+chaosdrill's own, named after the injection (``CD-<injection id>``), and
+qdiscs carry chaosdrill's handle (``1cd:``): reverting deletes exactly those,
+and the watchdog armed before the injection runs the same revert.
+
+Rules are applied with one ``iptables-restore --noflush`` transaction: all or
+nothing. The rules text is built here from validated values and handed to
+the helper as one argument; no shell ever parses it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
+
+from chaos.errors import InjectionFailed, RevertFailed
+from chaos.fault import Fault, FaultContext, Params
+from chaos.helpers import HelperCommand, run_helper
+from chaos.hookspecs import hookimpl
+from chaos.images import NETNS_IMAGE
+
+if TYPE_CHECKING:
+    from chaos.registry import Registry
+    from chaos.targets import TargetRef
+
+DNS_ADDRESS = "127.0.0.11"
+"""Docker's embedded DNS server inside every user-defined network."""
+QDISC_HANDLE = "1cd:"
+
+APPLY_RULES = 'printf "%s\\n" "$1" | iptables-restore -w 5 --noflush'
+
+REVERT = """
+c="$1"; shift
+for hook in INPUT OUTPUT; do
+  while iptables -w 5 -D "$hook" -j "$c" 2>/dev/null; do :; done
+done
+iptables -w 5 -F "$c" 2>/dev/null; iptables -w 5 -X "$c" 2>/dev/null
+for dev in $(ls /sys/class/net); do
+  if tc qdisc show dev "$dev" root | grep -q " 1cd: "; then tc qdisc del dev "$dev" root; fi
+done
+if iptables -w 5 -S "$c" >/dev/null 2>&1; then echo "chain $c still present"; exit 1; fi
+exit 0
+"""
+"""Undo everything an injection added: its chain and chaosdrill's qdiscs. Idempotent."""
+
+APPLY_QDISC = """
+kind="$1"; shift
+for dev in $(ls /sys/class/net); do
+  [ "$dev" = lo ] && continue
+  tc qdisc add dev "$dev" root handle 1cd: "$kind" "$@" || exit 3
+done
+"""
+
+
+def chain_name(injection_id: str) -> str:
+    return f"CD-{injection_id}"[:28]  # iptables chain names are at most 28 characters
+
+
+def helper_options(target: TargetRef) -> dict[str, Any]:
+    return {"network_mode": f"container:{target.id}", "cap_add": ["NET_ADMIN"]}
+
+
+def revert_command(ctx: FaultContext) -> HelperCommand:
+    return HelperCommand(
+        ("sh", "-c", REVERT, "revert", chain_name(ctx.injection_id)),
+        network_of=ctx.target.id,
+        cap_add=("NET_ADMIN",),
+    )
+
+
+def run_in_netns(
+    ctx: FaultContext, argv: list[str], purpose: str, error: type = InjectionFailed
+) -> tuple[int, str]:
+    return run_helper(
+        ctx.runtime,
+        argv,
+        purpose=purpose,
+        image=NETNS_IMAGE,
+        error=error,
+        **helper_options(ctx.target),
+    )
+
+
+def container_addresses(ctx: FaultContext, ref: TargetRef) -> list[str]:
+    """Every IPv4 address of a container, on all its networks."""
+    from chaos.docker_client import engine_errors
+
+    with engine_errors(InjectionFailed, f"inspecting {ref.name}"):
+        info = ctx.runtime.docker.api.inspect_container(ref.id)
+    networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    return sorted({n["IPAddress"] for n in networks.values() if n.get("IPAddress")})
+
+
+class NetworkFault(Fault):
+    """Base of iptables faults: subclasses say which rules go into the chain."""
+
+    reversible = True
+
+    def rules(self, ctx: FaultContext, params: Any) -> list[str]:
+        """``-A`` rule bodies for the chain, without ``-A <chain>``."""
+        raise NotImplementedError
+
+    def hooks(self, params: Any) -> tuple[str, ...]:
+        return ("INPUT", "OUTPUT")
+
+    def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
+        chain = chain_name(ctx.injection_id)
+        lines = ["*filter", f":{chain} - [0:0]"]
+        lines += [f"-A {chain} {rule}" for rule in self.rules(ctx, params)]
+        lines += [f"-I {hook} 1 -j {chain}" for hook in self.hooks(params)]
+        lines.append("COMMIT")
+        code, output = run_in_netns(
+            ctx,
+            ["sh", "-c", APPLY_RULES, "apply", "\n".join(lines)],
+            f"{self.name} on {ctx.target.name}",
+        )
+        if code != 0:
+            raise InjectionFailed(
+                f"{self.name} on {ctx.target.name}: iptables-restore failed "
+                f"(exit {code}): {output.strip()}"
+            )
+        return {"chain": chain, "rules": len(lines) - 3}
+
+    def revert(self, ctx: FaultContext, params: Any, state: dict[str, Any]) -> None:
+        revert_netns(ctx, self.name)
+
+    def watchdog(self, ctx: FaultContext, params: Any) -> HelperCommand:
+        return revert_command(ctx)
+
+
+def revert_netns(ctx: FaultContext, fault_name: str) -> None:
+    """Run the revert script in the target's namespace; a gone container is fine."""
+    import docker.errors
+
+    try:
+        ctx.runtime.docker.api.inspect_container(ctx.target.id)
+    except docker.errors.NotFound:
+        return  # the namespace went with the container
+    except Exception as exc:
+        raise RevertFailed(f"{fault_name} on {ctx.target.name}: {exc}") from None
+    code, output = run_in_netns(
+        ctx, list(revert_command(ctx).argv), f"reverting {fault_name}", RevertFailed
+    )
+    if code != 0:
+        raise RevertFailed(f"{fault_name} on {ctx.target.name}: {output.strip()}")
+
+
+Direction = Literal["both", "ingress", "egress"]
+
+
+def _hooks(direction: str) -> tuple[str, ...]:
+    return {"both": ("INPUT", "OUTPUT"), "ingress": ("INPUT",), "egress": ("OUTPUT",)}[direction]
+
+
+class PartitionParams(Params):
+    from_: list[str] = Field(alias="from", min_length=1)
+    """Targets cut off from this step's target."""
+    direction: Direction = "both"
+    """``both`` cuts every packet between them; ``egress`` only what the target
+    sends to them, ``ingress`` only what they send to the target."""
+
+    model_config = {**Params.model_config, "populate_by_name": True}
+
+
+class NetworkPartition(NetworkFault):
+    name = "network.partition"
+    summary = "cut traffic between the target and other targets (all their addresses)"
+    Params = PartitionParams
+
+    def references(self, params: PartitionParams) -> dict[str, list[str]]:
+        return {"from": list(params.from_)}
+
+    def hooks(self, params: PartitionParams) -> tuple[str, ...]:
+        return _hooks(params.direction)
+
+    def rules(self, ctx: FaultContext, params: PartitionParams) -> list[str]:
+        peers = [ref for name in params.from_ for ref in ctx.selections.get(name, ())]
+        addresses = sorted(
+            {ip for ref in peers if ref.id != ctx.target.id for ip in container_addresses(ctx, ref)}
+        )
+        if not addresses:
+            raise InjectionFailed(
+                f"network.partition on {ctx.target.name}: the peers "
+                f"({', '.join(params.from_)}) have no IP address to cut"
+            )
+        rules = []
+        for ip in addresses:
+            if params.direction in ("both", "ingress"):
+                rules.append(f"-s {ip}/32 -j DROP")
+            if params.direction in ("both", "egress"):
+                rules.append(f"-d {ip}/32 -j DROP")
+        return rules
+
+
+class DnsParams(Params):
+    mode: Literal["drop", "reject"] = "drop"
+    """``drop``: queries time out; ``reject``: they fail at once (ICMP unreachable)."""
+
+
+class NetworkDns(NetworkFault):
+    name = "network.dns"
+    summary = "name resolution through Docker's embedded DNS (127.0.0.11) fails"
+    Params = DnsParams
+
+    def hooks(self, params: DnsParams) -> tuple[str, ...]:
+        return ("OUTPUT",)
+
+    def rules(self, ctx: FaultContext, params: DnsParams) -> list[str]:
+        # Docker DNATs 127.0.0.11:53 to a random port on the same address, so
+        # match the address, not the port.
+        target = "DROP" if params.mode == "drop" else "REJECT"
+        return [f"-d {DNS_ADDRESS}/32 -j {target}"]
+
+
+class BlackholeParams(Params):
+    address: str | None = None
+    """An IPv4 address or network (CIDR)."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    protocol: Literal["tcp", "udp", "all"] = "tcp"
+    direction: Direction = "egress"
+
+    @field_validator("address")
+    @classmethod
+    def _network(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                return str(ipaddress.IPv4Network(value, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"invalid IPv4 address or network: {exc}") from None
+        return value
+
+
+class NetworkBlackhole(NetworkFault):
+    name = "network.blackhole"
+    summary = "drop all traffic to (or from) an address and/or port"
+    Params = BlackholeParams
+
+    def hooks(self, params: BlackholeParams) -> tuple[str, ...]:
+        return _hooks(params.direction)
+
+    def rules(self, ctx: FaultContext, params: BlackholeParams) -> list[str]:
+        if params.address is None and params.port is None:
+            raise InjectionFailed("network.blackhole needs an address, a port, or both")
+        protocols = (
+            ["tcp", "udp"] if params.protocol == "all" and params.port else [params.protocol]
+        )
+        rules = []
+        for proto in protocols:
+            for side, addr_flag, port_flag, iface in (
+                ("egress", "-d", "--dport", "! -o lo"),
+                ("ingress", "-s", "--sport", "! -i lo"),
+            ):
+                if params.direction not in ("both", side):
+                    continue
+                parts = [iface]
+                if proto != "all":
+                    parts.append(f"-p {proto}")
+                if params.address:
+                    parts.append(f"{addr_flag} {params.address}")
+                if params.port:
+                    parts.append(f"{port_flag} {params.port}")
+                rules.append(" ".join(parts) + " -j DROP")
+        return rules
+
+
+class LossParams(Params):
+    percent: float = Field(gt=0, le=100)
+    direction: Direction = "both"
+
+
+class NetworkLoss(NetworkFault):
+    name = "network.loss"
+    summary = "drop a random share of packets (iptables statistic), loopback excepted"
+    Params = LossParams
+
+    def hooks(self, params: LossParams) -> tuple[str, ...]:
+        return _hooks(params.direction)
+
+    def rules(self, ctx: FaultContext, params: LossParams) -> list[str]:
+        probability = f"{params.percent / 100:.6f}"
+        match = f"-m statistic --mode random --probability {probability} -j DROP"
+        rules = []
+        if params.direction in ("both", "ingress"):
+            rules.append(f"! -i lo {match}")
+        if params.direction in ("both", "egress"):
+            rules.append(f"! -o lo {match}")
+        return rules
+
+
+class QdiscFault(Fault):
+    """Base of tc faults: one root qdisc with chaosdrill's handle on every interface but lo."""
+
+    reversible = True
+    kind: str = ""
+
+    def qdisc_args(self, params: Any) -> list[str]:
+        raise NotImplementedError
+
+    def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
+        code, output = run_in_netns(
+            ctx,
+            ["sh", "-c", APPLY_QDISC, "apply", self.kind, *self.qdisc_args(params)],
+            f"{self.name} on {ctx.target.name}",
+        )
+        if code != 0:
+            revert_netns(ctx, self.name)  # an interface may already carry it: all or nothing
+            if "qdisc kind is unknown" in output:
+                raise InjectionFailed(
+                    f"{self.name} needs the kernel module sch_{self.kind} (tc {self.kind}), "
+                    f"which this engine's kernel lacks; on this kernel use network.loss, "
+                    "network.blackhole or network.bandwidth"
+                )
+            raise InjectionFailed(f"{self.name} on {ctx.target.name}: tc failed: {output.strip()}")
+        return {"qdisc": self.kind, "handle": QDISC_HANDLE}
+
+    def revert(self, ctx: FaultContext, params: Any, state: dict[str, Any]) -> None:
+        revert_netns(ctx, self.name)
+
+    def watchdog(self, ctx: FaultContext, params: Any) -> HelperCommand:
+        return revert_command(ctx)
+
+
+RATE = r"^\d+(\.\d+)?(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$"
+
+
+class BandwidthParams(Params):
+    rate: str = Field(pattern=RATE)
+    """e.g. ``1mbit``, ``256kbit``."""
+    burst: str = Field(default="32kbit", pattern=RATE)
+    latency: str = Field(default="400ms", pattern=r"^\d+(ms|us|s)$")
+
+
+class NetworkBandwidth(QdiscFault):
+    name = "network.bandwidth"
+    summary = "limit the rate of outgoing traffic (tc tbf)"
+    Params = BandwidthParams
+    kind = "tbf"
+
+    def qdisc_args(self, params: BandwidthParams) -> list[str]:
+        return ["rate", params.rate, "burst", params.burst, "latency", params.latency]
+
+
+class LatencyParams(Params):
+    delay: str = Field(pattern=r"^\d+(ms|us|s)$")
+    jitter: str | None = Field(default=None, pattern=r"^\d+(ms|us|s)$")
+    correlation: float | None = Field(default=None, ge=0, le=100)
+
+
+class NetworkLatency(QdiscFault):
+    name = "network.latency"
+    summary = "delay outgoing packets (tc netem: needs sch_netem in the kernel)"
+    Params = LatencyParams
+    kind = "netem"
+
+    def qdisc_args(self, params: LatencyParams) -> list[str]:
+        args = ["delay", params.delay]
+        if params.jitter:
+            args.append(params.jitter)
+            if params.correlation is not None:
+                args.append(f"{params.correlation:g}%")
+        return args
+
+
+class PercentParams(Params):
+    percent: float = Field(gt=0, le=100)
+
+
+class NetworkCorrupt(QdiscFault):
+    name = "network.corrupt"
+    summary = "corrupt a share of outgoing packets (tc netem: needs sch_netem)"
+    Params = PercentParams
+    kind = "netem"
+
+    def qdisc_args(self, params: PercentParams) -> list[str]:
+        return ["corrupt", f"{params.percent:g}%"]
+
+
+class NetworkDuplicate(QdiscFault):
+    name = "network.duplicate"
+    summary = "duplicate a share of outgoing packets (tc netem: needs sch_netem)"
+    Params = PercentParams
+    kind = "netem"
+
+    def qdisc_args(self, params: PercentParams) -> list[str]:
+        return ["duplicate", f"{params.percent:g}%"]
+
+
+NETWORK_FAULTS = (
+    NetworkPartition,
+    NetworkDns,
+    NetworkBlackhole,
+    NetworkLoss,
+    NetworkBandwidth,
+    NetworkLatency,
+    NetworkCorrupt,
+    NetworkDuplicate,
+)
+
+
+@hookimpl
+def chaosdrill_register_faults(registry: Registry) -> None:
+    for fault in NETWORK_FAULTS:
+        registry.add_fault(fault)
