@@ -41,9 +41,15 @@ CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
 
 STATUS_CGI = """\
 #!/bin/sh
+# Reports whether the backend answers. Names are resolved with busybox's own
+# nslookup: the static busybox cannot resolve through glibc's NSS.
 echo "Content-Type: text/plain"
 echo
-if wget -q -T 1 -O /dev/null "http://${BACKEND:-demo-api}/"; then
+backend="${BACKEND:-demo-api}"
+ip=$(timeout 1 nslookup "$backend" 2>/dev/null | awk '/^Address/ && !/#53/ && !/:53$/ {a=$NF} END {print a}')
+if [ -z "$ip" ]; then
+  echo "degraded: cannot resolve $backend"
+elif printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 1 nc "$ip" 80 | head -n 1 | grep -q ' 200 '; then
   echo "ok: backend reachable"
 else
   echo "degraded: backend unreachable"

@@ -63,3 +63,23 @@ def test_examples_are_valid():
     assert len(files) >= 2
     proc = chaosdrill("validate", *files)
     assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("experiment", "status_probe"),
+    [
+        ("experiments/web-degrades-without-api.yaml", "status-reports-backend"),
+        ("experiments/web-survives-lost-dns.yaml", "status-reports-dns"),
+    ],
+)
+def test_network_examples_degrade_gracefully(demo_stack, tmp_path, experiment, status_probe):
+    proc = chaosdrill("run", experiment, "--json", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    journal = json.loads(Path(json.loads(proc.stdout)["journal"]).read_text())
+    probes = {p["name"]: p for p in journal["probes"]}
+    assert probes["web-availability"]["summary"]["availability"] == 1.0
+    status = probes[status_probe]
+    assert any(not s["ok"] for s in status["samples"]), "the status page saw the fault"
+    assert any("body does not match" in s["detail"] for s in status["samples"])
+    assert journal["recovery"]["recovered"] is True, "the status page says ok again"
+    assert [f["outcome"] for f in journal["faults"]] == ["reverted"]

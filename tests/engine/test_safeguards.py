@@ -217,3 +217,103 @@ def test_normal_revert_disarms_the_watchdog(
     assert not watchdogs(docker_client, web)
     assert Ledger(state_dir).open_entries() == []
     assert not state(web)["Paused"]
+
+
+def _net_pair(docker_client: Any, containers: Any, group: str, request: Any) -> tuple[Any, ...]:
+    from tests.conftest import labels_for_test
+
+    network = docker_client.networks.create(
+        f"cdtest-{uuid.uuid4().hex[:8]}", labels=labels_for_test(request.node.name[:60])
+    )
+    web, db = (
+        containers.run(
+            name=f"{network.name}-{role}", network=network.name, labels={"grp": group, "role": role}
+        )
+        for role in ("web", "db")
+    )
+    return network, web, db
+
+
+def _reaches(client: Any, peer: Any) -> bool:
+    from tests.faults.test_network import fetch
+
+    return fetch(client, f"http://{peer.name}/")
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "{name: cut, fault: network.partition, target: web, from: [db], duration: 4s}",
+        "{name: nodns, fault: network.dns, target: web, duration: 4s}",
+    ],
+)
+def test_sigkilled_runner_network_fault_is_reverted_by_its_deadline(
+    containers, experiment_file, tmp_path, group, docker_client, request, method
+):
+    network, web, db = _net_pair(docker_client, containers, group, request)
+    try:
+        assert _reaches(web, db)
+        path = experiment_file(f"""
+            version: 1
+            title: network fault then the runner dies
+            targets:
+              web: {{select: {{labels: {{grp: {group}, role: web}}}}}}
+              db: {{select: {{labels: {{grp: {group}, role: db}}}}}}
+            method:
+              - {method}
+        """)
+        proc = start_run(path, tmp_path, CHAOSDRILL_WATCHDOG_GRACE="1")
+        try:
+            wait_for(lambda: not _reaches(web, db), 30, "the fault to take effect")
+            sigkill(proc)
+            wait_for(lambda: _reaches(web, db), 20, "the watchdog to revert the fault")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        wait_for(lambda: not watchdogs(docker_client, web), 10, "the watchdog to remove itself")
+        from chaos.runtime import Runtime
+        from tests.faults.test_network import chains
+
+        assert "CD-" not in chains(Runtime(), web)
+    finally:
+        for container in (web, db):
+            container.remove(force=True)
+        network.remove()
+
+
+def test_recover_after_sigkill_of_a_partition_leaves_no_chain(
+    containers, experiment_file, tmp_path, group, docker_client, request, state_dir
+):
+    network, web, db = _net_pair(docker_client, containers, group, request)
+    try:
+        path = experiment_file(f"""
+            version: 1
+            title: partition then the runner dies
+            targets:
+              web: {{select: {{labels: {{grp: {group}, role: web}}}}}}
+              db: {{select: {{labels: {{grp: {group}, role: db}}}}}}
+            method:
+              - {{name: cut, fault: network.partition, target: web, from: [db], duration: 120s}}
+        """)
+        proc = start_run(path, tmp_path)
+        try:
+            wait_for(lambda: not _reaches(web, db), 30, "the partition to take effect")
+            sigkill(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert not _reaches(web, db)
+        done = chaosdrill("recover")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "reverted: network.partition (cut)" in done.stdout
+        assert _reaches(web, db)
+        from chaos.runtime import Runtime
+        from tests.faults.test_network import chains
+
+        assert "CD-" not in chains(Runtime(), web)
+        assert not watchdogs(docker_client, web)
+        assert Ledger(state_dir).open_entries() == []
+    finally:
+        for container in (web, db):
+            container.remove(force=True)
+        network.remove()
