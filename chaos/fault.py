@@ -87,12 +87,15 @@ class Fault(ABC):
 
     def revert(  # noqa: B027 - optional: only reversible faults override it
         self, ctx: FaultContext, params: Any, state: dict[str, Any]
-    ) -> None:
+    ) -> dict[str, Any] | None:
         """Undo the fault. Called only for reversible faults.
 
         Must be safe to call when the fault already went away by itself
         (a paused container that was removed, say). Raise
-        :class:`chaos.errors.RevertFailed` when it cannot be undone.
+        :class:`chaos.errors.RevertFailed` when it cannot be undone. May return
+        what it observed (JSON data), recorded in the journal as
+        ``revert_state`` (``network.disconnect`` reports whether the address
+        changed on reconnect).
         """
 
     def watchdog(self, ctx: FaultContext, params: Any) -> HelperCommand | None:

@@ -48,12 +48,17 @@ class HelperCommand:
         return options
 
 
-def engine_call(method: str, path: str) -> tuple[str, ...]:
+def engine_call(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[str, ...]:
     """argv for a helper to call the engine API (curl over the mounted socket)."""
-    return (
+    import json
+
+    argv = (
         "curl", "-sS", "--max-time", "20", "--unix-socket", ENGINE_SOCKET,
         "-X", method, f"http://localhost{path}",
     )  # fmt: skip
+    if body is not None:
+        argv += ("-H", "Content-Type: application/json", "-d", json.dumps(body))
+    return argv
 
 
 def run_helper(

@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chaos.faults.network",
     "probes.http",
     "probes.tcp",
+    "probes.dns",
     "probes.exec",
     "probes.container_health",
 )

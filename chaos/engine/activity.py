@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from chaos.engine.clock import RunClock
 from chaos.engine.events import FaultFailed, FaultInjected, FaultReverted, Observer
@@ -24,6 +25,8 @@ from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 
 REVERT_ATTEMPTS = 3
+PARALLEL_TARGETS = 16
+"""Objects of one step injected (and reverted) at the same time."""
 REVERT_BACKOFF = 0.5
 
 
@@ -106,54 +109,62 @@ class FaultActivity:
             self._runtime, ref, record.injection_id, revert_at, self.planned.selections
         )
 
+    def _each_target(self, work: Callable[[TargetRef, FaultRecord], None]) -> None:
+        """Run ``work`` for every chosen object, in parallel: a step on 20
+        containers takes about as long as a step on one."""
+        pairs = list(zip(self.planned.selection.chosen, self.records, strict=True))
+        if len(pairs) <= 1:
+            for ref, record in pairs:
+                work(ref, record)
+            return
+        with ThreadPoolExecutor(
+            max_workers=min(PARALLEL_TARGETS, len(pairs)),
+            thread_name_prefix=f"fault-{self.planned.step.name}",
+        ) as pool:
+            for future in [pool.submit(work, ref, record) for ref, record in pairs]:
+                future.result()
+
     def _inject_all(self) -> None:
-        step, fault, params = self.planned.step, self.planned.fault, self.planned.params
-        for ref, record in zip(self.planned.selection.chosen, self.records, strict=True):
-            if self._abort.is_set():
-                break
-            t = self._clock.now()
-            ctx = self._context(ref, record)
-            try:
-                record.watchdog = self._safeguards.before_inject(ctx, fault, step.name, params)
-                try:
-                    state = fault.inject(ctx, params)
-                except BaseException:
-                    self._safeguards.inject_failed(ctx, record.watchdog)
-                    record.watchdog = None
-                    raise
-                record.injected_at = t
-                record.outcome = "injected"
-                record.state = dict(state or {})
-                self._safeguards.after_inject(ctx, fault, record.state)
-            except ChaosError as exc:
-                if record.outcome == "injected":  # in, but not recorded: revert it now
-                    self._report(
-                        ReasonRecord(
-                            kind="inject",
-                            message=f"fault {step.name} ({step.fault}) on {ref.name} could "
-                            f"not be recorded in the ledger: {exc}",
-                            source=step.name,
-                            t=t,
-                        ),
-                        True,
-                    )
-                    break
-                self._failed(record, "inject", self._runtime.redactor.text(str(exc)), t)
-                self._report(
-                    ReasonRecord(
-                        kind="inject",
-                        message=f"fault {step.name} ({step.fault}) could not be injected into "
-                        f"{ref.name}: {record.error}",
-                        source=step.name,
-                        t=t,
-                    ),
-                    True,
-                )
-                break
-            self._observer(
-                FaultInjected(t, step.name, step.fault, ref.name, self.end, fault.reversible)
-            )
+        self._each_target(self._inject_one)
         self._skip_rest()
+
+    def _inject_one(self, ref: TargetRef, record: FaultRecord) -> None:
+        step, fault, params = self.planned.step, self.planned.fault, self.planned.params
+        if self._abort.is_set():
+            return
+        t = self._clock.now()
+        ctx = self._context(ref, record)
+        try:
+            record.watchdog = self._safeguards.before_inject(ctx, fault, step.name, params)
+            try:
+                state = fault.inject(ctx, params)
+            except BaseException:
+                self._safeguards.inject_failed(ctx, record.watchdog)
+                record.watchdog = None
+                raise
+            record.injected_at = t
+            record.outcome = "injected"
+            record.state = dict(state or {})
+            self._safeguards.after_inject(ctx, fault, record.state)
+        except ChaosError as exc:
+            if record.outcome == "injected":  # in, but not recorded: revert it now
+                message = f"on {ref.name} could not be recorded in the ledger: {exc}"
+            else:
+                self._failed(record, "inject", self._runtime.redactor.text(str(exc)), t)
+                message = f"could not be injected into {ref.name}: {record.error}"
+            self._report(
+                ReasonRecord(
+                    kind="inject",
+                    message=f"fault {step.name} ({step.fault}) {message}",
+                    source=step.name,
+                    t=t,
+                ),
+                True,
+            )
+            return
+        self._observer(
+            FaultInjected(t, step.name, step.fault, ref.name, self.end, fault.reversible)
+        )
 
     def _skip_rest(self) -> None:
         for record in self.records:
@@ -161,41 +172,43 @@ class FaultActivity:
                 record.outcome = "skipped"
 
     def _revert_all(self) -> None:
+        if self.planned.fault.reversible:
+            self._each_target(self._revert_one)
+
+    def _revert_one(self, ref: TargetRef, record: FaultRecord) -> None:
         step, fault = self.planned.step, self.planned.fault
-        if not fault.reversible:
+        if record.outcome != "injected":
             return
-        for ref, record in zip(self.planned.selection.chosen, self.records, strict=True):
-            if record.outcome != "injected":
-                continue
-            error = ""
-            ctx = self._context(ref, record)
-            for attempt in range(REVERT_ATTEMPTS):
-                try:
-                    fault.revert(ctx, self.planned.params, record.state)
-                    error = ""
-                    break
-                except Exception as exc:  # retried, then reported: never hidden
-                    error = self._runtime.redactor.text(str(exc) or type(exc).__name__)
-                    if attempt + 1 < REVERT_ATTEMPTS:
-                        time.sleep(REVERT_BACKOFF * (attempt + 1))
-            t = self._clock.now()
-            if error:
-                self._failed(record, "revert", error, t)
-                self._report(
-                    ReasonRecord(
-                        kind="revert",
-                        message=f"fault {step.name} ({step.fault}) could not be reverted on "
-                        f"{ref.name} after {REVERT_ATTEMPTS} attempts: {error}",
-                        source=step.name,
-                        t=t,
-                    ),
-                    False,
-                )
-                continue
-            record.reverted_at = t
-            record.outcome = "reverted"
-            self._safeguards.after_revert(ctx, record.watchdog)
-            self._observer(FaultReverted(t, step.name, step.fault, ref.name))
+        error = ""
+        ctx = self._context(ref, record)
+        for attempt in range(REVERT_ATTEMPTS):
+            try:
+                observed = fault.revert(ctx, self.planned.params, record.state)
+                record.revert_state = dict(observed or {})
+                error = ""
+                break
+            except Exception as exc:  # retried, then reported: never hidden
+                error = self._runtime.redactor.text(str(exc) or type(exc).__name__)
+                if attempt + 1 < REVERT_ATTEMPTS:
+                    time.sleep(REVERT_BACKOFF * (attempt + 1))
+        t = self._clock.now()
+        if error:
+            self._failed(record, "revert", error, t)
+            self._report(
+                ReasonRecord(
+                    kind="revert",
+                    message=f"fault {step.name} ({step.fault}) could not be reverted on "
+                    f"{ref.name} after {REVERT_ATTEMPTS} attempts: {error}",
+                    source=step.name,
+                    t=t,
+                ),
+                False,
+            )
+            return
+        record.reverted_at = t
+        record.outcome = "reverted"
+        self._safeguards.after_revert(ctx, record.watchdog)
+        self._observer(FaultReverted(t, step.name, step.fault, ref.name))
 
     def _failed(self, record: FaultRecord, action: str, error: str, t: float) -> None:
         record.outcome = f"{action}-failed"

@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand, run_helper
+from chaos.helpers import HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
 from chaos.images import NETNS_IMAGE
 
@@ -392,7 +392,100 @@ class NetworkDuplicate(QdiscFault):
         return ["duplicate", f"{params.percent:g}%"]
 
 
+class DisconnectParams(Params):
+    network: str = Field(min_length=1)
+    """The Docker network (name or id) to take the container off."""
+
+
+class NetworkDisconnect(Fault):
+    name = "network.disconnect"
+    summary = "disconnect from a Docker network; reconnected with the same aliases"
+    Params = DisconnectParams
+    reversible = True
+
+    def inject(self, ctx: FaultContext, params: DisconnectParams) -> dict[str, Any]:
+        from chaos.docker_client import engine_errors
+
+        api = ctx.runtime.docker.api
+        with engine_errors(InjectionFailed, f"inspecting {ctx.target.name}"):
+            info = api.inspect_container(ctx.target.id)
+        networks = info["NetworkSettings"]["Networks"] or {}
+        name, endpoint = _endpoint(networks, params.network)
+        if endpoint is None:
+            raise InjectionFailed(
+                f"{ctx.target.name} is not connected to network {params.network!r} "
+                f"(it is on: {', '.join(networks) or 'none'})"
+            )
+        short_id = ctx.target.id[:12]
+        aliases = [a for a in endpoint.get("Aliases") or [] if a != short_id]
+        with engine_errors(InjectionFailed, f"disconnecting {ctx.target.name} from {name}"):
+            api.disconnect_container_from_network(ctx.target.id, endpoint["NetworkID"], force=True)
+        return {
+            "network": name,
+            "network_id": endpoint["NetworkID"],
+            "aliases": aliases,
+            "address_before": endpoint.get("IPAddress"),
+        }
+
+    def revert(
+        self, ctx: FaultContext, params: DisconnectParams, state: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        import docker.errors
+
+        from chaos.docker_client import describe_engine_error
+
+        api = ctx.runtime.docker.api
+        network_id = state.get("network_id") or params.network
+        try:
+            networks = api.inspect_container(ctx.target.id)["NetworkSettings"]["Networks"] or {}
+            if _endpoint(networks, network_id)[1] is None:
+                api.connect_container_to_network(
+                    ctx.target.id, network_id, aliases=state.get("aliases") or None
+                )
+            after = _endpoint(
+                api.inspect_container(ctx.target.id)["NetworkSettings"]["Networks"] or {},
+                network_id,
+            )[1]
+        except docker.errors.NotFound:
+            return None  # the container is gone
+        except Exception as exc:
+            raise RevertFailed(
+                f"reconnecting {ctx.target.name} to {state.get('network')}: "
+                f"{describe_engine_error(exc)}"
+            ) from None
+        address = (after or {}).get("IPAddress")
+        return {"address_after": address, "address_changed": address != state.get("address_before")}
+
+    def watchdog(self, ctx: FaultContext, params: DisconnectParams) -> HelperCommand:
+        """Reconnect through the engine API, with the aliases the container has now
+        (the switch is armed before the disconnect)."""
+        body: dict[str, Any] = {"Container": ctx.target.id}
+        try:
+            networks = ctx.runtime.docker.api.inspect_container(ctx.target.id)["NetworkSettings"]
+            _, endpoint = _endpoint(networks["Networks"] or {}, params.network)
+        except Exception:
+            endpoint = None
+        if endpoint is not None:
+            short_id = ctx.target.id[:12]
+            aliases = [a for a in endpoint.get("Aliases") or [] if a != short_id]
+            body["EndpointConfig"] = {"Aliases": aliases}
+        return HelperCommand(
+            engine_call("POST", f"/networks/{params.network}/connect", body), engine_socket=True
+        )
+
+
+def _endpoint(networks: dict[str, Any], wanted: str) -> tuple[str | None, dict[str, Any] | None]:
+    """The container's endpoint on a network given by name or (prefix of) id."""
+    for name, endpoint in networks.items():
+        if wanted in (name, endpoint.get("NetworkID")) or (
+            len(wanted) >= 12 and str(endpoint.get("NetworkID", "")).startswith(wanted)
+        ):
+            return name, endpoint
+    return None, None
+
+
 NETWORK_FAULTS = (
+    NetworkDisconnect,
     NetworkPartition,
     NetworkDns,
     NetworkBlackhole,

@@ -74,6 +74,9 @@ class FaultRecord(Record):
     injected_at: float | None = None
     reverted_at: float | None = None
     state: dict[str, Any] = Field(default_factory=dict)
+    """What inject returned: everything revert needs."""
+    revert_state: dict[str, Any] = Field(default_factory=dict)
+    """What revert observed (e.g. whether an address changed on reconnect)."""
     error: str | None = None
 
 

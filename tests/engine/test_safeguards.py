@@ -245,6 +245,7 @@ def _reaches(client: Any, peer: Any) -> bool:
     [
         "{name: cut, fault: network.partition, target: web, from: [db], duration: 4s}",
         "{name: nodns, fault: network.dns, target: web, duration: 4s}",
+        "{name: unplug, fault: network.disconnect, target: db, network: NET, duration: 4s}",
     ],
 )
 def test_sigkilled_runner_network_fault_is_reverted_by_its_deadline(
@@ -260,7 +261,7 @@ def test_sigkilled_runner_network_fault_is_reverted_by_its_deadline(
               web: {{select: {{labels: {{grp: {group}, role: web}}}}}}
               db: {{select: {{labels: {{grp: {group}, role: db}}}}}}
             method:
-              - {method}
+              - {method.replace("NET", network.name)}
         """)
         proc = start_run(path, tmp_path, CHAOSDRILL_WATCHDOG_GRACE="1")
         try:

@@ -283,3 +283,36 @@ def test_latency_with_netem_or_a_clear_refusal_without(containers, net, runtime)
         assert time.monotonic() - started >= 0.3
     finally:
         fault.revert(context, params, state)
+
+
+def test_disconnect_and_reconnect_with_the_same_aliases(containers, net, runtime, docker_client):
+    from chaos.faults.network import NetworkDisconnect
+
+    web = on(containers, net, "web")
+    db = containers.run(name=f"{net.name}-db", wait_healthy=True)
+    docker_client.api.disconnect_container_from_network(db.id, "bridge")
+    net.connect(db, aliases=["database"])
+    assert fetch(web, "http://database/"), "reachable by its alias"
+
+    fault = NetworkDisconnect()
+    params = fault.Params(network=net.name)
+    context = ctx(runtime, db)
+    state = fault.inject(context, params)
+    assert state["aliases"] == ["database"] and state["address_before"]
+    db.reload()
+    assert net.name not in db.attrs["NetworkSettings"]["Networks"]
+    assert not fetch(web, "http://database/")
+
+    observed = fault.revert(context, params, state)
+    assert fetch(web, "http://database/"), "reconnected with its alias"
+    assert observed is not None and observed["address_after"]
+    assert observed["address_changed"] == (observed["address_after"] != state["address_before"])
+
+
+def test_disconnect_from_a_network_it_is_not_on_is_refused(containers, net, runtime):
+    from chaos.errors import InjectionFailed
+    from chaos.faults.network import NetworkDisconnect
+
+    web = containers.run()
+    with pytest.raises(InjectionFailed, match=f"not connected to network '{net.name}'"):
+        NetworkDisconnect().inject(ctx(runtime, web), NetworkDisconnect.Params(network=net.name))
