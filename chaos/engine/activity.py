@@ -25,6 +25,8 @@ from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 
 REVERT_ATTEMPTS = 3
+ENGINE_WAIT = 60.0
+"""How long a revert waits for an engine that stopped answering before giving up."""
 PARALLEL_TARGETS = 16
 """Objects of one step injected (and reverted) at the same time."""
 REVERT_BACKOFF = 0.5
@@ -41,8 +43,11 @@ class FaultActivity:
         report: Callable[[ReasonRecord, bool], None],
         observer: Observer,
         safeguards: Safeguards,
+        engine_back: Callable[[float], bool] | None = None,
     ):
-        """``report(reason, abort_run)`` records a reason and optionally aborts the run."""
+        """``report(reason, abort_run)`` records a reason and optionally aborts the run;
+        ``engine_back(timeout)`` waits while the engine is down (see EngineMonitor)."""
+        self._engine_back = engine_back
         self.planned = planned
         self._safeguards = safeguards
         self._runtime = runtime
@@ -191,6 +196,8 @@ class FaultActivity:
                 error = self._runtime.redactor.text(str(exc) or type(exc).__name__)
                 if attempt + 1 < REVERT_ATTEMPTS:
                     time.sleep(REVERT_BACKOFF * (attempt + 1))
+                    if self._engine_back is not None:  # an engine restart: wait for it
+                        self._engine_back(ENGINE_WAIT)
         t = self._clock.now()
         if error:
             self._failed(record, "revert", error, t)

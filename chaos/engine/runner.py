@@ -36,6 +36,7 @@ from chaos.engine.events import (
     ProbeSampled,
     ignore,
 )
+from chaos.engine.monitor import EngineMonitor
 from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
 from chaos.engine.safeguards import Safeguards
@@ -90,6 +91,7 @@ class Runner:
         self.ledger = ledger
         self._safeguards = Safeguards(ledger)
         self.clock = RunClock()
+        self._monitor = EngineMonitor(runtime, self.clock)
         self.abort = threading.Event()
         self._observer = observer
         self._reasons: list[ReasonRecord] = []
@@ -199,6 +201,7 @@ class Runner:
 
         self._phase("method", f"{len(self.plan.faults)} fault step(s)")
         method_start = self.clock.now()
+        self._monitor.start()
         self._start_samplers(self.plan)
         for planned in self.plan.faults:
             activity = FaultActivity(
@@ -210,6 +213,7 @@ class Runner:
                 self.report,
                 self.emit,
                 self._safeguards,
+                self._monitor.wait_until_up,
             )
             self._activities.append(activity)
             activity.start()
@@ -239,7 +243,7 @@ class Runner:
                 activity.join(JOIN_POLL)
 
     def _wind_down(self) -> None:
-        """Always: stop every fault (reverting it) and every sampler."""
+        """Always: stop every fault (reverting it), every sampler and the engine monitor."""
         if any(a.is_alive() for a in self._activities):
             self.abort.set()
             self._wait_for_activities()
@@ -247,6 +251,18 @@ class Runner:
             sampler.stop()
         for sampler in self._samplers:
             sampler.join()
+        if self._monitor.started:
+            self._monitor.stop()
+        for outage in self._monitor.outages:
+            until = f"t={outage.end:.1f}s" if outage.end is not None else "the end of the run"
+            self.report(
+                ReasonRecord(
+                    kind="engine",
+                    message=f"the Docker engine did not answer from t={outage.start:.1f}s to "
+                    f"{until} (restarted or down): what the run saw meanwhile cannot be trusted",
+                    t=outage.start,
+                )
+            )
 
     # -- probes ----------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""A restart of dockerd in the middle of an experiment: a clear error, nothing left behind.
+
+This test restarts the Docker engine of the machine it runs on. CI starts that
+engine itself (scripts/setup.sh); the test relaunches it with the same command
+line, or through systemd where systemd runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos.ledger import Ledger
+from chaos.runtime import LABEL_HELPER
+from tests.conftest import wait_for
+from tests.engine.test_safeguards import start_run, state
+
+pytestmark = pytest.mark.docker
+
+
+def _engine_answers(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def _dockerd_pid() -> int:
+    out = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
+    assert out, "no dockerd process on this machine"
+    return int(out[0])
+
+
+def restart_engine(client: Any) -> None:
+    """Stop dockerd and start it again the way it was started."""
+    systemd = (
+        shutil.which("systemctl")
+        and subprocess.run(["systemctl", "is-active", "--quiet", "docker"], check=False).returncode
+        == 0
+    )
+    if systemd:
+        subprocess.run(["systemctl", "restart", "docker"], check=True, timeout=120)
+    else:
+        pid = _dockerd_pid()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not Path(f"/proc/{pid}").exists(), 60, "dockerd to stop")
+        log = open("/var/log/chaosdrill-dockerd.log", "ab")  # noqa: SIM115 - handed to dockerd
+        subprocess.Popen(
+            [a.decode() for a in argv],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    wait_for(lambda: _engine_answers(client), 60, "dockerd to answer again")
+
+
+def test_engine_restart_mid_experiment_is_an_error_and_leaves_nothing(
+    containers, experiment_file, tmp_path, docker_client, state_dir
+):
+    group = f"g{uuid.uuid4().hex[:10]}"
+    web = containers.run(labels={"grp": group}, restart_policy={"Name": "always"})
+    path = experiment_file(f"""
+        version: 1
+        title: engine restarts under a pause
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 30s}}
+    """)
+    proc = start_run(path, tmp_path)
+    try:
+        wait_for(lambda: state(web)["Paused"], 20, "the pause")
+        restart_engine(docker_client)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 4, out + err
+    result = json.loads(out)
+    assert result["verdict"] == "error"
+    assert any("the Docker engine did not answer" in r for r in result["reasons"]), result
+    assert "Traceback" not in out + err
+
+    # once the engine is back: the container runs unpaused, nothing of ours is left
+    wait_for(lambda: state(web)["Running"], 30, "the restart policy to bring web back")
+    assert not state(web)["Paused"]
+    leftovers = docker_client.containers.list(all=True, filters={"label": LABEL_HELPER})
+    assert not [c for c in leftovers if c.labels.get("chaosdrill.target") == web.id]
+    assert Ledger(state_dir).open_entries() == []
