@@ -148,6 +148,7 @@ class FaultActivity:
                 record.watchdog = None
                 raise
             record.injected_at = t
+            record.applied_at = self._clock.now()
             record.outcome = "injected"
             record.state = dict(state or {})
             self._safeguards.after_inject(ctx, fault, record.state)

@@ -72,7 +72,11 @@ class FaultRecord(Record):
     outcome: str = "scheduled"
     """scheduled, skipped, injected, inject-failed, reverted, revert-failed."""
     injected_at: float | None = None
+    """When the injection started."""
+    applied_at: float | None = None
+    """When the fault was in effect (inject returned)."""
     reverted_at: float | None = None
+    """When the revert completed."""
     state: dict[str, Any] = Field(default_factory=dict)
     """What inject returned: everything revert needs."""
     revert_state: dict[str, Any] = Field(default_factory=dict)
