@@ -1,4 +1,5 @@
-"""Finding the containers a probe looks at: a ``target`` or a ``container`` name."""
+"""Finding the containers a probe looks at (a ``target`` or a ``container`` name),
+and running a probe's command inside one's network namespace."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.docker_client import describe_engine_error
+from chaos.errors import ChaosError
+from chaos.helpers import HELPER_TIMEOUT, run_helper
+from chaos.images import NETNS_IMAGE
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
@@ -35,3 +39,64 @@ def inspect_all(
         except Exception as exc:
             out.append(Inspected(label, None, describe_engine_error(exc)))
     return out
+
+
+def running_container(runtime: Runtime, container: str) -> tuple[str | None, str]:
+    """(id, "") of a running (or paused) container, or (None, why not) naming it."""
+    item = inspect_all(runtime, container, ())[0]
+    return usable(item)
+
+
+def usable(item: Inspected) -> tuple[str | None, str]:
+    """(id, "") when the inspected container runs (paused is fine: its network
+    namespace still answers), or (None, why not) naming it."""
+    if item.info is None:
+        return None, f"{item.label}: {item.problem}"
+    state = item.info.get("State") or {}
+    if not state.get("Running"):
+        return None, f"{item.label}: not running ({state.get('Status', 'unknown')})"
+    return item.info["Id"], ""
+
+
+class HelperUnavailable(ChaosError):
+    """The probe's helper container could not be started or waited for."""
+
+
+def run_in_netns_of(
+    runtime: Runtime, container_id: str, argv: list[str], purpose: str
+) -> tuple[int, str]:
+    """Run ``argv`` in a short-lived ``chaosdrill/netns-helper`` container that joins
+    ``container_id``'s network namespace, with no extra capabilities.
+
+    The helper sees the container's interfaces, routes, ``/etc/resolv.conf``
+    and ``/etc/hosts`` (Docker shares them), so Docker's embedded DNS
+    (127.0.0.11) answers it as it answers the container. Starting it costs
+    about 0.3 s. Raises :class:`HelperUnavailable` when it cannot run.
+    """
+    return run_helper(
+        runtime,
+        argv,
+        purpose=purpose,
+        image=NETNS_IMAGE,
+        error=HelperUnavailable,
+        network_mode=f"container:{container_id}",
+    )
+
+
+def seconds(value: float) -> str:
+    """A timeout for ``timeout``/``curl --max-time``: never 0, which means "no limit" to both."""
+    return f"{max(value, 0.001):.3f}"
+
+
+MAX_HELPER_TIMEOUT = HELPER_TIMEOUT - 5.0
+"""The longest ``timeout`` of a probe that runs in a helper: the helper itself
+is waited for at most ``chaos.helpers.HELPER_TIMEOUT``, start-up included."""
+
+
+def within_helper_timeout(value: float, what: str) -> float:
+    if value > MAX_HELPER_TIMEOUT:
+        raise ValueError(
+            f"{what} runs in a helper container: timeout must be at most "
+            f"{MAX_HELPER_TIMEOUT:g}s, got {value:g}s"
+        )
+    return value

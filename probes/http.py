@@ -2,6 +2,17 @@
 
 A refused connection, a timeout or an unexpected status is a failed check,
 never an engine error: that is what the probe is there to notice.
+
+By default the request is made from this process. With ``from: <container>``
+it is made from inside that container's network namespace instead, by
+``curl`` in a short-lived ``chaosdrill/netns-helper:1`` container
+(``network_mode: container:<id>``, no extra capability): container names and
+aliases resolve through Docker's embedded DNS, and unpublished ports and
+network faults on that container apply, exactly as for the container's own
+requests. The helper costs about 0.3 s per sample (keep the ``interval``
+above that); ``max_latency`` is judged on curl's own ``time_total``, so the
+helper's start-up does not count against it. Every parameter goes to curl as
+its own argument, never through a shell.
 """
 
 from __future__ import annotations
@@ -14,13 +25,20 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from chaos.durations import Duration
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.patterns import Regex
 from chaos.probe import Check, Probe
+from probes._containers import (
+    HelperUnavailable,
+    run_in_netns_of,
+    running_container,
+    seconds,
+    within_helper_timeout,
+)
 
 if TYPE_CHECKING:
     from chaos.registry import Registry
@@ -51,6 +69,17 @@ class HttpParams(Params):
     max_latency: Duration | None = None
     """A response slower than this is a failed check."""
     verify_tls: bool = True
+    from_: str | None = Field(default=None, alias="from")
+    """Container name or id to make the request from (its network namespace),
+    through a helper container; by default the request comes from this process."""
+
+    model_config = {**Params.model_config, "populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _helper_timeout(self) -> HttpParams:
+        if self.from_ is not None:
+            within_helper_timeout(self.timeout, "an http probe with `from`")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -74,6 +103,8 @@ class HttpProbe(Probe):
     Params = HttpParams
 
     def check(self, runtime: Runtime, params: HttpParams, targets: tuple[TargetRef, ...]) -> Check:
+        if params.from_ is not None:
+            return check_from(runtime, params, params.from_)
         parts = urlsplit(params.url)
         path = parts.path or "/"
         if parts.query:
@@ -107,20 +138,78 @@ class HttpProbe(Probe):
         finally:
             conn.close()
         elapsed = time.monotonic() - started
-        if not params.expect.accepts(response.status):
-            return Check(False, f"status {response.status}")
-        if params.expect.body_regex and not re.search(
-            params.expect.body_regex, body.decode("utf-8", "replace")
-        ):
-            return Check(
-                False, f"status {response.status}, body does not match {params.expect.body_regex!r}"
-            )
-        if params.max_latency is not None and elapsed > params.max_latency:
-            return Check(
-                False,
-                f"status {response.status} in {elapsed * 1000:.0f}ms, over {params.max_latency * 1000:.0f}ms",
-            )
-        return Check(True, f"status {response.status}")
+        return judge(params, response.status, body.decode("utf-8", "replace"), elapsed)
+
+
+def judge(params: HttpParams, status: int, body: str | None, elapsed: float) -> Check:
+    """Status, body and latency against the expectations (``body`` None: not read)."""
+    if not params.expect.accepts(status):
+        return Check(False, f"status {status}")
+    if params.expect.body_regex and not re.search(params.expect.body_regex, body or ""):
+        return Check(False, f"status {status}, body does not match {params.expect.body_regex!r}")
+    if params.max_latency is not None and elapsed > params.max_latency:
+        return Check(
+            False,
+            f"status {status} in {elapsed * 1000:.0f}ms, over {params.max_latency * 1000:.0f}ms",
+        )
+    return Check(True, f"status {status}")
+
+
+TRAILER = "\n@chaosdrill-http@ %{http_code} %{time_total}\n"
+"""Written by curl after the body: the status and the request's own duration."""
+TRAILER_LINE = re.compile(r"\n@chaosdrill-http@ (\d{3}) (\d+(?:\.\d+)?)\n")
+CURL_TIMED_OUT = 28
+
+
+def curl_argv(params: HttpParams) -> list[str]:
+    """The curl command for ``params``: one argument per value, no shell, no URL
+    globbing, no ``.curlrc``, no redirects followed, and a body is sent as is
+    (``--data-raw``: a leading ``@`` is not a file to read)."""
+    argv = ["curl", "-q", "-sS", "--globoff", "--proto", "=http,https"]
+    argv += ["--max-time", seconds(params.timeout), "-w", TRAILER]
+    if params.method.upper() == "HEAD":
+        argv.append("--head")
+    else:
+        argv += ["-X", params.method]
+    headers = {"User-Agent": "chaosdrill", "Connection": "close", **params.headers}
+    for key, value in headers.items():
+        argv += ["-H", f"{key}: {value}" if value else f"{key};"]
+    if params.body is not None:
+        argv += ["--data-raw", params.body]
+    if not params.verify_tls:
+        argv.append("--insecure")
+    # the body is only needed (and only sent back) for a body_regex
+    argv += ["-o", "-" if params.expect.body_regex else "/dev/null", params.url]
+    return argv
+
+
+def check_from(runtime: Runtime, params: HttpParams, container: str) -> Check:
+    """Make the request with curl inside ``container``'s network namespace."""
+    container_id, problem = running_container(runtime, container)
+    if container_id is None:
+        return Check(False, problem)
+    try:
+        code, output = run_in_netns_of(
+            runtime, container_id, curl_argv(params), f"http probe from {container}"
+        )
+    except HelperUnavailable as exc:
+        return Check(False, str(exc))
+    trailers = list(TRAILER_LINE.finditer(output))  # a body may hold one too: curl's is last
+    trailer = trailers[-1] if trailers else None
+    if code != 0 or trailer is None or trailer.group(1) == "000":
+        return Check(False, f"{_curl_failure(code, output, params)} (from {container})")
+    body = output[: min(trailer.start(), MAX_BODY)] if params.expect.body_regex else None
+    result = judge(params, int(trailer.group(1)), body, float(trailer.group(2)))
+    return Check(result.ok, f"{result.detail} (from {container})")
+
+
+def _curl_failure(code: int, output: str, params: HttpParams) -> str:
+    if code == CURL_TIMED_OUT:
+        return f"timed out after {params.timeout:g}s"
+    for line in reversed(output.splitlines()):
+        if line.startswith("curl: ("):  # curl: (7) Failed to connect to db port 81 ...
+            return line.partition(") ")[2] or line
+    return f"curl exit {code}"
 
 
 def _describe(exc: BaseException) -> str:

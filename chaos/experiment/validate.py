@@ -250,11 +250,12 @@ class _Checker:
         owner: str,
     ) -> None:
         others = []
+        written = [info.alias or name for name, info in model.model_fields.items()]
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
             if error["type"] == "extra_forbidden" and len(loc) == 1:
-                hint = did_you_mean(loc[0], [*step_keys, *model.model_fields])
-                takes = ", ".join(model.model_fields) or "no parameters"
+                hint = did_you_mean(loc[0], [*step_keys, *written])
+                takes = ", ".join(written) or "no parameters"
                 self.report.at_key(
                     (*where, *loc),
                     f"{loc[0]!r} is not a parameter of {owner}{hint}; it takes: {takes}",

@@ -16,6 +16,7 @@ the helper as one argument; no shell ever parses it.
 from __future__ import annotations
 
 import ipaddress
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
@@ -103,9 +104,9 @@ class NetworkFault(Fault):
 
     reversible = True
 
+    @abstractmethod
     def rules(self, ctx: FaultContext, params: Any) -> list[str]:
         """``-A`` rule bodies for the chain, without ``-A <chain>``."""
-        raise NotImplementedError
 
     def hooks(self, params: Any) -> tuple[str, ...]:
         return ("INPUT", "OUTPUT")
@@ -300,8 +301,9 @@ class QdiscFault(Fault):
     reversible = True
     kind: str = ""
 
+    @abstractmethod
     def qdisc_args(self, params: Any) -> list[str]:
-        raise NotImplementedError
+        """Arguments after ``tc qdisc add dev D root handle 1cd: <kind>``."""
 
     def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
         code, output = run_in_netns(
