@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import docker
 
 BUSYBOX_IMAGE = "chaosdrill/busybox:1"
-NETNS_IMAGE = "chaosdrill/netns-helper:1"
+NETNS_IMAGE = "chaosdrill/netns-helper:1"  # the default of Runtime.netns_image
 NETNS_PACKAGES = ("iptables", "iproute2", "curl", "ca-certificates", "procps")
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"

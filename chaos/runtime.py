@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 DEFAULT_HELPER_IMAGE = "chaosdrill/busybox:1"
 HELPER_IMAGE_ENV = "CHAOSDRILL_HELPER_IMAGE"
+DEFAULT_NETNS_IMAGE = "chaosdrill/netns-helper:1"
+NETNS_IMAGE_ENV = "CHAOSDRILL_NETNS_IMAGE"
 LABEL_RUN = "chaosdrill.run"
 LABEL_HELPER = "chaosdrill.helper"
 
@@ -35,6 +37,8 @@ class Runtime:
     ):
         self.docker_url = docker_url
         self.helper_image = helper_image or os.environ.get(HELPER_IMAGE_ENV, DEFAULT_HELPER_IMAGE)
+        self.netns_image = os.environ.get(NETNS_IMAGE_ENV, DEFAULT_NETNS_IMAGE)
+        """Image with iptables, tc and curl: network faults, network probes, watchdogs."""
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.redactor = redactor or Redactor()
         self._docker: docker.DockerClient | None = None

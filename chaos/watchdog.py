@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from chaos.docker_client import engine_errors
 from chaos.errors import InjectionFailed
 from chaos.helpers import HelperCommand
-from chaos.images import NETNS_IMAGE
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
@@ -40,8 +39,8 @@ def grace() -> float:
         return DEFAULT_GRACE
 
 
-def watchdog_image() -> str:
-    return os.environ.get(WATCHDOG_IMAGE_ENV, NETNS_IMAGE)
+def watchdog_image(runtime: Runtime) -> str:
+    return os.environ.get(WATCHDOG_IMAGE_ENV, runtime.netns_image)
 
 
 def arm(
@@ -52,7 +51,7 @@ def arm(
 
     delay = max(0.0, fire_at - time.time())
     labels = {**runtime.helper_labels(), LABEL_WATCHDOG: injection_id, LABEL_TARGET: target_id}
-    image = watchdog_image()
+    image = watchdog_image(runtime)
     try:
         runtime.docker.images.get(image)
     except docker.errors.ImageNotFound:

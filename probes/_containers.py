@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError
 from chaos.helpers import HELPER_TIMEOUT, run_helper
-from chaos.images import NETNS_IMAGE
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
@@ -77,7 +76,7 @@ def run_in_netns_of(
         runtime,
         argv,
         purpose=purpose,
-        image=NETNS_IMAGE,
+        image=runtime.netns_image,
         error=HelperUnavailable,
         network_mode=f"container:{container_id}",
     )

@@ -25,7 +25,6 @@ from chaos.errors import InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
 from chaos.helpers import HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
-from chaos.images import NETNS_IMAGE
 
 if TYPE_CHECKING:
     from chaos.registry import Registry
@@ -83,7 +82,7 @@ def run_in_netns(
         ctx.runtime,
         argv,
         purpose=purpose,
-        image=NETNS_IMAGE,
+        image=ctx.runtime.netns_image,
         error=error,
         **helper_options(ctx.target),
     )
