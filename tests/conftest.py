@@ -88,6 +88,32 @@ def images(docker_client: Any) -> dict[str, str]:
     return {"busybox": BUSYBOX_IMAGE, "web": DEMO_IMAGE}
 
 
+@pytest.fixture
+def runtime() -> Iterator[Any]:
+    """A chaosdrill Runtime (lazy Docker client), closed after the test."""
+    from chaos.runtime import Runtime
+
+    rt = Runtime()
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def net(docker_client: Any, request: Any) -> Iterator[Any]:
+    """A user-defined bridge network (embedded DNS by container name)."""
+    import uuid
+
+    network = docker_client.networks.create(
+        f"cdtest-{uuid.uuid4().hex[:8]}", labels=labels_for_test(request.node.name[:60])
+    )
+    yield network
+    network.reload()
+    for container in network.containers:  # test containers: removed before their network
+        with contextlib.suppress(Exception):
+            container.remove(force=True)
+    network.remove()
+
+
 class Containers:
     """Creates labelled test containers and removes them afterwards."""
 

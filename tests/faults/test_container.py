@@ -23,13 +23,6 @@ from tests.conftest import host_port, http_status, wait_for
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
-def runtime() -> Any:
-    rt = Runtime()
-    yield rt
-    rt.close()
-
-
 def ref(container: Any) -> TargetRef:
     return TargetRef(kind="container", id=container.id, name=container.name)
 

@@ -28,27 +28,6 @@ from tests.conftest import labels_for_test
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
-def runtime() -> Any:
-    rt = Runtime()
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def net(docker_client: Any, request: Any) -> Any:
-    """A user-defined bridge network (embedded DNS by container name)."""
-    network = docker_client.networks.create(
-        f"cdtest-{uuid.uuid4().hex[:8]}", labels=labels_for_test(request.node.name[:60])
-    )
-    yield network
-    network.reload()
-    for container in network.containers:  # test containers: removed before their network
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
-    network.remove()
-
-
 def on(containers: Any, net: Any, name: str, **kw: Any) -> Any:
     return containers.run(name=f"{net.name}-{name}", network=net.name, hostname=name, **kw)
 

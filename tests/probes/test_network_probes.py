@@ -26,30 +26,9 @@ from chaos.targets import TargetRef
 from probes.dns import DnsProbe, parse_ahosts
 from probes.http import HttpProbe, curl_argv
 from probes.tcp import TcpProbe
-from tests.conftest import health, labels_for_test, wait_for
+from tests.conftest import health, wait_for
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def runtime() -> Any:
-    rt = Runtime()
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def net(docker_client: Any, request: Any) -> Any:
-    """A user-defined bridge network (embedded DNS by container name)."""
-    network = docker_client.networks.create(
-        f"cdprobe-{uuid.uuid4().hex[:8]}", labels=labels_for_test(request.node.name[:60])
-    )
-    yield network
-    network.reload()
-    for container in network.containers:  # test containers: removed before their network
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
-    network.remove()
 
 
 def on(containers: Any, net: Any, name: str, image: str = "web", **kw: Any) -> Any:

@@ -19,13 +19,6 @@ from tests.conftest import free_port, host_port, wait_for
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
-def runtime() -> Any:
-    rt = Runtime()
-    yield rt
-    rt.close()
-
-
 def check(probe: Any, runtime: Runtime, targets: tuple[TargetRef, ...] = (), **params: Any):
     return probe.check(runtime, probe.Params(**params), targets)
 
