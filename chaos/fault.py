@@ -41,6 +41,10 @@ class FaultContext:
     selections: Mapping[str, tuple[TargetRef, ...]] = field(default_factory=dict)
     """Every target of the run by name, as resolved: for faults whose
     parameters name other targets (see :meth:`Fault.references`)."""
+    watchdog: str | None = None
+    """Id of this injection's watchdog container, once armed (see
+    :meth:`Fault.watchdog`). It runs the fault's ``HelperCommand`` setting, so
+    a fault may ``exec`` its work in it instead of starting another helper."""
 
 
 class Params(BaseModel):

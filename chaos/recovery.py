@@ -64,7 +64,9 @@ def _revert(plugins: Plugins, runtime: Runtime, ledger: Ledger, entry: Entry) ->
     fault = registered.cls()
     try:
         params = fault.Params.model_validate(entry.params)
-        ctx = FaultContext(runtime, TargetRef(**entry.target), entry.id, entry.revert_at)
+        ctx = FaultContext(
+            runtime, TargetRef(**entry.target), entry.id, entry.revert_at, watchdog=entry.watchdog
+        )
         if fault.reversible:
             fault.revert(ctx, params, entry.state)
     except Exception as exc:

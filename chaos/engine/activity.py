@@ -8,6 +8,7 @@ the one thing a step always does, whatever happened before.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -111,7 +112,12 @@ class FaultActivity:
         if self.planned.fault.reversible:
             revert_at = time.time() + self._clock.until(self.end)
         return FaultContext(
-            self._runtime, ref, record.injection_id, revert_at, self.planned.selections
+            self._runtime,
+            ref,
+            record.injection_id,
+            revert_at,
+            self.planned.selections,
+            record.watchdog,
         )
 
     def _each_target(self, work: Callable[[TargetRef, FaultRecord], None]) -> None:
@@ -141,6 +147,7 @@ class FaultActivity:
         ctx = self._context(ref, record)
         try:
             record.watchdog = self._safeguards.before_inject(ctx, fault, step.name, params)
+            ctx = dataclasses.replace(ctx, watchdog=record.watchdog)
             try:
                 state = fault.inject(ctx, params)
             except BaseException:
