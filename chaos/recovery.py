@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chaos import watchdog
@@ -81,28 +80,20 @@ def _remove_helpers(runtime: Runtime, live_runs: set[str]) -> list[str]:
     """Remove helpers of runs that hold no live entry.
 
     Helpers younger than a minute are spared: a live run between two faults
-    holds no entry, yet may be running a one-shot helper right now.
+    holds no entry, yet may be running a one-shot helper right now. The list
+    comes from the engine's summaries (no inspect per container), so a helper
+    that removes itself meanwhile cannot fail the sweep.
     """
     removed = []
     now = time.time()
-    for container in runtime.docker.containers.list(all=True, filters={"label": LABEL_HELPER}):
-        run_id = container.labels.get(LABEL_RUN)
+    for summary in runtime.docker.api.containers(all=True, filters={"label": LABEL_HELPER}):
+        labels = summary.get("Labels") or {}
+        run_id = labels.get(LABEL_RUN)
         if run_id in live_runs or run_id == runtime.run_id:
             continue
-        if now - _created(container.attrs.get("Created", "")) < HELPER_MIN_AGE:
+        if now - float(summary.get("Created") or 0) < HELPER_MIN_AGE:
             continue
         with contextlib.suppress(Exception):
-            container.remove(force=True)
-            removed.append(container.name)
+            runtime.docker.api.remove_container(summary["Id"], force=True)
+            removed.append((summary.get("Names") or [summary["Id"][:12]])[0].lstrip("/"))
     return removed
-
-
-def _created(stamp: str) -> float:
-    """Docker's RFC 3339 creation time (nanoseconds) as epoch seconds; 0 if unreadable."""
-    try:
-        head, _, rest = stamp.partition(".")
-        fraction = rest.rstrip("Z")[:6]
-        parsed = datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00")
-    except ValueError:
-        return 0.0
-    return parsed.timestamp()

@@ -94,6 +94,6 @@ def test_engine_restart_mid_experiment_is_an_error_and_leaves_nothing(
     # once the engine is back: the container runs unpaused, nothing of ours is left
     wait_for(lambda: state(web)["Running"], 30, "the restart policy to bring web back")
     assert not state(web)["Paused"]
-    leftovers = docker_client.containers.list(all=True, filters={"label": LABEL_HELPER})
-    assert not [c for c in leftovers if c.labels.get("chaosdrill.target") == web.id]
+    leftovers = docker_client.api.containers(all=True, filters={"label": LABEL_HELPER})
+    assert not [c for c in leftovers if (c.get("Labels") or {}).get("chaosdrill.target") == web.id]
     assert Ledger(state_dir).open_entries() == []

@@ -61,7 +61,9 @@ def sigkill(proc: subprocess.Popen) -> None:
 
 def watchdogs(client: Any, target: Any) -> list[Any]:
     """The watchdogs guarding faults on ``target`` (other tests' are not ours to count)."""
-    return client.containers.list(all=True, filters={"label": f"{LABEL_TARGET}={target.id}"})
+    # summaries, not Container objects: a watchdog that removes itself between
+    # the list and an inspect must not fail the test
+    return client.api.containers(all=True, filters={"label": f"{LABEL_TARGET}={target.id}"})
 
 
 def fault_file(experiment_file, group: str, fault: str, duration: str, extra: str = "") -> Path:
@@ -127,8 +129,8 @@ def test_recover_after_sigkill_reverts_and_leaves_nothing(
     assert "container.pause" in report["recovered"][0]
     assert not state(web)["Paused"]
     assert Ledger(state_dir).open_entries() == []
-    helpers = docker_client.containers.list(all=True, filters={"label": LABEL_HELPER})
-    assert not [h for h in helpers if h.labels.get(LABEL_TARGET) == web.id]
+    helpers = docker_client.api.containers(all=True, filters={"label": LABEL_HELPER})
+    assert not [h for h in helpers if (h.get("Labels") or {}).get(LABEL_TARGET) == web.id]
 
     again = chaosdrill("recover")
     assert again.returncode == 0 and "nothing to recover" in again.stdout
