@@ -40,10 +40,16 @@ def inspect_all(
     return out
 
 
-def running_container(runtime: Runtime, container: str) -> tuple[str | None, str]:
-    """(id, "") of a running (or paused) container, or (None, why not) naming it."""
-    item = inspect_all(runtime, container, ())[0]
-    return usable(item)
+def run_from(runtime: Runtime, container: str, argv: list[str], purpose: str) -> tuple[int, str]:
+    """Run ``argv`` in the network namespace of the container named ``container``.
+
+    Raises :class:`HelperUnavailable`, naming the container, when it is not
+    running or the helper cannot run: the probes turn that into a failed check.
+    """
+    container_id, problem = usable(inspect_all(runtime, container, ())[0])
+    if container_id is None:
+        raise HelperUnavailable(problem)
+    return run_in_netns_of(runtime, container_id, argv, purpose)
 
 
 def usable(item: Inspected) -> tuple[str | None, str]:

@@ -34,8 +34,7 @@ from chaos.patterns import Regex
 from chaos.probe import Check, Probe
 from probes._containers import (
     HelperUnavailable,
-    run_in_netns_of,
-    running_container,
+    run_from,
     seconds,
     within_helper_timeout,
 )
@@ -185,12 +184,9 @@ def curl_argv(params: HttpParams) -> list[str]:
 
 def check_from(runtime: Runtime, params: HttpParams, container: str) -> Check:
     """Make the request with curl inside ``container``'s network namespace."""
-    container_id, problem = running_container(runtime, container)
-    if container_id is None:
-        return Check(False, problem)
     try:
-        code, output = run_in_netns_of(
-            runtime, container_id, curl_argv(params), f"http probe from {container}"
+        code, output = run_from(
+            runtime, container, curl_argv(params), f"http probe from {container}"
         )
     except HelperUnavailable as exc:
         return Check(False, str(exc))

@@ -23,8 +23,7 @@ from chaos.hookspecs import hookimpl
 from chaos.probe import Check, Probe
 from probes._containers import (
     HelperUnavailable,
-    run_in_netns_of,
-    running_container,
+    run_from,
     seconds,
     within_helper_timeout,
 )
@@ -86,12 +85,9 @@ def connect_argv(params: TcpParams) -> list[str]:
 
 def check_from(runtime: Runtime, params: TcpParams, container: str) -> Check:
     """Open the connection with bash inside ``container``'s network namespace."""
-    container_id, problem = running_container(runtime, container)
-    if container_id is None:
-        return Check(False, problem)
     try:
-        code, output = run_in_netns_of(
-            runtime, container_id, connect_argv(params), f"tcp probe from {container}"
+        code, output = run_from(
+            runtime, container, connect_argv(params), f"tcp probe from {container}"
         )
     except HelperUnavailable as exc:
         return Check(False, str(exc))

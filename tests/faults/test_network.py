@@ -18,9 +18,8 @@ from chaos.faults.network import (
     NetworkLoss,
     NetworkPartition,
     chain_name,
+    run_in_netns,
 )
-from chaos.helpers import run_helper
-from chaos.images import NETNS_IMAGE
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 from tests.conftest import labels_for_test
@@ -67,29 +66,18 @@ def fetch(client: Any, url: str, timeout: int = 1) -> bool:
     return code == 0
 
 
+def in_netns(runtime: Runtime, container: Any, argv: list[str]) -> tuple[int, str]:
+    """Run ``argv`` with NET_ADMIN in ``container``'s namespace, the way the faults do."""
+    return run_in_netns(ctx(runtime, container), argv, "test helper")
+
+
 def chains(runtime: Runtime, container: Any) -> str:
     """The iptables rules inside ``container``'s namespace, as iptables -S prints them."""
-    _, out = run_helper(
-        runtime,
-        ["iptables", "-S"],
-        purpose="list rules",
-        image=NETNS_IMAGE,
-        network_mode=f"container:{container.id}",
-        cap_add=["NET_ADMIN"],
-    )
-    return out
+    return in_netns(runtime, container, ["iptables", "-S"])[1]
 
 
 def qdiscs(runtime: Runtime, container: Any) -> str:
-    _, out = run_helper(
-        runtime,
-        ["tc", "qdisc", "show"],
-        purpose="list qdiscs",
-        image=NETNS_IMAGE,
-        network_mode=f"container:{container.id}",
-        cap_add=["NET_ADMIN"],
-    )
-    return out
+    return in_netns(runtime, container, ["tc", "qdisc", "show"])[1]
 
 
 def test_partition_cuts_both_ways_and_spares_the_rest(containers, net, runtime):
@@ -232,15 +220,8 @@ def test_bandwidth_limits_transfer_rate(containers, net, runtime):
 
 
 def _netem_available(runtime: Runtime, container: Any) -> bool:
-    code, _out = run_helper(
-        runtime,
-        ["sh", "-c", "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root"],
-        purpose="probe netem",
-        image=NETNS_IMAGE,
-        network_mode=f"container:{container.id}",
-        cap_add=["NET_ADMIN"],
-    )
-    return code == 0
+    probe = "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root"
+    return in_netns(runtime, container, ["sh", "-c", probe])[0] == 0
 
 
 def test_latency_with_netem_or_a_clear_refusal_without(containers, net, runtime):
