@@ -24,8 +24,20 @@ from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
 from chaos.runtime import Runtime
+from chaos.swarm.inventory import Inventory, resolve_inventory
 
-__all__ = ["LoadedExperiment", "Plan", "RunResult", "Verdict", "load", "plan", "run"]
+__all__ = [
+    "Inventory",
+    "LoadedExperiment",
+    "Plan",
+    "RunResult",
+    "Verdict",
+    "inventory",
+    "load",
+    "plan",
+    "recover",
+    "run",
+]
 
 
 def load(path: str | Path, *, plugins: Plugins | None = None) -> LoadedExperiment:
@@ -33,8 +45,19 @@ def load(path: str | Path, *, plugins: Plugins | None = None) -> LoadedExperimen
     return load_experiment(path, plugins=plugins or default_plugins())
 
 
-def runtime_for(loaded: LoadedExperiment, *, docker_url: str | None = None) -> Runtime:
-    return Runtime(docker_url=docker_url, redactor=Redactor(loaded.secrets))
+def inventory(*, lab: str | None = None, path: str | Path | None = None) -> Inventory | None:
+    """The swarm to run against: a lab by name, an inventory file, or None (the
+    local engine, and its swarm if it is a manager). Raises UsageError."""
+    return resolve_inventory(lab=lab, path=path)
+
+
+def runtime_for(
+    loaded: LoadedExperiment,
+    *,
+    docker_url: str | None = None,
+    inventory: Inventory | None = None,
+) -> Runtime:
+    return Runtime(docker_url=docker_url, redactor=Redactor(loaded.secrets), inventory=inventory)
 
 
 def plan(
@@ -43,11 +66,13 @@ def plan(
     seed: int | None = None,
     plugins: Plugins | None = None,
     runtime: Runtime | None = None,
+    inventory: Inventory | None = None,
 ) -> Plan:
     """Resolve targets without touching anything (what ``--dry-run`` shows)."""
-    return make_plan(
-        loaded, plugins or default_plugins(), runtime or runtime_for(loaded), resolve_seed(seed)
-    )
+    plugins = plugins or default_plugins()
+    runtime = runtime or runtime_for(loaded, inventory=inventory)
+    runtime.node_controllers = plugins.registry.node_controllers
+    return make_plan(loaded, plugins, runtime, resolve_seed(seed))
 
 
 def run(
@@ -61,6 +86,7 @@ def run(
     handle_signals: bool = True,
     state_dir: str | Path | None = None,
     safeguards: bool = True,
+    inventory: Inventory | None = None,
 ) -> RunResult:
     """Run the experiment and return its verdict; never raises for run-time failures.
 
@@ -71,8 +97,9 @@ def run(
     Every injection is recorded in the fault ledger under ``state_dir``
     (default: see :func:`chaos.ledger.default_state_dir`) and reversible
     faults get a dead man's switch; ``safeguards=False`` turns both off.
+    ``inventory`` names the swarm that swarm targets live in (see :func:`inventory`).
     """
-    runtime = runtime or runtime_for(loaded)
+    runtime = runtime or runtime_for(loaded, inventory=inventory)
     ledger = Ledger(Path(state_dir) if state_dir else None) if safeguards else None
     try:
         return Runner(
@@ -95,11 +122,14 @@ def recover(
     include_live: bool = False,
     plugins: Plugins | None = None,
     docker_url: str | None = None,
+    inventory: Inventory | None = None,
 ):
-    """Revert every fault left in the ledger by a run that is gone (``chaosdrill recover``)."""
+    """Revert every fault left in the ledger by a run that is gone (``chaosdrill recover``).
+
+    Swarm faults are reverted through ``inventory``: pass the one the run used."""
     from chaos.recovery import recover as recover_ledger
 
-    runtime = Runtime(docker_url=docker_url)
+    runtime = Runtime(docker_url=docker_url, inventory=inventory)
     try:
         return recover_ledger(
             plugins or default_plugins(),

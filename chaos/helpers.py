@@ -36,11 +36,16 @@ class HelperCommand:
     cap_add: tuple[str, ...] = ()
     engine_socket: bool = False
     """Mount the engine's socket at the same path, to call its API with curl."""
+    network_mode: str | None = None
+    """Docker network mode when not joining a container: ``host`` lets a
+    watchdog reach engines published on this host's loopback (a Swarm lab)."""
+    image: str | None = None
+    """Image to run it in; None means the watchdog image (iptables, tc, curl).
+    Swarm faults use the swarm node image, which has the docker CLI."""
 
     def container_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "network_mode": f"container:{self.network_of}" if self.network_of else "none",
-        }
+        mode = f"container:{self.network_of}" if self.network_of else self.network_mode or "none"
+        options: dict[str, Any] = {"network_mode": mode}
         if self.cap_add:
             options["cap_add"] = list(self.cap_add)
         if self.engine_socket:

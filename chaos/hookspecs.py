@@ -94,6 +94,21 @@ def chaosdrill_register_target_kinds(registry: Registry) -> None:
 
 
 @hookspec
+def chaosdrill_register_node_controllers(registry: Registry) -> None:
+    """Register node controllers with ``registry.add_node_controller(ControllerClass)``.
+
+    ``registry`` is the same :class:`chaos.registry.Registry`. A node controller
+    (:class:`chaos.swarm.control.NodeController`) knows how to stop, pause and
+    isolate a swarm node on one platform, and how to undo it. Its ``name`` is
+    the ``control.type`` that inventory nodes use to pick it, and its
+    ``Control`` model validates the rest of their ``control`` mapping. The lab
+    registers ``lab``; a cloud or hypervisor plugin would register its own, and
+    node power faults (``node.stop``, ``node.pause``, ``node.partition``,
+    ``swarm.lose_managers``) then work on that platform unchanged.
+    """
+
+
+@hookspec
 def chaosdrill_run_finished(result: RunResult) -> None:
     """Called once after every run, whatever its verdict, after the journal is written.
 

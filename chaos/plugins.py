@@ -26,13 +26,18 @@ DISABLE_ENV = "CHAOSDRILL_DISABLE_PLUGINS"
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "chaos.targets.container",
+    "chaos.targets.swarm",
+    "chaos.lab.control",
     "chaos.faults.container",
     "chaos.faults.network",
+    "chaos.faults.swarm_node",
+    "chaos.faults.swarm_service",
     "probes.http",
     "probes.tcp",
     "probes.dns",
     "probes.exec",
     "probes.container_health",
+    "probes.swarm",
 )
 """Modules registered at start-up exactly like third-party plugins."""
 
@@ -42,6 +47,7 @@ REGISTRATION_HOOKS = (
     "chaosdrill_register_target_kinds",
     "chaosdrill_register_faults",
     "chaosdrill_register_probes",
+    "chaosdrill_register_node_controllers",
 )
 """Called once per plugin, in this order: target kinds exist before faults name them."""
 

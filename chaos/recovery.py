@@ -45,6 +45,7 @@ def recover(
     plugins: Plugins, runtime: Runtime, ledger: Ledger, *, include_live: bool = False
 ) -> tuple[list[Recovered], list[str]]:
     """Revert every orphaned entry; return what happened and the helpers removed."""
+    runtime.node_controllers = plugins.registry.node_controllers
     outcomes = []
     live_runs = set()
     for entry in ledger.open_entries():

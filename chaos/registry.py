@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from chaos.experiment.model import CONTINUOUS_PROBE_KEYS, FAULT_STEP_KEYS, GUARD_KEYS
 from chaos.fault import Fault
 from chaos.probe import Probe
+from chaos.swarm.control import NodeController
 from chaos.targets.base import TargetKind
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ class Registry:
     faults: dict[str, Registered[Fault]] = field(default_factory=dict)
     probes: dict[str, Registered[Probe]] = field(default_factory=dict)
     target_kinds: dict[str, Registered[TargetKind]] = field(default_factory=dict)
+    node_controllers: dict[str, Registered[NodeController]] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     origin: str = "unknown"
     """Name of the plugin whose hook is running; set by the plugin manager."""
@@ -53,6 +55,9 @@ class Registry:
 
     def add_target_kind(self, cls: type[TargetKind]) -> None:
         self._add(self.target_kinds, cls, TargetKind, "target kind", "Selector", ())
+
+    def add_node_controller(self, cls: type[NodeController]) -> None:
+        self._add(self.node_controllers, cls, NodeController, "node controller", "Control", ())
 
     def _add(
         self,

@@ -12,10 +12,17 @@ from chaos.experiment.configuration import Redactor
 if TYPE_CHECKING:
     import docker
 
+    from chaos.registry import Registered
+    from chaos.swarm.cluster import Cluster
+    from chaos.swarm.control import NodeController
+    from chaos.swarm.inventory import Inventory
+
 DEFAULT_HELPER_IMAGE = "chaosdrill/busybox:1"
 HELPER_IMAGE_ENV = "CHAOSDRILL_HELPER_IMAGE"
 DEFAULT_NETNS_IMAGE = "chaosdrill/netns-helper:1"
 NETNS_IMAGE_ENV = "CHAOSDRILL_NETNS_IMAGE"
+DEFAULT_SWARM_NODE_IMAGE = "chaosdrill/swarm-node:1"
+SWARM_NODE_IMAGE_ENV = "CHAOSDRILL_SWARM_NODE_IMAGE"
 LABEL_RUN = "chaosdrill.run"
 LABEL_HELPER = "chaosdrill.helper"
 
@@ -34,11 +41,20 @@ class Runtime:
         helper_image: str | None = None,
         run_id: str | None = None,
         redactor: Redactor | None = None,
+        inventory: Inventory | None = None,
     ):
         self.docker_url = docker_url
         self.helper_image = helper_image or os.environ.get(HELPER_IMAGE_ENV, DEFAULT_HELPER_IMAGE)
         self.netns_image = os.environ.get(NETNS_IMAGE_ENV, DEFAULT_NETNS_IMAGE)
         """Image with iptables, tc and curl: network faults, network probes, watchdogs."""
+        self.swarm_node_image = os.environ.get(SWARM_NODE_IMAGE_ENV, DEFAULT_SWARM_NODE_IMAGE)
+        """Debian with dockerd and the docker CLI: lab nodes, and Swarm faults' watchdogs."""
+        self.inventory = inventory
+        """The swarm's nodes and engines (``--lab``/``--inventory``); None means
+        the local engine is the swarm, if it is a manager."""
+        self._swarm: Cluster | None = None
+        self.node_controllers: dict[str, Registered[NodeController]] = {}
+        """Registered node controllers by ``control.type`` (set from the plugins)."""
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.redactor = redactor or Redactor()
         self._docker: docker.DockerClient | None = None
@@ -53,6 +69,16 @@ class Runtime:
 
                 self._docker = connect(self.docker_url)
             return self._docker
+
+    @property
+    def swarm(self) -> Cluster:
+        """The swarm under test: its managers' API and every node's engine."""
+        with self._lock:
+            if self._swarm is None:
+                from chaos.swarm.cluster import Cluster
+
+                self._swarm = Cluster(self, self.inventory)
+            return self._swarm
 
     @property
     def engine_is_local(self) -> bool:
@@ -79,6 +105,9 @@ class Runtime:
 
     def close(self) -> None:
         with self._lock:
+            if self._swarm is not None:
+                self._swarm.close()
+                self._swarm = None
             if self._docker is not None:
                 self._docker.close()
                 self._docker = None

@@ -51,7 +51,7 @@ def arm(
 
     delay = max(0.0, fire_at - time.time())
     labels = {**runtime.helper_labels(), LABEL_WATCHDOG: injection_id, LABEL_TARGET: target_id}
-    image = watchdog_image(runtime)
+    image = command.image or watchdog_image(runtime)
     try:
         runtime.docker.images.get(image)
     except docker.errors.ImageNotFound:

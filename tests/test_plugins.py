@@ -29,7 +29,7 @@ import pytest
 from chaos import api
 from chaos.engine.events import Notice
 from chaos.engine.result import Verdict
-from chaos.errors import InvalidExperiment
+from chaos.errors import InjectionFailed, InvalidExperiment
 from chaos.experiment.loader import load_text
 from chaos.fault import Fault, Params
 from chaos.hookspecs import hookimpl
@@ -42,6 +42,9 @@ from chaos.plugins import (
 )
 from chaos.probe import Check, Probe
 from chaos.registry import Registry
+from chaos.runtime import Runtime
+from chaos.swarm.control import ControlSettings, NodeController, controller_for
+from chaos.swarm.inventory import Inventory, InventoryNode
 from chaos.targets.base import Selector, TargetKind, TargetRef
 from tests.conftest import chaosdrill
 
@@ -73,6 +76,7 @@ def registering(method: str, *classes: type) -> types.ModuleType:
         "add_fault": "chaosdrill_register_faults",
         "add_probe": "chaosdrill_register_probes",
         "add_target_kind": "chaosdrill_register_target_kinds",
+        "add_node_controller": "chaosdrill_register_node_controllers",
     }[method]
 
     def register(registry: Registry) -> None:
@@ -227,6 +231,66 @@ def test_hook_chaosdrill_register_probes():
         "exp.yaml:6:38: 'anwser' is not a parameter of probe acme.always "
         "(did you mean 'answer'?); it takes: answer"
     ]
+
+
+class PowerSwitch(NodeController):
+    """A platform plugin's controller: records what it was asked to do."""
+
+    name = "acme.power"
+    calls: list[tuple[str, str, str]] = []
+
+    class Control(ControlSettings):
+        outlet: int
+
+    def apply(self, action, tag, *, graceful=False):
+        self.calls.append((action, self.node.name, f"outlet {self.settings.outlet}"))
+        return {"outlet": self.settings.outlet}
+
+    def undo(self, action, tag):
+        self.calls.append((f"undo {action}", self.node.name, f"outlet {self.settings.outlet}"))
+
+
+def test_hook_chaosdrill_register_node_controllers():
+    plugins = builtins_only()
+    assert plugins.registry.node_controllers["lab"].origin == "builtin"
+    assert plugins.register(registering("add_node_controller", PowerSwitch), "acme-power")
+    assert plugins.registry.node_controllers["acme.power"].origin == "acme-power"
+
+    inventory = Inventory(
+        nodes=[
+            InventoryNode(
+                name="m1",
+                role="manager",
+                endpoint="tcp://127.0.0.1:1",
+                control={"type": "acme.power", "outlet": 3},
+            ),
+            InventoryNode(name="m2", role="manager", endpoint="tcp://127.0.0.1:2"),
+            InventoryNode(
+                name="m3",
+                role="manager",
+                endpoint="tcp://127.0.0.1:3",
+                control={"type": "acme.power", "outlett": 3},
+            ),
+            InventoryNode(
+                name="m4", role="manager", endpoint="tcp://127.0.0.1:4", control={"type": "ipmi"}
+            ),
+        ]
+    )
+    runtime = Runtime(inventory=inventory)
+    runtime.node_controllers = plugins.registry.node_controllers
+    controller = controller_for(runtime, inventory.nodes[0], inventory)
+    assert isinstance(controller, PowerSwitch)
+    assert controller.apply("stop", "t1") == {"outlet": 3}
+    controller.undo("stop", "t1")
+    assert PowerSwitch.calls == [("stop", "m1", "outlet 3"), ("undo stop", "m1", "outlet 3")]
+    with pytest.raises(InjectionFailed, match="node m2 has no `control`"):
+        controller_for(runtime, inventory.nodes[1], inventory)
+    with pytest.raises(InjectionFailed, match=r"node m3: control\.outlet: Field required"):
+        controller_for(runtime, inventory.nodes[2], inventory)
+    with pytest.raises(
+        InjectionFailed, match=r"no node controller for control type 'ipmi'.*acme\.power, lab"
+    ):
+        controller_for(runtime, inventory.nodes[3], inventory)
 
 
 # chaosdrill_run_finished: runs against a real container
@@ -391,7 +455,12 @@ def test_builtins_are_registered_through_the_hooks():
     assert failures(plugins) == {}
     registered = dict(plugins.pm.list_name_plugin())
     assert set(registered) == set(BUILTIN_PLUGINS)
-    for table in (registry.faults, registry.probes, registry.target_kinds):
+    for table in (
+        registry.faults,
+        registry.probes,
+        registry.target_kinds,
+        registry.node_controllers,
+    ):
         for name, entry in table.items():
             assert entry.origin == "builtin", name
             module = entry.cls.__module__
@@ -402,6 +471,7 @@ def test_builtins_are_registered_through_the_hooks():
     assert _defined_types("chaos.faults", Fault) == set(registry.faults)
     assert _defined_types("probes", Probe) == set(registry.probes)
     assert _defined_types("chaos.targets", TargetKind) == set(registry.target_kinds)
+    assert _defined_types("chaos.lab", NodeController) == set(registry.node_controllers)
 
 
 def test_disabling_a_builtin_plugin_removes_exactly_its_types(monkeypatch):
@@ -411,7 +481,9 @@ def test_disabling_a_builtin_plugin_removes_exactly_its_types(monkeypatch):
     assert failures(plugins) == {}
     assert plugins.pm.get_plugin("probes.http") is None
     assert set(plugins.registry.probes) == set(full.probes) - {"http"}
-    assert set(plugins.registry.faults) == {n for n in full.faults if n.startswith("network.")}
+    assert set(plugins.registry.faults) == {
+        n for n in full.faults if not n.startswith("container.")
+    }
     assert set(plugins.registry.target_kinds) == set(full.target_kinds)
 
 
@@ -513,7 +585,12 @@ def test_cli_plugins_lists_builtins_with_origin_builtin():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     registry = builtins_only().registry
-    for table in (registry.faults, registry.probes, registry.target_kinds):
+    for table in (
+        registry.faults,
+        registry.probes,
+        registry.target_kinds,
+        registry.node_controllers,
+    ):
         for name in table:
             assert any(line.startswith(f"  {name}  (builtin)") for line in lines), name
     assert "failed to load" not in proc.stdout

@@ -58,13 +58,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from chaos.cli.console import LiveConsole, PlainConsole
 
     loaded = api.load(args.file)
+    inventory = api.inventory(lab=args.lab, path=args.inventory)
     if args.dry_run:
         from chaos.cli.plan_view import print_plan
 
-        print_plan(api.plan(loaded, seed=args.seed))
+        print_plan(api.plan(loaded, seed=args.seed, inventory=inventory))
         return 0
     if args.json:
-        result = api.run(loaded, seed=args.seed, report_dir=args.report_dir)
+        result = api.run(loaded, seed=args.seed, report_dir=args.report_dir, inventory=inventory)
         print(
             json.dumps(
                 {
@@ -80,18 +81,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         return int(result.exit_code)
     if sys.stdout.isatty() and not args.plain:
         with LiveConsole(loaded.experiment.title) as live:
-            result = api.run(loaded, seed=args.seed, report_dir=args.report_dir, observer=live)
+            result = api.run(
+                loaded,
+                seed=args.seed,
+                report_dir=args.report_dir,
+                observer=live,
+                inventory=inventory,
+            )
     else:
         console = PlainConsole()
         print(f"experiment: {loaded.experiment.title} ({args.file})", flush=True)
-        result = api.run(loaded, seed=args.seed, report_dir=args.report_dir, observer=console)
+        result = api.run(
+            loaded,
+            seed=args.seed,
+            report_dir=args.report_dir,
+            observer=console,
+            inventory=inventory,
+        )
     return int(result.exit_code)
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
     from chaos import api
 
-    outcomes, removed = api.recover(include_live=args.include_live)
+    inventory = api.inventory(lab=args.lab, path=args.inventory)
+    outcomes, removed = api.recover(include_live=args.include_live, inventory=inventory)
     if args.json:
         print(
             json.dumps(

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="seed for targets that set none (recorded in the journal)"
     )
     run.add_argument("--json", action="store_true", help="print one JSON object with the verdict")
+    _swarm_arguments(run)
     run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
     run.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_run"))
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also revert faults of runs that are still running on this machine",
     )
     recover.add_argument("--json", action="store_true")
+    _swarm_arguments(recover)
     recover.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_recover"))
 
     demo = sub.add_parser("demo", help="start or remove the demo stack the examples run against")
@@ -79,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("action", choices=["build"])
     images.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_images"))
     return parser
+
+
+def _swarm_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--lab", metavar="NAME", help="the swarm is the local lab NAME (`chaosdrill lab up`)"
+    )
+    where.add_argument(
+        "--inventory", metavar="FILE", help="the swarm's nodes and engines (YAML or JSON)"
+    )
 
 
 def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:

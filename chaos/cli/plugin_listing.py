@@ -73,7 +73,7 @@ def _type_name(annotation: Any, metadata: Iterable[Any] = ()) -> str:
 def describe_plugins(registry: Registry) -> dict[str, Any]:
     def entry(reg: Any, **extra: Any) -> dict[str, Any]:
         cls = reg.cls
-        model = getattr(cls, "Params", None) or cls.Selector
+        model = getattr(cls, "Params", None) or getattr(cls, "Selector", None) or cls.Control
         return {
             "name": cls.name,
             "origin": reg.origin,
@@ -94,6 +94,10 @@ def describe_plugins(registry: Registry) -> dict[str, Any]:
         "target_kinds": [
             entry(r) for r in sorted(registry.target_kinds.values(), key=lambda r: r.cls.name)
         ],
+        "node_controllers": [
+            entry(r, actions=list(r.cls.actions))
+            for r in sorted(registry.node_controllers.values(), key=lambda r: r.cls.name)
+        ],
         "failures": [{"plugin": f.plugin, "error": f.error} for f in registry.failures],
     }
 
@@ -104,6 +108,7 @@ def print_plugins(registry: Registry) -> None:
         ("faults", "Faults"),
         ("probes", "Probes"),
         ("target_kinds", "Target kinds"),
+        ("node_controllers", "Node controllers"),
     ):
         print(f"{title}:")
         for item in data[section]:

@@ -85,6 +85,7 @@ class Runner:
         self.loaded = loaded
         self.plugins = plugins
         self.runtime = runtime
+        runtime.node_controllers = plugins.registry.node_controllers
         self.seed = seed
         self.report_dir = report_dir
         self.handle_signals = handle_signals

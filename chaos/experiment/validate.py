@@ -156,7 +156,7 @@ class _Checker:
             self.report.pydantic(exc, where, model=selector, owner=f"a {spec.kind} selector")
         except Exception as exc:  # a plugin's validator must not take the loader down
             self.report.at_value(where, _plugin_bug(f"target kind {spec.kind}", exc))
-        if not spec.select:
+        if not spec.select and selector.model_fields:  # a kind with nothing to select is one object
             self.report.at_key(
                 where, f"target {name!r} needs a select: an empty selector would match everything"
             )

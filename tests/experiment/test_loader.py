@@ -818,7 +818,7 @@ def test_unknown_target_kind():
         + "method:\n  - {fault: container.kill, target: web}\n"
     )
     assert found == [
-        "exp.yaml:4:15: unknown target kind 'contianer' (did you mean 'container'?); known: container"
+        "exp.yaml:4:15: unknown target kind 'contianer' (did you mean 'container'?); known: container, node, service, swarm"
     ]
 
 

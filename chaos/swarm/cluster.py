@@ -1,0 +1,195 @@
+"""Connections to a swarm: the managers' API and each node's own engine.
+
+The swarm API (nodes, services, tasks) answers on any manager that can reach
+the Raft leader. A fault may just have stopped the manager chaosdrill was
+talking to, so every swarm call goes through :meth:`Cluster.call`, which
+tries the managers in turn, starting with the last one that answered.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from chaos.docker_client import describe_engine_error
+from chaos.errors import ChaosError, TargetError, UsageError
+from chaos.swarm.inventory import Inventory, InventoryNode
+
+if TYPE_CHECKING:
+    import docker
+
+    from chaos.runtime import Runtime
+
+T = TypeVar("T")
+
+NODE_TIMEOUT = float(os.environ.get("CHAOSDRILL_SWARM_TIMEOUT", "8"))
+"""Seconds a node's engine may take to answer: a paused node never does."""
+
+
+class NoLeader(ChaosError):
+    """The managers answer but the swarm has no leader (quorum lost or an election)."""
+
+
+class Cluster:
+    def __init__(self, runtime: Runtime, inventory: Inventory | None):
+        self._runtime = runtime
+        self._given = inventory
+        self._inventory: Inventory | None = inventory
+        self._clients: dict[str, docker.DockerClient] = {}
+        self._preferred = 0
+        self._lock = threading.Lock()
+
+    @property
+    def inventory(self) -> Inventory:
+        """The inventory given, or one made of the local engine when it is a manager."""
+        if self._inventory is None:
+            self._inventory = self._local_inventory()
+        return self._inventory
+
+    @property
+    def is_local(self) -> bool:
+        return self._given is None
+
+    def _local_inventory(self) -> Inventory:
+        from chaos.docker_client import engine_errors
+        from chaos.errors import EngineUnreachable
+
+        with engine_errors(EngineUnreachable, "asking the local engine about its swarm"):
+            info = self._runtime.docker.info()
+        swarm = info.get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            raise UsageError(
+                "this experiment targets a swarm, but the local engine is not a swarm manager: "
+                "start a lab (`chaosdrill lab up`) and pass --lab, or pass --inventory FILE"
+            )
+        endpoint = self._runtime.docker_url or os.environ.get(
+            "DOCKER_HOST", "unix:///var/run/docker.sock"
+        )
+        return Inventory(
+            name="local",
+            nodes=[
+                InventoryNode(name=info.get("Name") or "local", role="manager", endpoint=endpoint)
+            ],
+        )
+
+    def node(self, name: str) -> InventoryNode:
+        found = self.inventory.node(name)
+        if found is None:
+            where = self.inventory.source or "the local engine's swarm"
+            raise TargetError(
+                f"node {name} has no engine endpoint in the inventory ({where}); "
+                "list every node in an inventory to act on its containers"
+            )
+        return found
+
+    def client(self, node_name: str) -> docker.DockerClient:
+        """A client of one node's own engine (created once, then reused)."""
+        node = self.node(node_name)
+        with self._lock:
+            client = self._clients.get(node.name)
+            if client is None:
+                client = self._connect(node)
+                self._clients[node.name] = client
+            return client
+
+    def _connect(self, node: InventoryNode) -> docker.DockerClient:
+        import docker
+
+        if self.is_local and node.endpoint.startswith("unix://"):
+            return self._runtime.docker
+        tls: Any = False
+        if node.tls is not None:
+            cert = (node.tls.cert, node.tls.key) if node.tls.cert and node.tls.key else None
+            verify: Any = node.tls.ca if (node.tls.verify and node.tls.ca) else node.tls.verify
+            tls = docker.tls.TLSConfig(client_cert=cert, verify=verify)
+        try:
+            return docker.DockerClient(
+                base_url=node.endpoint,
+                timeout=NODE_TIMEOUT,
+                tls=tls,
+                use_ssh_client=node.endpoint.startswith("ssh://"),
+                max_pool_size=16,
+            )
+        except Exception as exc:
+            raise TargetError(
+                f"cannot connect to node {node.name} at {node.endpoint}: {describe_engine_error(exc)}"
+            ) from None
+
+    def call(self, what: str, action: Callable[[docker.DockerClient], T]) -> T:
+        """Run ``action`` on a manager, failing over to the next one.
+
+        Raises :class:`NoLeader` when managers answer but none has a leader,
+        TargetError when no manager answers at all.
+        """
+        import docker.errors
+
+        managers = self.inventory.managers
+        errors: list[str] = []
+        no_leader = False
+        for offset in range(len(managers)):
+            index = (self._preferred + offset) % len(managers)
+            manager = managers[index]
+            try:
+                result = action(self.client(manager.name))
+            except docker.errors.NotFound:
+                raise
+            except docker.errors.APIError as exc:
+                text = str(exc.explanation or exc)
+                if exc.status_code == 503 or "leader" in text or "not a swarm manager" in text:
+                    no_leader = no_leader or "leader" in text
+                    errors.append(f"{manager.name}: {text}")
+                    continue
+                raise
+            except ChaosError as exc:
+                errors.append(f"{manager.name}: {exc}")
+                continue
+            except Exception as exc:  # transport: refused, timed out
+                errors.append(f"{manager.name}: {describe_engine_error(exc)}")
+                continue
+            self._preferred = index
+            return result
+        detail = "; ".join(errors)
+        if no_leader:
+            raise NoLeader(f"{what}: the swarm has no leader ({detail})")
+        raise TargetError(f"{what}: no manager answered ({detail})")
+
+    # -- swarm objects, as the engine reports them (low-level dicts) --
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self.call("listing swarm nodes", lambda c: c.api.nodes())
+
+    def services(self) -> list[dict[str, Any]]:
+        return self.call("listing services", lambda c: c.api.services())
+
+    def service(self, service_id: str) -> dict[str, Any]:
+        return self.call(
+            f"inspecting service {service_id}", lambda c: c.api.inspect_service(service_id)
+        )
+
+    def tasks(self, service_id: str) -> list[dict[str, Any]]:
+        return self.call(
+            f"listing tasks of {service_id}", lambda c: c.api.tasks(filters={"service": service_id})
+        )
+
+    def hostname_of(self, node_id: str, nodes: list[dict[str, Any]] | None = None) -> str:
+        for node in nodes if nodes is not None else self.nodes():
+            if node["ID"] == node_id:
+                return str(node["Description"]["Hostname"])
+        return node_id
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                if client is not self._runtime.docker:
+                    client.close()
+            self._clients.clear()
+
+
+def leader_of(nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((n for n in nodes if (n.get("ManagerStatus") or {}).get("Leader")), None)
+
+
+def hostname(node: dict[str, Any]) -> str:
+    return str(node["Description"]["Hostname"])

@@ -1,0 +1,131 @@
+"""The inventory: which engines make up a swarm, and how to reach and control each node.
+
+chaosdrill talks to a swarm through its nodes' engines: a manager's engine for
+the swarm API (nodes, services, tasks), each node's own engine for the task
+containers that run there. The inventory names those endpoints. ``chaosdrill
+lab up`` writes one for the lab; for a real cluster users write their own
+(YAML or JSON)::
+
+    name: prod-eu
+    nodes:
+      - name: mgr-1                  # the node's hostname in `docker node ls`
+        role: manager
+        endpoint: tcp://10.0.0.11:2376
+        tls: {ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem}
+      - name: worker-1
+        role: worker
+        endpoint: ssh://ops@10.0.0.21
+        control: {type: aws-ec2, instance: i-0abc}   # read by a node-controller plugin
+
+``control`` says how the node itself is stopped, paused or cut off; it is
+opaque to the core and handed to the ``chaosdrill_node_controller`` hook
+(the lab implements ``type: lab``). Without it, node power faults refuse the
+node with a clear message; swarm-level faults (drain, services, tasks) work.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chaos.errors import UsageError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsFiles(_Model):
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    verify: bool = True
+
+
+class InventoryNode(_Model):
+    name: str = Field(min_length=1)
+    """The node's hostname as the swarm reports it (``docker node ls``)."""
+    role: Literal["manager", "worker"]
+    endpoint: str = Field(min_length=1)
+    """Where this node's engine answers: ``tcp://host:port``, ``ssh://user@host``
+    or ``unix:///path``."""
+    tls: TlsFiles | None = None
+    address: str | None = None
+    """The node's address inside the swarm (its advertise address)."""
+    control: dict[str, Any] = Field(default_factory=dict)
+    """How to stop, start, pause and isolate the node; ``type`` picks the plugin."""
+
+    @property
+    def control_type(self) -> str | None:
+        value = self.control.get("type")
+        return str(value) if value else None
+
+
+class Inventory(_Model):
+    name: str = "swarm"
+    nodes: list[InventoryNode] = Field(min_length=1)
+    features: dict[str, bool] = Field(default_factory=dict)
+    """What the platform can do, as measured when the inventory was written
+    (for the lab: ``routing_mesh`` is false where the kernel lacks IPVS)."""
+    source: str | None = Field(default=None, exclude=True)
+    """The file this inventory was read from, for messages."""
+
+    def node(self, name: str) -> InventoryNode | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    @property
+    def managers(self) -> list[InventoryNode]:
+        return [n for n in self.nodes if n.role == "manager"]
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read an inventory (YAML or JSON); raise UsageError naming the file and field."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read inventory {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise UsageError(f"{where}: not valid YAML or JSON") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: an inventory is a mapping with a `nodes` list")
+    try:
+        inventory = Inventory.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise UsageError(f"{path}: inventory field {field}: {first['msg']}") from None
+    names = [n.name for n in inventory.nodes]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UsageError(f"{path}: node {duplicates[0]} is listed twice")
+    if not inventory.managers:
+        raise UsageError(f"{path}: no manager node: the swarm API is only on managers")
+    return inventory.model_copy(update={"source": str(path)})
+
+
+def resolve_inventory(
+    *, lab: str | None = None, path: str | Path | None = None
+) -> Inventory | None:
+    """``--lab NAME`` or ``--inventory FILE`` (not both); None for neither."""
+    if lab and path:
+        raise UsageError("give --lab or --inventory, not both")
+    if path:
+        return load_inventory(path)
+    if lab:
+        from chaos.lab.lab import load_lab_inventory
+
+        return load_lab_inventory(lab)
+    return None
