@@ -49,6 +49,7 @@ def describe_engine_error(exc: BaseException) -> str:
     text = str(exc)
     for marker in (
         "Connection refused",
+        "Connection reset by peer",
         "No such file or directory",
         "timed out",
         "Read timed out",

@@ -9,17 +9,20 @@ and time-to-recover are exactly that.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.probe import Check, Probe
-from chaos.swarm.cluster import NoLeader, hostname, leader_of
+from chaos.swarm.cluster import NODE_TIMEOUT, hostname, leader_of
 
 if TYPE_CHECKING:
     from chaos.registry import Registry
@@ -107,68 +110,105 @@ class QuorumParams(Params):
 
 class SwarmQuorumProbe(Probe):
     name = "swarm.quorum"
-    summary = "a Raft leader exists and reachable managers are a majority; reports leader changes"
+    summary = "a Raft leader exists and reachable managers are a majority; reports elections"
     Params = QuorumParams
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self._leader: str | None = None
+        self._leaderless_since: float | None = None
         self._changes = 0
 
     def check(
         self, runtime: Runtime, params: QuorumParams, targets: tuple[TargetRef, ...]
     ) -> Check:
-        cluster = runtime.swarm
-        managers = cluster.inventory.managers
-        answering = _answering(runtime, [m.name for m in managers])
-        total = len(managers)
-        majority = total // 2 + 1
-        try:
-            nodes = cluster.nodes()
-        except NoLeader:
-            return Check(
-                False,
-                f"quorum lost: no leader; {len(answering)} of {total} managers answer "
-                f"(a majority is {majority})",
-            )
-        except ChaosError as exc:
-            return Check(False, f"no manager answers: {exc}")
+        managers = [m.name for m in runtime.swarm.inventory.managers]
+        nodes, answered, errors = self._ask_managers(runtime, managers)
+        total, now = len(managers), time.monotonic()
+        if nodes is None:
+            self._leaderless(now)
+            if answered:
+                return Check(
+                    False,
+                    f"quorum lost: no leader; {len(answered)} of {total} managers answer "
+                    f"(a majority is {total // 2 + 1})",
+                )
+            shown = "; ".join(f"{name}: {error}" for name, error in sorted(errors.items()))
+            return Check(False, f"no manager answers ({shown})")
         manager_nodes = [n for n in nodes if n["Spec"].get("Role") == "manager"]
         reachable = [
             n
             for n in manager_nodes
             if (n.get("ManagerStatus") or {}).get("Reachability") == "reachable"
         ]
-        leader = leader_of(manager_nodes)
         majority = len(manager_nodes) // 2 + 1
-        with self._lock:
-            leader_name = hostname(leader) if leader else None
-            note = ""
-            if leader_name and self._leader and leader_name != self._leader:
-                self._changes += 1
-                note = f" (was {self._leader})"
-            if leader_name:
-                self._leader = leader_name
-            changes = self._changes
+        leader = leader_of(manager_nodes)
+        if leader is None:
+            self._leaderless(now)
+        note = self._leader_seen(hostname(leader), now) if leader else ""
         detail = (
-            f"leader {leader_name or 'none'}{note}; {len(reachable)} of {len(manager_nodes)} "
-            f"managers reachable (majority {majority}); leader changes: {changes}"
+            f"leader {hostname(leader) if leader else 'none'}{note}; {len(reachable)} of "
+            f"{len(manager_nodes)} managers reachable (majority {majority}); "
+            f"leader changes: {self._changes}"
         )
         return Check(leader is not None and len(reachable) >= majority, detail)
 
+    def _leaderless(self, now: float) -> None:
+        with self._lock:
+            if self._leaderless_since is None:
+                self._leaderless_since = now
 
-def _answering(runtime: Runtime, names: list[str]) -> list[str]:
-    """Managers whose engine answers a ping right now (asked in parallel)."""
+    def _leader_seen(self, name: str, now: float) -> str:
+        """Note a change of leader, with how long the swarm went without one."""
+        with self._lock:
+            note = ""
+            if self._leader and name != self._leader:
+                self._changes += 1
+                note = f" (was {self._leader}"
+                if self._leaderless_since is not None:
+                    note += f", elected within {now - self._leaderless_since:.1f}s"
+                note += ")"
+            self._leader, self._leaderless_since = name, None
+            return note
 
-    def ping(name: str) -> bool:
+    def _ask_managers(
+        self, runtime: Runtime, managers: list[str]
+    ) -> tuple[list[dict[str, Any]] | None, list[str], dict[str, str]]:
+        """Ask every manager at once; the first full answer wins.
+
+        During an election managers stall rather than refuse, so asking them
+        one after another would take a timeout per manager and blur how long
+        the swarm really had no leader. Returns (nodes or None, the managers
+        that answered without a leader, the error of each that did not).
+        """
+        import docker.errors
+
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2 * max(1, len(managers)))
+            pool = self._pool
+        futures = {
+            pool.submit(lambda n=name: runtime.swarm.client(n).api.nodes()): name
+            for name in managers
+        }
+        answered: list[str] = []
+        errors: dict[str, str] = {}
         try:
-            return bool(runtime.swarm.client(name).ping())
-        except Exception:
-            return False
-
-    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        results = list(pool.map(ping, names))
-    return [n for n, ok in zip(names, results, strict=True) if ok]
+            for future in as_completed(futures, timeout=NODE_TIMEOUT + 2):
+                name = futures[future]
+                try:
+                    return future.result(), answered, errors
+                except docker.errors.APIError as exc:
+                    answered.append(name)
+                    errors[name] = str(exc.explanation or exc)
+                except Exception as exc:
+                    errors[name] = describe_engine_error(exc)
+        except FuturesTimeout:
+            for future, name in futures.items():
+                if not future.done():
+                    errors[name] = "timed out"
+        return None, answered, errors
 
 
 class NodesParams(Params):

@@ -468,10 +468,12 @@ class Runner:
                     when = f" (first at t={t:.1f}s{during})"
                 else:
                     when = ""
+                failed = [s for s in series.samples if not s.ok and s.detail]
+                said = f"; it reported: {failed[-1].detail}" if failed else ""
                 self.report(
                     ReasonRecord(
                         kind="tolerance",
-                        message=f"probe {bound.name}: {message}{when}",
+                        message=f"probe {bound.name}: {message}{when}{said}",
                         source=bound.name,
                         t=t,
                     )

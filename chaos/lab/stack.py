@@ -63,7 +63,8 @@ def service_spec(
     }
 
 
-DEMO_SERVICES = (("web", 3, "rollback"), ("api", 2, "pause"))
+DEMO_SERVICES = (("web", 4, "rollback"), ("api", 2, "pause"))
+"""``web`` has a task per node of the default lab (3 managers, 1 worker)."""
 
 
 def deploy(client: docker.DockerClient, labels: dict[str, str] | None = None) -> list[str]:

@@ -28,6 +28,12 @@ NODE_TIMEOUT = float(os.environ.get("CHAOSDRILL_SWARM_TIMEOUT", "8"))
 """Seconds a node's engine may take to answer: a paused node never does."""
 
 
+API_VERSION = "1.41"
+"""Spoken to every node without asking first: a client that asks the version
+on creation fails on a stopped node before any call is made. Newer engines
+still serve it."""
+
+
 class NoLeader(ChaosError):
     """The managers answer but the swarm has no leader (quorum lost or an election)."""
 
@@ -38,6 +44,8 @@ class Cluster:
         self._given = inventory
         self._inventory: Inventory | None = inventory
         self._clients: dict[str, docker.DockerClient] = {}
+        self._borrowed: set[str] = set()
+        """Nodes whose client is the runtime's own (closed by the runtime)."""
         self._preferred = 0
         self._lock = threading.Lock()
 
@@ -90,15 +98,17 @@ class Cluster:
         with self._lock:
             client = self._clients.get(node.name)
             if client is None:
-                client = self._connect(node)
+                if self.is_local and node.endpoint.startswith("unix://"):
+                    client = self._runtime.docker
+                    self._borrowed.add(node.name)
+                else:
+                    client = self._connect(node)
                 self._clients[node.name] = client
             return client
 
     def _connect(self, node: InventoryNode) -> docker.DockerClient:
         import docker
 
-        if self.is_local and node.endpoint.startswith("unix://"):
-            return self._runtime.docker
         tls: Any = False
         if node.tls is not None:
             cert = (node.tls.cert, node.tls.key) if node.tls.cert and node.tls.key else None
@@ -109,6 +119,7 @@ class Cluster:
                 base_url=node.endpoint,
                 timeout=NODE_TIMEOUT,
                 tls=tls,
+                version=API_VERSION,
                 use_ssh_client=node.endpoint.startswith("ssh://"),
                 max_pool_size=16,
             )
@@ -181,8 +192,8 @@ class Cluster:
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients.values():
-                if client is not self._runtime.docker:
+            for name, client in self._clients.items():
+                if name not in self._borrowed:
                     client.close()
             self._clients.clear()
 

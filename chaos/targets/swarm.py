@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from chaos.errors import ChaosError, TargetError
+from chaos.errors import ChaosError, TargetError, UsageError
 from chaos.hookspecs import hookimpl
 from chaos.patterns import Regex
 from chaos.targets.base import Selector, TargetKind, TargetRef
@@ -25,6 +25,8 @@ STACK_LABEL = "com.docker.stack.namespace"
 def _swarm_call(runtime: Runtime, what: str, action: Any) -> Any:
     try:
         return action()
+    except UsageError:
+        raise  # no swarm to ask: the message says how to get one
     except ChaosError as exc:
         raise TargetError(f"{what}: {exc}") from None
 
