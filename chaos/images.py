@@ -12,6 +12,13 @@ watchdogs use it to call the engine. It is made with ``debootstrap`` from
 Debian's package mirror (root needed) and imported, so no registry is needed
 either; with a registry, ``docker build -f images/netns-helper.Dockerfile``
 gives the same image.
+
+``chaosdrill/swarm-node`` is the same kind of Debian with the Docker engine
+(``docker.io``): the nodes of the Swarm lab (``chaosdrill lab up``) are
+containers of it, each running its own ``dockerd``. One builder,
+:func:`build_rootfs_image`, makes both Debian images from a
+:class:`RootfsImage` description; ``images/*.Dockerfile`` are the registry
+equivalents.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +39,8 @@ if TYPE_CHECKING:
 BUSYBOX_IMAGE = "chaosdrill/busybox:1"
 NETNS_IMAGE = "chaosdrill/netns-helper:1"  # the default of Runtime.netns_image
 NETNS_PACKAGES = ("iptables", "iproute2", "curl", "ca-certificates", "procps")
+SWARM_NODE_IMAGE = "chaosdrill/swarm-node:1"  # the nodes of `chaosdrill lab`
+SWARM_NODE_PACKAGES = ("docker.io", "iptables", "iproute2", "procps", "ca-certificates", "curl")
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
@@ -93,25 +104,64 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_netns_image(
-    client: docker.DockerClient, tag: str = NETNS_IMAGE, mirror: str = DEBIAN_MIRROR
+@dataclass(frozen=True)
+class RootfsImage:
+    """An image made by ``debootstrap`` from Debian's mirror and imported.
+
+    ``dockerfile`` is the equivalent build for machines with a registry (in
+    ``images/``), named in the error when ``debootstrap`` is missing.
+    """
+
+    tag: str
+    packages: tuple[str, ...]
+    changes: tuple[str, ...]
+    """Dockerfile instructions applied on import (``CMD``, ``LABEL``...)."""
+    dockerfile: str
+
+
+NETNS_ROOTFS = RootfsImage(
+    tag=NETNS_IMAGE,
+    packages=NETNS_PACKAGES,
+    changes=('CMD ["sleep", "infinity"]', "LABEL chaosdrill.image=netns-helper"),
+    dockerfile="images/netns-helper.Dockerfile",
+)
+SWARM_NODE_ROOTFS = RootfsImage(
+    tag=SWARM_NODE_IMAGE,
+    packages=SWARM_NODE_PACKAGES,
+    # No VOLUME /var/lib/docker: watchdogs run this image for its docker CLI, and
+    # each run would leave an anonymous volume. Lab nodes mount a named one.
+    changes=('CMD ["dockerd"]', "LABEL chaosdrill.image=swarm-node"),
+    dockerfile="images/swarm-node.Dockerfile",
+)
+ROOTFS_PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
+
+
+def build_rootfs_image(
+    client: docker.DockerClient,
+    spec: RootfsImage,
+    tag: str | None = None,
+    mirror: str = DEBIAN_MIRROR,
 ) -> str:
-    """debootstrap a minimal Debian with the network tools and import it."""
+    """debootstrap a minimal Debian with ``spec.packages``, import it, return its id."""
     import subprocess
     import tempfile
 
+    tag = tag or spec.tag
+    repository, _, version = tag.rpartition(":")
+    if not repository or "/" in version:
+        repository, version = tag, "latest"
     if shutil.which("debootstrap") is None:
         raise UsageError(
-            "debootstrap is needed to build the network helper image with no registry "
+            f"debootstrap is needed to build {tag} with no registry "
             "(Debian/Ubuntu: apt-get install debootstrap); with a registry use "
-            "docker build -t chaosdrill/netns-helper:1 -f images/netns-helper.Dockerfile images"
+            f"docker build -t {tag} -f {spec.dockerfile} images"
         )
     with tempfile.TemporaryDirectory(prefix="chaosdrill-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         command = [
             "debootstrap",
             "--variant=minbase",
-            f"--include={','.join(NETNS_PACKAGES)}",
+            f"--include={','.join(spec.packages)}",
             DEBIAN_SUITE,
             str(rootfs),
             mirror,
@@ -119,31 +169,48 @@ def build_netns_image(
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise UsageError(f"debootstrap failed: {' '.join(tail)}")
-        for path in (
-            "var/cache/apt/archives",
-            "var/lib/apt/lists",
-            "usr/share/doc",
-            "usr/share/man",
-        ):
+            raise UsageError(f"debootstrap failed building {tag}: {' '.join(tail)}")
+        for path in ROOTFS_PRUNE:
             shutil.rmtree(rootfs / path, ignore_errors=True)
         archive = Path(tmp) / "rootfs.tar"
         with tarfile.open(archive, "w") as tar:
             tar.add(str(rootfs), arcname=".")
+        shutil.rmtree(rootfs, ignore_errors=True)
         with archive.open("rb") as fh:
             client.api.import_image_from_data(
-                fh.read(),
-                repository=tag.split(":")[0],
-                tag=tag.split(":")[1],
-                changes=['CMD ["sleep", "infinity"]', "LABEL chaosdrill.image=netns-helper"],
+                fh, repository=repository, tag=version, changes=list(spec.changes)
             )
     return client.images.get(tag).id
 
 
-def ensure_netns_image(client: docker.DockerClient, tag: str = NETNS_IMAGE) -> str:
+def build_netns_image(
+    client: docker.DockerClient, tag: str = NETNS_IMAGE, mirror: str = DEBIAN_MIRROR
+) -> str:
+    """debootstrap a minimal Debian with the network tools and import it."""
+    return build_rootfs_image(client, NETNS_ROOTFS, tag, mirror)
+
+
+def build_swarm_node_image(
+    client: docker.DockerClient, tag: str = SWARM_NODE_IMAGE, mirror: str = DEBIAN_MIRROR
+) -> str:
+    """debootstrap a minimal Debian with the Docker engine (a lab node) and import it."""
+    return build_rootfs_image(client, SWARM_NODE_ROOTFS, tag, mirror)
+
+
+def _ensure(client: docker.DockerClient, tag: str, build: Callable[[], str]) -> str:
     import docker.errors
 
     try:
         return client.images.get(tag).id
     except docker.errors.ImageNotFound:
-        return build_netns_image(client, tag)
+        return build()
+
+
+def ensure_netns_image(client: docker.DockerClient, tag: str = NETNS_IMAGE) -> str:
+    """Build the network helper image only when it is not on the engine yet."""
+    return _ensure(client, tag, lambda: build_netns_image(client, tag))
+
+
+def ensure_swarm_node_image(client: docker.DockerClient, tag: str = SWARM_NODE_IMAGE) -> str:
+    """Build the lab node image only when it is not on the engine yet."""
+    return _ensure(client, tag, lambda: build_swarm_node_image(client, tag))

@@ -27,6 +27,8 @@ SESSION = str(os.getpid())
 never remove each other's containers."""
 ROOT = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.swarm_lab"]  # the session's Swarm lab: the `swarm_lab` fixture
+
 
 def labels_for_test(test_name: str) -> dict[str, str]:
     return {TEST_LABEL: test_name, SESSION_LABEL: SESSION}

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from chaos.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from chaos.lab.lab import LabStatus
+
+NO_MESH = "the kernel lacks IPVS: publish ports with mode=host and use endpoint_mode dnsrr"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -147,11 +153,104 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_images(args: argparse.Namespace) -> int:
     from chaos.docker_client import connect
-    from chaos.images import BUSYBOX_IMAGE, NETNS_IMAGE, build_busybox_image, ensure_netns_image
+    from chaos.images import (
+        BUSYBOX_IMAGE,
+        NETNS_IMAGE,
+        SWARM_NODE_IMAGE,
+        build_busybox_image,
+        ensure_netns_image,
+        ensure_swarm_node_image,
+    )
 
     client = connect()
     image_id = build_busybox_image(client)
     print(f"built {BUSYBOX_IMAGE} ({image_id[:19]})", flush=True)
     image_id = ensure_netns_image(client)
-    print(f"ready {NETNS_IMAGE} ({image_id[:19]})")
+    print(f"ready {NETNS_IMAGE} ({image_id[:19]})", flush=True)
+    image_id = ensure_swarm_node_image(client)
+    print(f"ready {SWARM_NODE_IMAGE} ({image_id[:19]})")
     return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from chaos.lab import lab
+
+    name = args.name
+    if args.lab_action == "up":
+        extra = {"image": args.image} if args.image else {}
+        done = lab.up(
+            name,
+            managers=args.managers,
+            workers=args.workers,
+            load=args.load,
+            storage_driver=args.storage_driver,
+            progress=lambda message: print(f"lab {name}: {message}", flush=True),
+            **extra,
+        )
+        inventory = done.inventory
+        workers = len(inventory.nodes) - len(inventory.managers)
+        shape = f"{_count(len(inventory.managers), 'manager')}, {_count(workers, 'worker')}"
+        if done.created:
+            print(f"lab {name} up in {done.seconds:.1f}s ({shape}); inventory {done.path}")
+        elif done.started:
+            print(f"lab {name} is up again ({shape}); inventory {done.path}")
+        else:
+            print(f"lab {name} is already up ({shape}); inventory {done.path}")
+        if not inventory.features.get("routing_mesh", True):
+            print(f"lab {name}: no routing mesh ({NO_MESH})")
+        print(f"use it with: chaosdrill run FILE --lab {name}")
+        return 0
+    if args.lab_action == "status":
+        current = lab.status(name)
+        if args.json:
+            print(json.dumps(current.to_dict(), indent=2))
+        else:
+            _print_lab_status(current)
+        return int(ExitCode.PASSED if current.healthy else ExitCode.ERROR)
+    if args.lab_action == "load":
+        inventory = lab.load(name, args.images)
+        print(f"loaded {', '.join(args.images)} into {len(inventory.nodes)} nodes of lab {name}")
+        return 0
+    removed = lab.down(name)
+    print(
+        f"lab {name} down: removed {_count(len(removed.containers), 'container')}, "
+        f"{_count(len(removed.networks), 'network')}, {_count(len(removed.volumes), 'volume')}"
+    )
+    return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _print_lab_status(current: LabStatus) -> None:
+    verdict = "healthy" if current.healthy else "NOT healthy"
+    print(f"lab {current.name}: {verdict}")
+    rows = [("NODE", "ROLE", "CONTAINER", "ENGINE", "SWARM", "AVAILABILITY", "MANAGER")]
+    for node in current.nodes:
+        manager = "leader" if node.leader else (node.reachability or "")
+        engine = (node.endpoint or "-") + ("" if node.engine else " (no answer)")
+        rows.append(
+            (
+                node.name,
+                node.role,
+                node.container,
+                engine,
+                node.state or "?",
+                node.availability or "?",
+                manager,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    if "routing_mesh" in current.features:
+        mesh = "yes" if current.features["routing_mesh"] else f"no ({NO_MESH})"
+        print(f"routing mesh: {mesh}")
+    drivers = sorted({n.storage_driver for n in current.nodes if n.storage_driver})
+    if drivers:
+        print(f"storage driver: {', '.join(drivers)}")
+    for problem in current.problems:
+        print(f"problem: {problem}")

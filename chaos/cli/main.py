@@ -80,7 +80,43 @@ def build_parser() -> argparse.ArgumentParser:
     images = sub.add_parser("images", help="build the images chaosdrill uses, with no registry")
     images.add_argument("action", choices=["build"])
     images.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_images"))
+
+    lab = sub.add_parser("lab", help="a local multi-node Swarm lab (Docker-in-Docker nodes)")
+    lab_sub = lab.add_subparsers(dest="lab_action", metavar="ACTION", required=True)
+    lab_up = lab_sub.add_parser("up", help="start a lab (or find it up) and write its inventory")
+    _lab_name(lab_up)
+    lab_up.add_argument("--managers", type=int, default=3, help="manager nodes (default: 3)")
+    lab_up.add_argument("--workers", type=int, default=2, help="worker nodes (default: 2)")
+    lab_up.add_argument(
+        "--image", help="node image (default: chaosdrill/swarm-node:1, built when missing)"
+    )
+    lab_up.add_argument(
+        "--storage-driver",
+        metavar="DRIVER",
+        help="the nodes' dockerd storage driver (default: dockerd picks; overlay2 on ext4/xfs, "
+        "vfs works anywhere)",
+    )
+    lab_up.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="also copy this local image into every node (repeatable)",
+    )
+    lab_status = lab_sub.add_parser("status", help="each node's container, engine and swarm state")
+    _lab_name(lab_status)
+    lab_status.add_argument("--json", action="store_true")
+    lab_load = lab_sub.add_parser("load", help="copy local images into every node of the lab")
+    lab_load.add_argument("images", nargs="+", metavar="IMAGE")
+    _lab_name(lab_load)
+    lab_down = lab_sub.add_parser("down", help="remove the lab's containers, network and volumes")
+    _lab_name(lab_down)
+    lab.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_lab"))
     return parser
+
+
+def _lab_name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", default="lab", help="the lab's name (default: lab)")
 
 
 def _swarm_arguments(parser: argparse.ArgumentParser) -> None:
