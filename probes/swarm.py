@@ -22,7 +22,7 @@ from chaos.errors import ChaosError
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.probe import Check, Probe
-from chaos.swarm.cluster import NODE_TIMEOUT, hostname, leader_of
+from chaos.swarm.cluster import hostname, leader_of
 
 if TYPE_CHECKING:
     from chaos.registry import Registry
@@ -30,17 +30,28 @@ if TYPE_CHECKING:
     from chaos.targets import TargetRef
 
 PAUSED_UPDATES = ("paused", "rollback_paused")
+QUORUM_TIMEOUT = 2.0
+"""Seconds the quorum probe waits for a manager: the resolution of an election's length."""
 
 
 def _services(
     runtime: Runtime, name: str | None, targets: tuple[TargetRef, ...]
 ) -> list[dict[str, Any]]:
-    """The services named by ``service:`` or the step's target (service kind)."""
+    """The services named by ``service:`` or the step's target (service kind).
+
+    Raises ChaosError (a failed check) for a service that does not exist."""
+    import docker.errors
+
     cluster = runtime.swarm
-    if name is not None:
-        return [cluster.call(f"inspecting service {name}", lambda c: c.api.inspect_service(name))]
-    wanted = [t for t in targets if t.kind == "service"]
-    return [cluster.service(t.id) for t in wanted]
+    wanted = [name] if name is not None else [t.id for t in targets if t.kind == "service"]
+    found = []
+    for service in wanted:
+        try:
+            found.append(cluster.service(service))
+        except docker.errors.NotFound:
+            shown = next((t.name for t in targets if t.id == service), service)
+            raise ChaosError(f"service {shown} does not exist") from None
+    return found
 
 
 def _running_by_node(tasks: list[dict[str, Any]]) -> Counter[str]:
@@ -124,10 +135,14 @@ class SwarmQuorumProbe(Probe):
         self, runtime: Runtime, params: QuorumParams, targets: tuple[TargetRef, ...]
     ) -> Check:
         managers = [m.name for m in runtime.swarm.inventory.managers]
+        now = time.monotonic()  # when the question was asked: what the answer describes
         nodes, answered, errors = self._ask_managers(runtime, managers)
-        total, now = len(managers), time.monotonic()
+        total = len(managers)
         if nodes is None:
             self._leaderless(now)
+            # an engine that answers a ping while its swarm API stalls or refuses is
+            # a manager without a leader, not a dead one
+            answered = sorted(set(answered) | set(self._alive(runtime, sorted(errors))))
             if answered:
                 return Check(
                     False,
@@ -172,6 +187,16 @@ class SwarmQuorumProbe(Probe):
             self._leader, self._leaderless_since = name, None
             return note
 
+    def _alive(self, runtime: Runtime, names: list[str]) -> list[str]:
+        def ping(name: str) -> bool:
+            try:
+                return bool(runtime.swarm.client(name, QUORUM_TIMEOUT).ping())
+            except Exception:
+                return False
+
+        assert self._pool is not None
+        return [n for n, ok in zip(names, self._pool.map(ping, names), strict=True) if ok]
+
     def _ask_managers(
         self, runtime: Runtime, managers: list[str]
     ) -> tuple[list[dict[str, Any]] | None, list[str], dict[str, str]]:
@@ -189,13 +214,13 @@ class SwarmQuorumProbe(Probe):
                 self._pool = ThreadPoolExecutor(max_workers=2 * max(1, len(managers)))
             pool = self._pool
         futures = {
-            pool.submit(lambda n=name: runtime.swarm.client(n).api.nodes()): name
+            pool.submit(lambda n=name: runtime.swarm.client(n, QUORUM_TIMEOUT).api.nodes()): name
             for name in managers
         }
         answered: list[str] = []
         errors: dict[str, str] = {}
         try:
-            for future in as_completed(futures, timeout=NODE_TIMEOUT + 2):
+            for future in as_completed(futures, timeout=QUORUM_TIMEOUT + 1):
                 name = futures[future]
                 try:
                     return future.result(), answered, errors

@@ -469,7 +469,9 @@ class Runner:
                 else:
                     when = ""
                 failed = [s for s in series.samples if not s.ok and s.detail]
-                said = f"; it reported: {failed[-1].detail}" if failed else ""
+                # what it said under the fault, rather than while a revert was undoing it
+                under_fault = [s for s in failed if self._active_faults_at(s.t)]
+                said = f"; it reported: {(under_fault or failed)[-1].detail}" if failed else ""
                 self.report(
                     ReasonRecord(
                         kind="tolerance",

@@ -43,8 +43,8 @@ class Cluster:
         self._runtime = runtime
         self._given = inventory
         self._inventory: Inventory | None = inventory
-        self._clients: dict[str, docker.DockerClient] = {}
-        self._borrowed: set[str] = set()
+        self._clients: dict[tuple[str, float], docker.DockerClient] = {}
+        self._borrowed: set[tuple[str, float]] = set()
         """Nodes whose client is the runtime's own (closed by the runtime)."""
         self._preferred = 0
         self._lock = threading.Lock()
@@ -92,21 +92,26 @@ class Cluster:
             )
         return found
 
-    def client(self, node_name: str) -> docker.DockerClient:
-        """A client of one node's own engine (created once, then reused)."""
+    def client(self, node_name: str, timeout: float = NODE_TIMEOUT) -> docker.DockerClient:
+        """A client of one node's own engine (created once per timeout, then reused).
+
+        Probes ask with a short ``timeout``: a stalled manager (during an
+        election) must cost a sample seconds, not the default timeout.
+        """
         node = self.node(node_name)
+        key = (node.name, timeout)
         with self._lock:
-            client = self._clients.get(node.name)
+            client = self._clients.get(key)
             if client is None:
                 if self.is_local and node.endpoint.startswith("unix://"):
                     client = self._runtime.docker
-                    self._borrowed.add(node.name)
+                    self._borrowed.add(key)
                 else:
-                    client = self._connect(node)
-                self._clients[node.name] = client
+                    client = self._connect(node, timeout)
+                self._clients[key] = client
             return client
 
-    def _connect(self, node: InventoryNode) -> docker.DockerClient:
+    def _connect(self, node: InventoryNode, timeout: float) -> docker.DockerClient:
         import docker
 
         tls: Any = False
@@ -117,7 +122,7 @@ class Cluster:
         try:
             return docker.DockerClient(
                 base_url=node.endpoint,
-                timeout=NODE_TIMEOUT,
+                timeout=timeout,
                 tls=tls,
                 version=API_VERSION,
                 use_ssh_client=node.endpoint.startswith("ssh://"),
@@ -192,8 +197,8 @@ class Cluster:
 
     def close(self) -> None:
         with self._lock:
-            for name, client in self._clients.items():
-                if name not in self._borrowed:
+            for key, client in self._clients.items():
+                if key not in self._borrowed:
                     client.close()
             self._clients.clear()
 
