@@ -207,6 +207,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
         else:
             _print_lab_status(current)
         return int(ExitCode.PASSED if current.healthy else ExitCode.ERROR)
+    if args.lab_action == "demo":
+        from chaos.lab import stack
+
+        if args.remove:
+            removed = stack.remove_from_lab(name)
+            print(f"removed {', '.join(removed) or 'nothing'} from lab {name}")
+        else:
+            names = stack.deploy_to_lab(name)
+            print(f"deployed {', '.join(names)} to lab {name} (converged)")
+        return 0
     if args.lab_action == "load":
         inventory = lab.load(name, args.images)
         print(f"loaded {', '.join(args.images)} into {len(inventory.nodes)} nodes of lab {name}")

@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     _lab_name(lab_load)
     lab_down = lab_sub.add_parser("down", help="remove the lab's containers, network and volumes")
     _lab_name(lab_down)
+    lab_demo = lab_sub.add_parser(
+        "demo", help="deploy the demo services (web, api) that experiments/swarm/ run against"
+    )
+    _lab_name(lab_demo)
+    lab_demo.add_argument("--remove", action="store_true", help="remove them instead")
     lab.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_lab"))
     return parser
 

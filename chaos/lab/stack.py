@@ -86,3 +86,41 @@ def remove(client: docker.DockerClient) -> list[str]:
         service.remove()
         removed.append(service.name)
     return removed
+
+
+def _manager(lab_name: str) -> docker.DockerClient:
+    from chaos.lab.lab import load_lab_inventory
+    from chaos.runtime import Runtime
+
+    runtime = Runtime(inventory=load_lab_inventory(lab_name))
+    return runtime.swarm.call("finding a manager", lambda client: client)
+
+
+def deploy_to_lab(lab_name: str, timeout: float = 120) -> list[str]:
+    """Deploy the demo services to a lab and wait until every task runs."""
+    import time
+
+    from chaos.lab.nodes import LabError
+
+    client = _manager(lab_name)
+    names = deploy(client)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = [n for n in names if not _converged(client, n)]
+        if not pending:
+            return names
+        time.sleep(1)
+    raise LabError(f"lab {lab_name}: {', '.join(pending)} did not converge within {timeout:g}s")
+
+
+def remove_from_lab(lab_name: str) -> list[str]:
+    return remove(_manager(lab_name))
+
+
+def _converged(client: docker.DockerClient, name: str) -> bool:
+    service = client.services.get(name)
+    wanted = service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"]
+    running = [
+        t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"
+    ]
+    return len(running) == wanted
