@@ -81,6 +81,15 @@ class Fault(ABC):
         ``ctx.selections``."""
         return {}
 
+    def holds(self, ctx: FaultContext, params: Any) -> list[str]:
+        """Ids of objects this injection acts on besides ``ctx.target``.
+
+        The ledger holds them like the target: another live run may not fault
+        them meanwhile, nor may this one start while another run holds them.
+        Called before :meth:`inject` (``swarm.lose_managers`` names the
+        managers it is about to take away)."""
+        return []
+
     @abstractmethod
     def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
         """Apply the fault to ``ctx.target`` and return the state ``revert`` needs.

@@ -62,6 +62,13 @@ class Entry:
     state: dict[str, Any] = field(default_factory=dict)
     watchdog: str | None = None
     """Id of the container that reverts this fault if nobody else does."""
+    holds: list[str] = field(default_factory=list)
+    """Ids of further objects the fault acts on besides its target (the
+    managers a ``swarm.lose_managers`` takes away): held like the target."""
+
+    @property
+    def held(self) -> set[str]:
+        return {str(self.target.get("id")), *self.holds}
 
     def runner_alive(self) -> bool:
         """True while the process that injected this fault still runs here."""
@@ -74,6 +81,9 @@ class Entry:
         except PermissionError:
             return True
         return True
+
+
+ENTRY_FIELDS = frozenset(Entry.__dataclass_fields__)
 
 
 class Ledger:
@@ -117,7 +127,9 @@ class Ledger:
                 continue  # a torn last line after a power loss: the entry was never opened
             op, data = record.get("op"), record.get("entry") or {}
             if op == "open":
-                open_entries[data["id"]] = Entry(**data)
+                # fields this version does not know (written by a newer one) are ignored
+                known = {k: v for k, v in data.items() if k in ENTRY_FIELDS}
+                open_entries[data["id"]] = Entry(**known)
             elif op == "update" and record.get("id") in open_entries:
                 entry = open_entries[record["id"]]
                 for key in ("state", "watchdog", "revert_at"):
@@ -131,10 +143,15 @@ class Ledger:
         """Record an injection about to happen; refuse to stack on another run's fault."""
         with self._locked():
             for other in self._read().values():
-                same_target = other.target.get("id") == entry.target.get("id")
-                if same_target and other.run_id != entry.run_id and other.runner_alive():
+                shared = other.held & entry.held
+                if shared and other.run_id != entry.run_id and other.runner_alive():
+                    what = (
+                        entry.target.get("name")
+                        if entry.target.get("id") in shared
+                        else f"{entry.target.get('name')} (through {', '.join(sorted(shared))})"
+                    )
                     raise FaultConflict(
-                        f"{entry.target.get('name')} already carries fault {other.fault} "
+                        f"{what} already carries fault {other.fault} "
                         f"({other.step}) of run {other.run_id} (pid {other.pid}); refusing "
                         "to stack a second run's fault on it"
                     )

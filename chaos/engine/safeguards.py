@@ -46,6 +46,7 @@ class Safeguards:
             params=params.model_dump(mode="json"),
             opened_at=time.time(),
             revert_at=ctx.revert_at,
+            holds=fault.holds(ctx, params),
         )
         try:
             self.ledger.open(entry)

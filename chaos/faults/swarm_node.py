@@ -213,6 +213,7 @@ class SwarmLoseManagers(Fault):
 
     def __init__(self) -> None:
         self._chosen: dict[str, tuple[list[str], dict[str, int], str | None]] = {}
+        self._ids: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
     def _choose(
@@ -224,12 +225,18 @@ class SwarmLoseManagers(Fault):
                 nodes = _swarm(ctx, InjectionFailed, "listing swarm nodes", lambda c: c.api.nodes())
                 names, quorum = managers_to_lose(nodes, params)
                 leader = leader_of(nodes)
+                self._ids[ctx.injection_id] = {hostname(n): n["ID"] for n in nodes}
                 self._chosen[ctx.injection_id] = (
                     names,
                     quorum,
                     hostname(leader) if leader else None,
                 )
             return self._chosen[ctx.injection_id]
+
+    def holds(self, ctx: FaultContext, params: LoseManagersParams) -> list[str]:
+        """The chosen managers' node ids: no other run may fault them meanwhile."""
+        names, _, _ = self._choose(ctx, params)
+        return [self._ids[ctx.injection_id][name] for name in names]
 
     def inject(self, ctx: FaultContext, params: LoseManagersParams) -> dict[str, Any]:
         names, quorum, leader = self._choose(ctx, params)

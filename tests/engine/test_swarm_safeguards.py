@@ -110,3 +110,62 @@ def test_run_with_a_missing_lab_or_broken_inventory_is_a_clear_usage_error(
     assert f"{broken}: inventory field nodes.0.role" in done.stderr
     done = chaosdrill("run", str(path), "--inventory", str(broken), "--lab", "x")
     assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+
+def test_a_manager_lost_by_one_run_may_not_be_faulted_by_another(
+    swarm_lab, experiment_file, tmp_path, state_dir
+):
+    """swarm.lose_managers targets the swarm, but it holds the managers it takes."""
+    from chaos import api
+    from chaos.engine.result import Verdict
+
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(swarm_lab.inventory.to_json())
+    first = experiment_file(
+        """
+        version: 1
+        title: lose one manager for a while
+        targets:
+          cluster: {kind: swarm}
+        method:
+          - {name: lose, fault: swarm.lose_managers, target: cluster, count: 1, how: pause,
+             duration: 15s}
+        """,
+        name="first.yaml",
+    )
+    proc = _start_with_inventory(first, tmp_path, inventory)
+    try:
+        ledger = Ledger(state_dir)
+        assert poll_until(
+            lambda: any(
+                e.fault == "swarm.lose_managers" and e.state for e in ledger.open_entries()
+            ),
+            30,
+        ), "the first run did not take a manager"
+        held = next(e for e in ledger.open_entries() if e.fault == "swarm.lose_managers")
+        node = held.state["nodes"][0]
+        second = experiment_file(
+            f"""
+            version: 1
+            title: stop that same manager
+            targets:
+              it: {{kind: node, select: {{name: {node}}}}}
+            method:
+              - {{name: stop, fault: node.stop, target: it, duration: 5s}}
+            """,
+            name="second.yaml",
+        )
+        result = api.run(
+            api.load(second),
+            inventory=swarm_lab.inventory,
+            report_dir=tmp_path / "second",
+            handle_signals=False,
+        )
+        assert result.verdict is Verdict.ERROR
+        message = result.reasons[0].message
+        assert f"{node} already carries fault swarm.lose_managers" in message, message
+        assert running(swarm_lab, node), "the refused run touched the node anyway"
+        assert proc.wait(120) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
