@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import shlex
 import threading
-import time
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,56 +21,45 @@ from chaos.errors import ChaosError, InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
 from chaos.helpers import HelperCommand
 from chaos.hookspecs import hookimpl
-from chaos.swarm.cluster import hostname, leader_of
+from chaos.swarm.cluster import MUST_EXIST, hostname, leader_of
 from chaos.swarm.commands import local_engine_command, on_any_manager
 from chaos.swarm.control import Action, NodeController, controller_for, run_all
 
 if TYPE_CHECKING:
-    import docker
-
     from chaos.registry import Registry
 
-UPDATE_ATTEMPTS = 5
+GONE = "gone"
 
 
 def _swarm(ctx: FaultContext, error: type[ChaosError], what: str, action: Any) -> Any:
-    try:
-        return ctx.runtime.swarm.call(what, action)
-    except ChaosError as exc:
-        raise error(str(exc)) from None
-    except Exception as exc:
-        raise error(f"{what}: {exc}") from None
+    return ctx.runtime.swarm.call_as(error, what, action)
 
 
 def set_availability(
-    ctx: FaultContext, node_id: str, availability: str, error: type[ChaosError]
+    ctx: FaultContext,
+    node_id: str,
+    availability: str,
+    error: type[ChaosError],
+    *,
+    missing_ok: bool = False,
 ) -> str:
-    """Set a node's availability; return what it was. Retries version races."""
-    import docker.errors
+    """Set a node's availability; return what it was (GONE for a node that left)."""
 
-    what = f"setting node {ctx.target.name} to {availability}"
-    for attempt in range(UPDATE_ATTEMPTS):
-        node = _swarm(ctx, error, what, lambda c: c.api.inspect_node(node_id))
-        spec = dict(node["Spec"])
-        before = str(spec.get("Availability", "active"))
-        if before == availability:
-            return before
+    def change(spec: dict[str, Any]) -> dict[str, Any] | None:
+        if spec.get("Availability", "active") == availability:
+            return None
         spec["Availability"] = availability
-        version = node["Version"]["Index"]
+        return spec
 
-        def update(client: docker.DockerClient, spec: dict = spec, version: int = version) -> Any:
-            return client.api.update_node(node_id, version, spec)
-
-        try:
-            _swarm(ctx, error, what, update)
-            return before
-        except error as exc:
-            if "out of sequence" not in str(exc) or attempt == UPDATE_ATTEMPTS - 1:
-                raise
-        except docker.errors.APIError:
-            raise
-        time.sleep(0.2)
-    raise error(what)  # pragma: no cover - the loop returns or raises
+    node = ctx.runtime.swarm.versioned_update(
+        error,
+        f"setting node {ctx.target.name} to {availability}",
+        lambda c: c.api.inspect_node(node_id),
+        change,
+        lambda c, version, spec: c.api.update_node(node_id, version, spec),
+        gone=None if missing_ok else MUST_EXIST,
+    )
+    return GONE if node is None else str(node["Spec"].get("Availability", "active"))
 
 
 class DrainParams(Params):
@@ -93,13 +81,9 @@ class NodeDrain(Fault):
     def revert(
         self, ctx: FaultContext, params: DrainParams, state: dict[str, Any]
     ) -> dict[str, Any]:
-        import docker.errors
-
         before = state.get("availability_before", "active")
-        try:
-            set_availability(ctx, ctx.target.id, before, RevertFailed)
-        except docker.errors.NotFound:
-            return {"node": "gone"}
+        if set_availability(ctx, ctx.target.id, before, RevertFailed, missing_ok=True) == GONE:
+            return {"node": GONE}
         return {"availability": before}
 
     def watchdog(self, ctx: FaultContext, params: DrainParams) -> HelperCommand | None:

@@ -8,7 +8,6 @@ inventory): Swarm sees the task die exactly as it would after a crash there.
 from __future__ import annotations
 
 import shlex
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -18,7 +17,7 @@ from chaos.fault import Fault, FaultContext, Params
 from chaos.helpers import HelperCommand
 from chaos.hookspecs import hookimpl
 from chaos.signals import SignalName
-from chaos.swarm.cluster import hostname
+from chaos.swarm.cluster import MUST_EXIST, hostname
 from chaos.swarm.commands import on_any_manager
 
 if TYPE_CHECKING:
@@ -28,16 +27,10 @@ if TYPE_CHECKING:
 
 MARKER = "chaosdrill.injection"
 """Service label set by a fault's update, so a watchdog acts only on its own change."""
-UPDATE_ATTEMPTS = 5
 
 
 def _swarm(ctx: FaultContext, error: type[ChaosError], what: str, action: Any) -> Any:
-    try:
-        return ctx.runtime.swarm.call(what, action)
-    except ChaosError as exc:
-        raise error(str(exc)) from None
-    except Exception as exc:
-        raise error(f"{what}: {exc}") from None
+    return ctx.runtime.swarm.call_as(error, what, action)
 
 
 def inspect_service(ctx: FaultContext, error: type[ChaosError]) -> dict[str, Any]:
@@ -56,35 +49,28 @@ def update_service(
     what: str,
     *,
     rollback: bool = False,
-) -> dict[str, Any]:
-    """Apply ``change(spec) -> spec`` to the service (or roll back to its previous
-    spec); return the spec it had before. Retries version races."""
-    for attempt in range(UPDATE_ATTEMPTS):
-        info = inspect_service(ctx, error)
-        before = info["Spec"]
-        version = info["Version"]["Index"]
-        spec = change(_copy(before)) if not rollback else _copy(before)
+    missing_ok: bool = False,
+) -> dict[str, Any] | None:
+    """Apply ``change(spec) -> spec`` to the service, or roll it back to its
+    previous spec; return the spec it had before (None: the service is gone
+    and ``missing_ok``)."""
+
+    def post(client: docker.DockerClient, version: int, spec: dict[str, Any]) -> Any:
+        # the SDK's update_service has no rollback and rebuilds the spec; post it as read
+        api = client.api
         params = {"version": version, **({"rollback": "previous"} if rollback else {})}
+        url = api._url("/services/{0}/update", ctx.target.id)
+        return api._result(api._post_json(url, data=spec, params=params), json=True)
 
-        def post(client: docker.DockerClient, spec: dict = spec, params: dict = params) -> Any:
-            api = client.api
-            url = api._url("/services/{0}/update", ctx.target.id)
-            return api._result(api._post_json(url, data=spec, params=params), json=True)
-
-        try:
-            _swarm(ctx, error, what, post)
-            return before
-        except error as exc:
-            if "out of sequence" not in str(exc) or attempt == UPDATE_ATTEMPTS - 1:
-                raise
-        time.sleep(0.2)
-    raise error(what)  # pragma: no cover
-
-
-def _copy(spec: dict[str, Any]) -> dict[str, Any]:
-    import copy
-
-    return copy.deepcopy(spec)
+    before = ctx.runtime.swarm.versioned_update(
+        error,
+        what,
+        lambda c: c.api.inspect_service(ctx.target.id),
+        (lambda spec: spec) if rollback else change,
+        post,
+        gone=None if missing_ok else MUST_EXIST,
+    )
+    return None if before is None else before["Spec"]
 
 
 def _replicas(spec: dict[str, Any]) -> int | None:
@@ -167,15 +153,20 @@ class ServiceScale(Fault):
     target_kinds = ("service",)
     reversible = True
 
-    def _set(self, ctx: FaultContext, replicas: int, error: type[ChaosError]) -> int:
+    def _set(
+        self, ctx: FaultContext, replicas: int, error: type[ChaosError], missing_ok: bool = False
+    ) -> int | None:
+        """Scale to ``replicas``; return the count before (None: the service is gone)."""
+
         def change(spec: dict[str, Any]) -> dict[str, Any]:
             if _replicas(spec) is None:
                 raise error(f"service {ctx.target.name} is global: it cannot be scaled")
             spec["Mode"]["Replicated"]["Replicas"] = replicas
             return spec
 
-        before = update_service(ctx, change, error, f"scaling {ctx.target.name} to {replicas}")
-        return int(_replicas(before) or 0)
+        what = f"scaling {ctx.target.name} to {replicas}"
+        before = update_service(ctx, change, error, what, missing_ok=missing_ok)
+        return None if before is None else int(_replicas(before) or 0)
 
     def inject(self, ctx: FaultContext, params: ScaleParams) -> dict[str, Any]:
         return {"replicas_before": self._set(ctx, params.replicas, InjectionFailed)}
@@ -183,12 +174,8 @@ class ServiceScale(Fault):
     def revert(
         self, ctx: FaultContext, params: ScaleParams, state: dict[str, Any]
     ) -> dict[str, Any]:
-        import docker.errors
-
         before = int(state.get("replicas_before", params.replicas))
-        try:
-            self._set(ctx, before, RevertFailed)
-        except docker.errors.NotFound:
+        if self._set(ctx, before, RevertFailed, missing_ok=True) is None:
             return {"service": "gone"}
         return {"replicas": before}
 
@@ -262,14 +249,14 @@ class ServiceBadUpdate(Fault):
     def revert(
         self, ctx: FaultContext, params: BadUpdateParams, state: dict[str, Any]
     ) -> dict[str, Any]:
-        import docker.errors
-
-        try:
-            info = inspect_service(ctx, RevertFailed)
-        except RevertFailed as exc:
-            if "not found" in str(exc):
-                return {"service": "gone"}
-            raise
+        info = ctx.runtime.swarm.call_as(
+            RevertFailed,
+            f"inspecting service {ctx.target.name}",
+            lambda c: c.api.inspect_service(ctx.target.id),
+            gone=None,
+        )
+        if info is None:
+            return {"service": "gone"}
         update_status = info.get("UpdateStatus") or {}
         observed = {
             "update_state": update_status.get("State"),
@@ -277,11 +264,8 @@ class ServiceBadUpdate(Fault):
         }
         if (info["Spec"].get("Labels") or {}).get(MARKER) != ctx.injection_id:
             return {**observed, "rolled_back_by": "swarm"}
-        try:
-            update_service(
-                ctx, lambda s: s, RevertFailed, f"rolling back {ctx.target.name}", rollback=True
-            )
-        except docker.errors.NotFound:
+        what = f"rolling back {ctx.target.name}"
+        if update_service(ctx, None, RevertFailed, what, rollback=True, missing_ok=True) is None:
             return {**observed, "service": "gone"}
         return {**observed, "rolled_back_by": "chaosdrill"}
 

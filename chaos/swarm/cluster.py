@@ -8,8 +8,10 @@ tries the managers in turn, starting with the last one that answered.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +34,11 @@ API_VERSION = "1.41"
 """Spoken to every node without asking first: a client that asks the version
 on creation fails on a stopped node before any call is made. Newer engines
 still serve it."""
+
+
+UPDATE_ATTEMPTS = 5
+MUST_EXIST: Any = object()
+"""Default of ``gone``: an object that does not exist is an error."""
 
 
 class NoLeader(ChaosError):
@@ -170,6 +177,65 @@ class Cluster:
         if no_leader:
             raise NoLeader(f"{what}: the swarm has no leader ({detail})")
         raise TargetError(f"{what}: no manager answered ({detail})")
+
+    def call_as(
+        self,
+        error: type[ChaosError],
+        what: str,
+        action: Callable[[docker.DockerClient], T],
+        *,
+        gone: Any = MUST_EXIST,
+    ) -> T:
+        """:meth:`call`, with every failure raised as ``error`` (what a fault raises);
+        an object that does not exist returns ``gone`` when one is given."""
+        import docker.errors
+
+        try:
+            return self.call(what, action)
+        except docker.errors.NotFound as exc:
+            if gone is not MUST_EXIST:
+                return gone
+            raise error(f"{what}: {describe_engine_error(exc)}") from None
+        except ChaosError as exc:
+            if isinstance(exc, error):
+                raise
+            raise error(str(exc)) from None
+        except Exception as exc:
+            raise error(f"{what}: {describe_engine_error(exc)}") from None
+
+    def versioned_update(
+        self,
+        error: type[ChaosError],
+        what: str,
+        read: Callable[[docker.DockerClient], dict[str, Any]],
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        write: Callable[[docker.DockerClient, int, dict[str, Any]], Any],
+        *,
+        gone: Any = MUST_EXIST,
+    ) -> Any:
+        """Read a node or service, change its spec, write it back at the version read.
+
+        Swarm refuses a write at a stale version ("update out of sequence")
+        when someone else wrote in between: read and try again. ``change``
+        returns None when there is nothing to change. Returns the object as
+        it was read before the write (or ``gone``).
+        """
+        for attempt in range(UPDATE_ATTEMPTS):
+            current = self.call_as(error, what, read, gone=gone)
+            if current is gone:
+                return gone
+            spec = change(copy.deepcopy(current["Spec"]))
+            if spec is None:
+                return current
+            version = int(current["Version"]["Index"])
+            try:
+                self.call_as(error, what, lambda c, v=version, s=spec: write(c, v, s))
+                return current
+            except error as exc:
+                if "out of sequence" not in str(exc) or attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+            time.sleep(0.2)
+        raise error(what)  # pragma: no cover - the loop returns or raises
 
     # -- swarm objects, as the engine reports them (low-level dicts) --
 
