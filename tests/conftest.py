@@ -27,7 +27,7 @@ SESSION = str(os.getpid())
 never remove each other's containers."""
 ROOT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["tests.swarm_lab"]  # the session's Swarm lab: the `swarm_lab` fixture
+pytest_plugins = ["tests.session_lab"]  # the session's Swarm lab: the `session_lab` fixture
 
 
 def labels_for_test(test_name: str) -> dict[str, str]:

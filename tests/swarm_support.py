@@ -1,4 +1,4 @@
-"""Helpers for tests that run against the session's Swarm lab (``swarm_lab`` fixture)."""
+"""Helpers for tests that run against the session's Swarm lab (``session_lab`` fixture)."""
 
 from __future__ import annotations
 
@@ -126,8 +126,8 @@ def poll_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 
 
 @pytest.fixture
-def healthy_lab(swarm_lab: Any) -> Iterator[Any]:
+def healthy_lab(session_lab: Any) -> Iterator[Any]:
     """The session's lab, healthy before the test and again after it."""
-    wait_healthy(swarm_lab)
-    yield swarm_lab
-    wait_healthy(swarm_lab)
+    wait_healthy(session_lab)
+    yield session_lab
+    wait_healthy(session_lab)

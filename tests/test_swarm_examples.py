@@ -35,13 +35,13 @@ def test_every_example_states_its_verdict_and_is_run_somewhere():
 
 
 @pytest.fixture
-def demo(swarm_lab):
+def demo(session_lab):
     """Freshly deployed for each example: Swarm never moves tasks back after a drain,
     so an example run after another would find a different spread."""
-    done = chaosdrill("lab", "demo", "--name", swarm_lab.name, timeout=180)
+    done = chaosdrill("lab", "demo", "--name", session_lab.name, timeout=180)
     assert done.returncode == 0, done.stderr
-    yield swarm_lab
-    done = chaosdrill("lab", "demo", "--name", swarm_lab.name, "--remove", timeout=120)
+    yield session_lab
+    done = chaosdrill("lab", "demo", "--name", session_lab.name, "--remove", timeout=120)
     assert done.returncode == 0, done.stderr
 
 

@@ -22,11 +22,11 @@ def running(lab, node: str) -> bool:
 
 
 def test_sigkilled_runner_drain_and_stopped_manager_are_restored_by_watchdogs(
-    swarm_lab, experiment_file, tmp_path, state_dir
+    session_lab, experiment_file, tmp_path, state_dir
 ):
     inventory = tmp_path / "inventory.json"
-    inventory.write_text(swarm_lab.inventory.to_json())
-    worker = next(n for n in swarm_lab.inventory.nodes if n.role == "worker").name
+    inventory.write_text(session_lab.inventory.to_json())
+    worker = next(n for n in session_lab.inventory.nodes if n.role == "worker").name
     path = experiment_file(f"""
         version: 1
         title: drain and lose a manager, then the runner dies
@@ -40,7 +40,7 @@ def test_sigkilled_runner_drain_and_stopped_manager_are_restored_by_watchdogs(
     proc = _start_with_inventory(path, tmp_path, inventory)
     try:
         assert poll_until(
-            lambda: node_spec(swarm_lab, worker)["Spec"]["Availability"] == "drain", 30
+            lambda: node_spec(session_lab, worker)["Spec"]["Availability"] == "drain", 30
         ), "the drain did not take effect"
         ledger = Ledger(state_dir)
         wait_for(
@@ -53,12 +53,12 @@ def test_sigkilled_runner_drain_and_stopped_manager_are_restored_by_watchdogs(
         stopped = next(e for e in ledger.open_entries() if e.fault == "swarm.lose_managers").state[
             "nodes"
         ][0]
-        assert not running(swarm_lab, stopped)
+        assert not running(session_lab, stopped)
         sigkill(proc)
         # deadline (6 s) + grace (1 s) + slack: the watchdogs restore both
-        wait_for(lambda: running(swarm_lab, stopped), 40, f"{stopped} started by its watchdog")
+        wait_for(lambda: running(session_lab, stopped), 40, f"{stopped} started by its watchdog")
         assert poll_until(
-            lambda: node_spec(swarm_lab, worker)["Spec"]["Availability"] == "active", 40
+            lambda: node_spec(session_lab, worker)["Spec"]["Availability"] == "active", 40
         ), "the worker was not set active by its watchdog"
     finally:
         if proc.poll() is None:
@@ -113,14 +113,14 @@ def test_run_with_a_missing_lab_or_broken_inventory_is_a_clear_usage_error(
 
 
 def test_a_manager_lost_by_one_run_may_not_be_faulted_by_another(
-    swarm_lab, experiment_file, tmp_path, state_dir
+    session_lab, experiment_file, tmp_path, state_dir
 ):
     """swarm.lose_managers targets the swarm, but it holds the managers it takes."""
     from chaos import api
     from chaos.engine.result import Verdict
 
     inventory = tmp_path / "inventory.json"
-    inventory.write_text(swarm_lab.inventory.to_json())
+    inventory.write_text(session_lab.inventory.to_json())
     first = experiment_file(
         """
         version: 1
@@ -157,14 +157,14 @@ def test_a_manager_lost_by_one_run_may_not_be_faulted_by_another(
         )
         result = api.run(
             api.load(second),
-            inventory=swarm_lab.inventory,
+            inventory=session_lab.inventory,
             report_dir=tmp_path / "second",
             handle_signals=False,
         )
         assert result.verdict is Verdict.ERROR
         message = result.reasons[0].message
         assert f"{node} already carries fault swarm.lose_managers" in message, message
-        assert running(swarm_lab, node), "the refused run touched the node anyway"
+        assert running(session_lab, node), "the refused run touched the node anyway"
         assert proc.wait(120) == 0, proc.stderr.read() if proc.stderr else ""
     finally:
         if proc.poll() is None:

@@ -45,15 +45,15 @@ def in_background(target, *args, **kwargs):
 
 
 def test_drain_moves_the_workers_tasks_and_restores_it_active(
-    swarm_lab, experiment_file, tmp_path, request
+    session_lab, experiment_file, tmp_path, request
 ):
-    worker = swarm_lab.inventory.nodes[-1].name
-    assert swarm_lab.inventory.node(worker).role == "worker"
-    replicas = len(swarm_lab.inventory.nodes)
-    with lab_service(swarm_lab, request.node.name, name="drainweb", replicas=replicas) as service:
-        worker_id = node_spec(swarm_lab, worker)["ID"]
+    worker = session_lab.inventory.nodes[-1].name
+    assert session_lab.inventory.node(worker).role == "worker"
+    replicas = len(session_lab.inventory.nodes)
+    with lab_service(session_lab, request.node.name, name="drainweb", replicas=replicas) as service:
+        worker_id = node_spec(session_lab, worker)["ID"]
         assert poll_until(
-            lambda: any(t["NodeID"] == worker_id for t in running_tasks(swarm_lab, service)), 30
+            lambda: any(t["NodeID"] == worker_id for t in running_tasks(session_lab, service)), 30
         ), "spread put no task on the worker"
         path = experiment_file(f"""
             version: 1
@@ -69,12 +69,12 @@ def test_drain_moves_the_workers_tasks_and_restores_it_active(
                   tolerance: {{max_outage: 14s}}}}
             recovery: {{within: 60s, interval: 1s}}
         """)
-        thread, box = in_background(run_on_lab, swarm_lab, path, tmp_path / "reports")
+        thread, box = in_background(run_on_lab, session_lab, path, tmp_path / "reports")
 
         def moved() -> bool:
-            tasks = running_tasks(swarm_lab, service)
+            tasks = running_tasks(session_lab, service)
             return (
-                node_spec(swarm_lab, worker)["Spec"]["Availability"] == "drain"
+                node_spec(session_lab, worker)["Spec"]["Availability"] == "drain"
                 and len(tasks) == replicas
                 and all(t["NodeID"] != worker_id for t in tasks)
             )
@@ -83,7 +83,7 @@ def test_drain_moves_the_workers_tasks_and_restores_it_active(
         thread.join(120)
         result = box["result"]
         assert result.verdict is Verdict.PASSED, [r.message for r in result.reasons]
-        assert node_spec(swarm_lab, worker)["Spec"]["Availability"] == "active"
+        assert node_spec(session_lab, worker)["Spec"]["Availability"] == "active"
         fault = result.journal.faults[0]
         assert fault.state == {"availability_before": "active"}
         assert fault.revert_state == {"availability": "active"}
@@ -91,15 +91,15 @@ def test_drain_moves_the_workers_tasks_and_restores_it_active(
         assert probe.summary is not None and probe.summary.time_to_recover is not None
 
 
-def test_losing_the_leader_elects_a_new_one_and_passes(swarm_lab, tmp_path):
-    before = leader_name(swarm_lab)
+def test_losing_the_leader_elects_a_new_one_and_passes(session_lab, tmp_path):
+    before = leader_name(session_lab)
     assert before is not None
     path = ROOT / "experiments" / "swarm" / "lose-one-manager.yaml"
-    thread, box = in_background(run_on_lab, swarm_lab, path, tmp_path / "reports")
-    assert poll_until(lambda: not host_state(swarm_lab, before)["Running"], 30), (
+    thread, box = in_background(run_on_lab, session_lab, path, tmp_path / "reports")
+    assert poll_until(lambda: not host_state(session_lab, before)["Running"], 30), (
         "the leader's node was not stopped"
     )
-    assert poll_until(lambda: leader_name(swarm_lab) not in (None, before), 40), (
+    assert poll_until(lambda: leader_name(session_lab) not in (None, before), 40), (
         "no new leader was elected"
     )
     thread.join(240)
@@ -108,18 +108,18 @@ def test_losing_the_leader_elects_a_new_one_and_passes(swarm_lab, tmp_path):
     fault = result.journal.faults[0]
     assert fault.state["nodes"] == [before] and fault.state["leader_before"] == before
     assert fault.state["managers"] == 3 and fault.state["majority"] == 2
-    assert host_state(swarm_lab, before)["Running"]
+    assert host_state(session_lab, before)["Running"]
     probe = result.journal.probes[0]
     details = " ".join(s.detail for s in probe.samples)
     assert f"(was {before}, elected within " in details, "the probe did not report the election"
     # the election shows as the quorum probe's outage: measured, and within the tolerance
     assert probe.summary is not None and probe.summary.longest_outage <= 20
-    wait_healthy(swarm_lab)
+    wait_healthy(session_lab)
 
 
-def test_losing_a_quorum_of_managers_fails_says_how_long_and_restores(swarm_lab, tmp_path):
+def test_losing_a_quorum_of_managers_fails_says_how_long_and_restores(session_lab, tmp_path):
     path = ROOT / "experiments" / "swarm" / "lose-quorum.yaml"
-    result = run_on_lab(swarm_lab, path, tmp_path / "reports")
+    result = run_on_lab(session_lab, path, tmp_path / "reports")
     assert result.verdict is Verdict.FAILED, [r.message for r in result.reasons]
     messages = " ".join(r.message for r in result.reasons)
     assert "leader" in messages and "outage of" in messages and "exceeds max_outage 10s" in messages
@@ -129,9 +129,9 @@ def test_losing_a_quorum_of_managers_fails_says_how_long_and_restores(swarm_lab,
     assert fault.outcome == "reverted" and len(fault.state["nodes"]) == 2
     assert fault.state["lost"] == 2 and fault.state["majority"] == 2
     for node in fault.state["nodes"]:
-        assert host_state(swarm_lab, node)["Running"]
-    wait_healthy(swarm_lab)
-    assert leader_name(swarm_lab) is not None
+        assert host_state(session_lab, node)["Running"]
+    wait_healthy(session_lab)
+    assert leader_name(session_lab) is not None
 
 
 @pytest.mark.parametrize(
@@ -142,9 +142,9 @@ def test_losing_a_quorum_of_managers_fails_says_how_long_and_restores(swarm_lab,
     ],
 )
 def test_pause_and_partition_take_the_worker_away_and_give_it_back(
-    swarm_lab, experiment_file, tmp_path, fault, observe
+    session_lab, experiment_file, tmp_path, fault, observe
 ):
-    worker = next(n for n in swarm_lab.inventory.nodes if n.role == "worker").name
+    worker = next(n for n in session_lab.inventory.nodes if n.role == "worker").name
     path = experiment_file(f"""
         version: 1
         title: {fault} a worker
@@ -154,10 +154,10 @@ def test_pause_and_partition_take_the_worker_away_and_give_it_back(
           - {{name: f, fault: {fault}, target: worker, duration: 25s}}
         recovery: {{within: 60s}}
     """)
-    thread, box = in_background(run_on_lab, swarm_lab, path, tmp_path / "reports")
-    node = swarm_lab.host_container(worker)
+    thread, box = in_background(run_on_lab, session_lab, path, tmp_path / "reports")
+    node = session_lab.host_container(worker)
     if observe == "paused":
-        assert poll_until(lambda: host_state(swarm_lab, worker)["Paused"], 20)
+        assert poll_until(lambda: host_state(session_lab, worker)["Paused"], 20)
     else:
         code, output = 1, ""
 
@@ -169,24 +169,24 @@ def test_pause_and_partition_take_the_worker_away_and_give_it_back(
         assert poll_until(chain_present, 20), output
     # the managers see the worker go: it misses its heartbeats
     assert poll_until(
-        lambda: node_spec(swarm_lab, worker)["Status"]["State"] == "down", 25, interval=1
+        lambda: node_spec(session_lab, worker)["Status"]["State"] == "down", 25, interval=1
     ), f"the managers never saw {worker} down"
     thread.join(120)
     result = box["result"]
     assert result.verdict is Verdict.PASSED, [r.message for r in result.reasons]
-    assert not host_state(swarm_lab, worker)["Paused"]
+    assert not host_state(session_lab, worker)["Paused"]
     code, output = node.exec_run(["iptables", "-S"])
     assert b"CD-" not in output
     assert poll_until(
-        lambda: node_spec(swarm_lab, worker)["Status"]["State"] == "ready", 60, interval=1
+        lambda: node_spec(session_lab, worker)["Status"]["State"] == "ready", 60, interval=1
     ), f"{worker} did not come back ready"
 
 
 def test_node_fault_on_a_node_without_control_is_refused_by_name(
-    swarm_lab, experiment_file, tmp_path
+    session_lab, experiment_file, tmp_path
 ):
     """An inventory node with no `control` cannot be stopped: the run errors, naming it."""
-    inventory = swarm_lab.inventory
+    inventory = session_lab.inventory
     worker = next(n for n in inventory.nodes if n.role == "worker")
     stripped = inventory.model_copy(
         update={
@@ -209,10 +209,10 @@ def test_node_fault_on_a_node_without_control_is_refused_by_name(
     result = api.run(api.load(path), inventory=stripped, report_dir=tmp_path, handle_signals=False)
     assert result.verdict is Verdict.ERROR
     assert f"node {worker.name} has no `control` in the inventory" in result.reasons[0].message
-    assert host_state(swarm_lab, worker.name)["Running"]
+    assert host_state(session_lab, worker.name)["Running"]
 
 
-def test_swarm_lose_managers_refuses_more_than_there_are(swarm_lab, experiment_file, tmp_path):
+def test_swarm_lose_managers_refuses_more_than_there_are(session_lab, experiment_file, tmp_path):
     path = experiment_file("""
         version: 1
         title: lose five of three
@@ -221,8 +221,8 @@ def test_swarm_lose_managers_refuses_more_than_there_are(swarm_lab, experiment_f
         method:
           - {name: f, fault: swarm.lose_managers, target: cluster, count: 5, duration: 5s}
     """)
-    result = run_on_lab(swarm_lab, path, tmp_path)
+    result = run_on_lab(session_lab, path, tmp_path)
     assert result.verdict is Verdict.ERROR
     assert "cannot lose 5 of 3 manager(s)" in result.reasons[0].message
-    assert all(host_state(swarm_lab, n.name)["Running"] for n in swarm_lab.inventory.nodes)
-    assert len(swarm_nodes(swarm_lab)) == len(swarm_lab.inventory.nodes)
+    assert all(host_state(session_lab, n.name)["Running"] for n in session_lab.inventory.nodes)
+    assert len(swarm_nodes(session_lab)) == len(session_lab.inventory.nodes)

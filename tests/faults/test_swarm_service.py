@@ -33,13 +33,13 @@ def in_background(target, *args, **kwargs):
 
 
 def test_kill_tasks_on_a_worker_through_its_engine_and_swarm_replaces_them(
-    swarm_lab, experiment_file, tmp_path, request
+    session_lab, experiment_file, tmp_path, request
 ):
-    worker = next(n for n in swarm_lab.inventory.nodes if n.role == "worker").name
-    replicas = len(swarm_lab.inventory.nodes)
-    with lab_service(swarm_lab, request.node.name, name="killweb", replicas=replicas) as service:
-        worker_id = node_spec(swarm_lab, worker)["ID"]
-        on_worker = [t for t in running_tasks(swarm_lab, service) if t["NodeID"] == worker_id]
+    worker = next(n for n in session_lab.inventory.nodes if n.role == "worker").name
+    replicas = len(session_lab.inventory.nodes)
+    with lab_service(session_lab, request.node.name, name="killweb", replicas=replicas) as service:
+        worker_id = node_spec(session_lab, worker)["ID"]
+        on_worker = [t for t in running_tasks(session_lab, service) if t["NodeID"] == worker_id]
         assert on_worker, "spread put no task on the worker"
         path = experiment_file(f"""
             version: 1
@@ -56,19 +56,19 @@ def test_kill_tasks_on_a_worker_through_its_engine_and_swarm_replaces_them(
                   tolerance: {{max_outage: 11s}}}}
             recovery: {{within: 60s, interval: 1s}}
         """)
-        result = run_on_lab(swarm_lab, path, tmp_path)
+        result = run_on_lab(session_lab, path, tmp_path)
         assert result.verdict is Verdict.PASSED, [r.message for r in result.reasons]
         killed = result.journal.faults[0].state["killed"]
         assert {k["node"] for k in killed} == {worker}
         assert {k["task"] for k in killed} == {t["ID"] for t in on_worker}
         # the killed task is dead on the worker's own engine, and replaced
-        worker_engine = swarm_lab.client(worker)
+        worker_engine = session_lab.client(worker)
         for k in killed:
             state = worker_engine.api.inspect_container(k["container"])["State"]
             assert not state["Running"] and state["ExitCode"] == 137
-        now = {t["ID"] for t in running_tasks(swarm_lab, service)}
+        now = {t["ID"] for t in running_tasks(session_lab, service)}
         assert not now & {k["task"] for k in killed}
-        assert converged(swarm_lab, service)
+        assert converged(session_lab, service)
         # the convergence time is in the journal: the probe's outage and time to recover
         summary = result.journal.probes[0].summary
         assert summary is not None and summary.longest_outage > 0
@@ -76,9 +76,9 @@ def test_kill_tasks_on_a_worker_through_its_engine_and_swarm_replaces_them(
 
 
 def test_kill_tasks_wanting_more_than_run_there_is_an_error(
-    swarm_lab, experiment_file, tmp_path, request
+    session_lab, experiment_file, tmp_path, request
 ):
-    with lab_service(swarm_lab, request.node.name, name="fewweb", replicas=1) as service:
+    with lab_service(session_lab, request.node.name, name="fewweb", replicas=1) as service:
         path = experiment_file(f"""
             version: 1
             title: too many
@@ -87,14 +87,14 @@ def test_kill_tasks_wanting_more_than_run_there_is_an_error(
             method:
               - {{name: kill, fault: service.kill_tasks, target: svc, count: 3}}
         """)
-        result = run_on_lab(swarm_lab, path, tmp_path)
+        result = run_on_lab(session_lab, path, tmp_path)
         assert result.verdict is Verdict.ERROR
         assert "3 task(s) wanted, 1 running" in result.reasons[0].message
-        assert len(running_tasks(swarm_lab, service)) == 1
+        assert len(running_tasks(session_lab, service)) == 1
 
 
-def test_scale_down_then_restored(swarm_lab, experiment_file, tmp_path, request):
-    with lab_service(swarm_lab, request.node.name, name="scaleweb", replicas=3) as service:
+def test_scale_down_then_restored(session_lab, experiment_file, tmp_path, request):
+    with lab_service(session_lab, request.node.name, name="scaleweb", replicas=3) as service:
         path = experiment_file(f"""
             version: 1
             title: scale
@@ -106,15 +106,15 @@ def test_scale_down_then_restored(swarm_lab, experiment_file, tmp_path, request)
               - {{name: converged, probe: swarm.service, target: svc}}
             recovery: {{within: 60s, interval: 1s}}
         """)
-        thread, box = in_background(run_on_lab, swarm_lab, path, tmp_path)
-        assert poll_until(lambda: len(running_tasks(swarm_lab, service)) == 1, 30)
+        thread, box = in_background(run_on_lab, session_lab, path, tmp_path)
+        assert poll_until(lambda: len(running_tasks(session_lab, service)) == 1, 30)
         thread.join(120)
         result = box["result"]
         assert result.verdict is Verdict.PASSED, [r.message for r in result.reasons]
         assert result.journal.faults[0].state == {"replicas_before": 3}
-        spec = manager_client(swarm_lab).api.inspect_service(service)["Spec"]
+        spec = manager_client(session_lab).api.inspect_service(service)["Spec"]
         assert spec["Mode"]["Replicated"]["Replicas"] == 3
-        assert converged(swarm_lab, service)
+        assert converged(session_lab, service)
 
 
 @pytest.mark.parametrize(
@@ -122,13 +122,13 @@ def test_scale_down_then_restored(swarm_lab, experiment_file, tmp_path, request)
     [("rollback", Verdict.PASSED, "swarm"), ("pause", Verdict.FAILED, "chaosdrill")],
 )
 def test_bad_update_is_rolled_back_by_swarm_only_when_configured(
-    swarm_lab, experiment_file, tmp_path, request, failure_action, verdict, rolled_back_by
+    session_lab, experiment_file, tmp_path, request, failure_action, verdict, rolled_back_by
 ):
     name = f"upd{failure_action}"
     with lab_service(
-        swarm_lab, request.node.name, name=name, replicas=2, failure_action=failure_action
+        session_lab, request.node.name, name=name, replicas=2, failure_action=failure_action
     ) as service:
-        original = manager_client(swarm_lab).api.inspect_service(service)["Spec"]
+        original = manager_client(session_lab).api.inspect_service(service)["Spec"]
         path = experiment_file(f"""
             version: 1
             title: bad update with {failure_action}
@@ -143,7 +143,7 @@ def test_bad_update_is_rolled_back_by_swarm_only_when_configured(
                   tolerance: {{max_outage: 20s}}}}
             recovery: {{within: 60s, interval: 1s}}
         """)
-        result = run_on_lab(swarm_lab, path, tmp_path)
+        result = run_on_lab(session_lab, path, tmp_path)
         reasons = [r.message for r in result.reasons]
         assert result.verdict is verdict, reasons
         fault = result.journal.faults[0]
@@ -155,16 +155,16 @@ def test_bad_update_is_rolled_back_by_swarm_only_when_configured(
         else:
             assert fault.revert_state["update_state"] == "rollback_completed"
         # either way the service runs its original command again, without our marker
-        spec = manager_client(swarm_lab).api.inspect_service(service)["Spec"]
+        spec = manager_client(session_lab).api.inspect_service(service)["Spec"]
         command = spec["TaskTemplate"]["ContainerSpec"]["Command"]
         assert command == original["TaskTemplate"]["ContainerSpec"]["Command"]
         assert MARKER not in (spec.get("Labels") or {})
-        assert poll_until(lambda: converged(swarm_lab, service), 60)
+        assert poll_until(lambda: converged(session_lab, service), 60)
 
 
-def test_rebalance_replaces_every_task(swarm_lab, experiment_file, tmp_path, request):
-    with lab_service(swarm_lab, request.node.name, name="rebweb", replicas=2) as service:
-        before = {t["ID"] for t in running_tasks(swarm_lab, service)}
+def test_rebalance_replaces_every_task(session_lab, experiment_file, tmp_path, request):
+    with lab_service(session_lab, request.node.name, name="rebweb", replicas=2) as service:
+        before = {t["ID"] for t in running_tasks(session_lab, service)}
         path = experiment_file(f"""
             version: 1
             title: rebalance
@@ -176,11 +176,11 @@ def test_rebalance_replaces_every_task(swarm_lab, experiment_file, tmp_path, req
               - {{name: converged, probe: swarm.service, target: svc}}
             recovery: {{within: 60s, interval: 1s}}
         """)
-        result = run_on_lab(swarm_lab, path, tmp_path)
+        result = run_on_lab(session_lab, path, tmp_path)
         assert result.verdict is Verdict.PASSED, [r.message for r in result.reasons]
 
         def replaced() -> bool:
-            now = {t["ID"] for t in running_tasks(swarm_lab, service)}
+            now = {t["ID"] for t in running_tasks(session_lab, service)}
             return len(now) == 2 and not now & before
 
         assert poll_until(replaced, 60)

@@ -1,7 +1,7 @@
 """The Swarm lab on the real engine: a swarm that forms, an inventory that matches,
 engines on loopback only, images in every node, and nothing left after ``down``.
 
-Most tests share the session's lab (``swarm_lab``); the ones that take a lab
+Most tests share the session's lab (``session_lab``); the ones that take a lab
 down, or break one on purpose, make a small lab of their own.
 """
 
@@ -31,9 +31,9 @@ def lab_objects(client: Any, name: str) -> list[str]:
     ]
 
 
-def swarm_nodes(swarm_lab: Any) -> list[dict[str, Any]]:
-    manager = swarm_lab.inventory.managers[0].name
-    return swarm_lab.client(manager).api.nodes()
+def swarm_nodes(session_lab: Any) -> list[dict[str, Any]]:
+    manager = session_lab.inventory.managers[0].name
+    return session_lab.client(manager).api.nodes()
 
 
 @pytest.fixture
@@ -46,59 +46,59 @@ def own_lab(docker_client: Any, request: Any) -> Iterator[str]:
     assert lab_objects(docker_client, name) == []
 
 
-def test_the_swarm_has_every_node_ready_and_one_leader(swarm_lab):
-    nodes = swarm_nodes(swarm_lab)
+def test_the_swarm_has_every_node_ready_and_one_leader(session_lab):
+    nodes = swarm_nodes(session_lab)
     by_name = {n["Description"]["Hostname"]: n for n in nodes}
-    assert sorted(by_name) == sorted(n.name for n in swarm_lab.inventory.nodes)
+    assert sorted(by_name) == sorted(n.name for n in session_lab.inventory.nodes)
     assert all(n["Status"]["State"] == "ready" for n in nodes)
     assert all(n["Spec"]["Availability"] == "active" for n in nodes)
     managers = [n for n in nodes if n["Spec"]["Role"] == "manager"]
     assert sorted(n["Description"]["Hostname"] for n in managers) == [
-        f"{swarm_lab.name}-m{i}" for i in (1, 2, 3)
+        f"{session_lab.name}-m{i}" for i in (1, 2, 3)
     ]
     assert all(n["ManagerStatus"]["Reachability"] == "reachable" for n in managers)
     assert sum(bool(n["ManagerStatus"].get("Leader")) for n in managers) == 1
-    worker = by_name[f"{swarm_lab.name}-w1"]
+    worker = by_name[f"{session_lab.name}-w1"]
     assert worker["Spec"]["Role"] == "worker"
     # every node advertises its fixed address on the lab network
-    for node in swarm_lab.inventory.nodes:
+    for node in session_lab.inventory.nodes:
         assert by_name[node.name]["Status"]["Addr"] == node.address
 
 
-def test_the_inventory_file_describes_the_lab(swarm_lab, docker_client):
-    path = lab.inventory_path(swarm_lab.name)
+def test_the_inventory_file_describes_the_lab(session_lab, docker_client):
+    path = lab.inventory_path(session_lab.name)
     assert path.is_file()
-    assert lab.load_lab_inventory(swarm_lab.name).nodes == swarm_lab.inventory.nodes
+    assert lab.load_lab_inventory(session_lab.name).nodes == session_lab.inventory.nodes
     data = json.loads(path.read_text())
-    assert data["name"] == swarm_lab.name
+    assert data["name"] == session_lab.name
     assert data["features"] == detect_features()
     assert isinstance(data["features"]["routing_mesh"], bool)
-    network = docker_client.networks.get(network_name(swarm_lab.name))
-    assert network.attrs["Labels"][LAB_LABEL] == swarm_lab.name
+    network = docker_client.networks.get(network_name(session_lab.name))
+    assert network.attrs["Labels"][LAB_LABEL] == session_lab.name
     assert [n["role"] for n in data["nodes"]] == ["manager"] * 3 + ["worker"]
     for node in data["nodes"]:
         container = docker_client.containers.get(node["control"]["container"])
         assert node["control"] == {
             "type": "lab",
-            "lab": swarm_lab.name,
+            "lab": session_lab.name,
             "container": container.id,
             "container_name": container.name,
             "network": network.name,
             "engine": "unix:///var/run/docker.sock",
         }
         short = node["name"].rsplit("-", 1)[1]
-        assert container.name == f"chaosdrill-lab-{swarm_lab.name}-{short}"
+        assert container.name == f"chaosdrill-lab-{session_lab.name}-{short}"
         assert container.attrs["Config"]["Hostname"] == node["name"]
-        assert container.labels[LAB_LABEL] == swarm_lab.name
+        assert container.labels[LAB_LABEL] == session_lab.name
         assert container.labels["chaosdrill.lab.role"] == node["role"]
         ip = container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
         assert ip == node["address"]
         assert node["endpoint"].startswith("tcp://127.0.0.1:")
 
 
-def test_engines_are_published_on_loopback_only(swarm_lab):
-    for node in swarm_lab.inventory.nodes:
-        container = swarm_lab.host_container(node.name)
+def test_engines_are_published_on_loopback_only(session_lab):
+    for node in session_lab.inventory.nodes:
+        container = session_lab.host_container(node.name)
         ports = container.attrs["NetworkSettings"]["Ports"]
         bindings = [b for published in ports.values() if published for b in published]
         assert bindings, f"{node.name} publishes nothing"
@@ -107,31 +107,31 @@ def test_engines_are_published_on_loopback_only(swarm_lab):
         # a fixed port, not left to Docker: it survives a restart of the node
         configured = container.attrs["HostConfig"]["PortBindings"]["2375/tcp"]
         assert configured == [{"HostIp": "127.0.0.1", "HostPort": bindings[0]["HostPort"]}]
-        assert swarm_lab.client(node.name).ping()
+        assert session_lab.client(node.name).ping()
 
 
-def test_images_are_in_every_node_and_lab_load_adds_more(swarm_lab, images):
-    for node in swarm_lab.inventory.nodes:
-        swarm_lab.client(node.name).images.get(BUSYBOX_IMAGE)
+def test_images_are_in_every_node_and_lab_load_adds_more(session_lab, images):
+    for node in session_lab.inventory.nodes:
+        session_lab.client(node.name).images.get(BUSYBOX_IMAGE)
     tag = f"chaosdrill/lab-load-test:{uuid.uuid4().hex[:8]}"
-    swarm_lab.host.images.get(images["busybox"]).tag(tag)
+    session_lab.host.images.get(images["busybox"]).tag(tag)
     try:
-        done = chaosdrill("lab", "load", tag, "--name", swarm_lab.name)
+        done = chaosdrill("lab", "load", tag, "--name", session_lab.name)
         assert done.returncode == 0, done.stderr
         assert f"loaded {tag} into 4 nodes" in done.stdout
-        for node in swarm_lab.inventory.nodes:
-            swarm_lab.client(node.name).images.get(tag)
+        for node in session_lab.inventory.nodes:
+            session_lab.client(node.name).images.get(tag)
     finally:
-        swarm_lab.host.images.remove(tag)
-        for node in swarm_lab.inventory.nodes:
+        session_lab.host.images.remove(tag)
+        for node in session_lab.inventory.nodes:
             with contextlib.suppress(Exception):
-                swarm_lab.client(node.name).images.remove(tag)
+                session_lab.client(node.name).images.remove(tag)
 
 
-def test_a_dnsrr_service_converges(swarm_lab, request):
+def test_a_dnsrr_service_converges(session_lab, request):
     from docker.types import EndpointSpec, ServiceMode
 
-    manager = swarm_lab.client(swarm_lab.inventory.managers[0].name)
+    manager = session_lab.client(session_lab.inventory.managers[0].name)
     service = manager.services.create(
         BUSYBOX_IMAGE,
         ["sleep", "3600"],
@@ -151,40 +151,40 @@ def test_a_dnsrr_service_converges(swarm_lab, request):
         service.remove()
 
 
-def test_status_reports_a_healthy_lab(swarm_lab):
-    done = chaosdrill("lab", "status", "--name", swarm_lab.name, "--json")
+def test_status_reports_a_healthy_lab(session_lab):
+    done = chaosdrill("lab", "status", "--name", session_lab.name, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["healthy"] is True and report["problems"] == []
-    assert report["features"] == swarm_lab.inventory.features
-    assert [n["name"] for n in report["nodes"]] == [n.name for n in swarm_lab.inventory.nodes]
+    assert report["features"] == session_lab.inventory.features
+    assert [n["name"] for n in report["nodes"]] == [n.name for n in session_lab.inventory.nodes]
     for node in report["nodes"]:
         assert node["container"] == "running" and node["engine"] is True
         assert node["state"] == "ready" and node["availability"] == "active"
     assert sum(n["leader"] for n in report["nodes"]) == 1
-    plain = chaosdrill("lab", "status", "--name", swarm_lab.name)
+    plain = chaosdrill("lab", "status", "--name", session_lab.name)
     assert plain.returncode == 0
-    assert f"lab {swarm_lab.name}: healthy" in plain.stdout
+    assert f"lab {session_lab.name}: healthy" in plain.stdout
     assert "routing mesh: " in plain.stdout and "leader" in plain.stdout
 
 
-def test_up_again_finds_the_lab_up(swarm_lab, docker_client):
-    again = lab.up(swarm_lab.name, managers=3, workers=1, client=docker_client)
+def test_up_again_finds_the_lab_up(session_lab, docker_client):
+    again = lab.up(session_lab.name, managers=3, workers=1, client=docker_client)
     assert again.created is False and again.started == []
-    assert again.inventory.nodes == swarm_lab.inventory.nodes
-    other_size = chaosdrill("lab", "up", "--name", swarm_lab.name, "--workers", "2")
+    assert again.inventory.nodes == session_lab.inventory.nodes
+    other_size = chaosdrill("lab", "up", "--name", session_lab.name, "--workers", "2")
     assert other_size.returncode == 2
     assert "exists with 3 managers and 1 workers" in other_size.stderr
     assert "Traceback" not in other_size.stderr
 
 
-def test_bad_input_is_a_clear_usage_error(swarm_lab):
+def test_bad_input_is_a_clear_usage_error(session_lab):
     cases = [
         (("lab", "status", "--name", "nosuchlab"), "no lab named nosuchlab"),
         (("lab", "down", "--name", "nosuchlab"), "no lab named nosuchlab"),
         (("lab", "load", "chaosdrill/busybox:1", "--name", "nosuchlab"), "no lab named nosuchlab"),
         (
-            ("lab", "load", "chaosdrill/no-such-image:9", "--name", swarm_lab.name),
+            ("lab", "load", "chaosdrill/no-such-image:9", "--name", session_lab.name),
             "image chaosdrill/no-such-image:9 is not on the local engine",
         ),
         (("lab", "up", "--name", "Bad_Name"), "bad lab name 'Bad_Name'"),

@@ -15,32 +15,32 @@ from tests.swarm_support import (
 
 
 @pytest.fixture
-def lab_runtime(swarm_lab):
-    runtime = Runtime(inventory=swarm_lab.inventory)
+def lab_runtime(session_lab):
+    runtime = Runtime(inventory=session_lab.inventory)
     yield runtime
     runtime.close()
 
 
 @pytest.mark.usefixtures("healthy_lab")
-def test_nodes_by_role_leader_and_name(swarm_lab, lab_runtime):
+def test_nodes_by_role_leader_and_name(session_lab, lab_runtime):
     kind = NodeKind()
     managers = kind.candidates(lab_runtime, NodeSelector(role="manager"))
-    assert [r.name for r in managers] == sorted(n.name for n in swarm_lab.inventory.managers)
+    assert [r.name for r in managers] == sorted(n.name for n in session_lab.inventory.managers)
     assert all(r.kind == "node" and r.meta["role"] == "manager" for r in managers)
     leader = kind.candidates(lab_runtime, NodeSelector(leader=True))
-    assert [r.name for r in leader] == [leader_name(swarm_lab)]
+    assert [r.name for r in leader] == [leader_name(session_lab)]
     followers = kind.candidates(lab_runtime, NodeSelector(role="manager", leader=False))
     assert len(followers) == len(managers) - 1
     workers = kind.candidates(lab_runtime, NodeSelector(role="worker"))
     assert {r.name for r in workers} == {
-        n.name for n in swarm_lab.inventory.nodes if n.role == "worker"
+        n.name for n in session_lab.inventory.nodes if n.role == "worker"
     }
     assert kind.candidates(lab_runtime, NodeSelector(name="no-such-node")) == []
 
 
 @pytest.mark.usefixtures("healthy_lab")
-def test_services_by_name_and_label(swarm_lab, lab_runtime, request):
-    with lab_service(swarm_lab, request.node.name, name="selweb", replicas=1):
+def test_services_by_name_and_label(session_lab, lab_runtime, request):
+    with lab_service(session_lab, request.node.name, name="selweb", replicas=1):
         kind = ServiceKind()
         found = kind.candidates(lab_runtime, ServiceSelector(name="selweb"))
         assert [r.name for r in found] == ["selweb"] and found[0].kind == "service"

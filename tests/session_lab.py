@@ -1,7 +1,7 @@
-"""The ``swarm_lab`` fixture: one Swarm lab (3 managers, 1 worker) per test session.
+"""The ``session_lab`` fixture: one Swarm lab (3 managers, 1 worker) per test session.
 
 Loaded from ``tests/conftest.py`` as a pytest plugin, so any test can ask
-for ``swarm_lab``. The lab is named ``t<pid of pytest>``, carries the test
+for ``session_lab``. The lab is named ``t<pid of pytest>``, carries the test
 labels (a later session removes it if this one is killed), and records its
 inventory in a directory of the session's own (``$CHAOSDRILL_LAB_DIR`` is set
 for the whole session, so CLI runs with ``--lab NAME`` find it). It is
@@ -99,7 +99,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def swarm_lab(
+def session_lab(
     docker_client: Any, images: dict[str, str], tmp_path_factory: Any
 ) -> Iterator[SwarmLab]:
     from chaos.errors import UsageError
@@ -115,7 +115,7 @@ def swarm_lab(
             managers=MANAGERS,
             workers=WORKERS,
             load=[images["web"]],
-            labels=labels_for_test("swarm_lab"),
+            labels=labels_for_test("session_lab"),
             client=docker_client,
         )
         current = SwarmLab(LAB_NAME, done.inventory, docker_client)
