@@ -12,9 +12,12 @@ scheduler) goes through these functions and nothing else::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chaos.engine.events import Observer, ignore
+from chaos.engine.interrupt import Interrupt
 from chaos.engine.plan import Plan, make_plan, resolve_seed
 from chaos.engine.result import RunResult, Verdict
 from chaos.engine.runner import Runner
@@ -26,17 +29,27 @@ from chaos.plugins import Plugins, default_plugins
 from chaos.runtime import Runtime
 from chaos.swarm.inventory import Inventory, resolve_inventory
 
+if TYPE_CHECKING:
+    from chaos.engine.session import FaultSession, Injection, TargetLike
+    from chaos.probe import Check
+    from chaos.suite import CaseResult, SuiteResult
+    from chaos.suite.discover import Found
+
 __all__ = [
     "Inventory",
     "LoadedExperiment",
     "Plan",
     "RunResult",
     "Verdict",
+    "fault",
     "inventory",
     "load",
     "plan",
     "recover",
     "run",
+    "session",
+    "suite",
+    "wait_until",
 ]
 
 
@@ -87,6 +100,7 @@ def run(
     state_dir: str | Path | None = None,
     safeguards: bool = True,
     inventory: Inventory | None = None,
+    interrupt: Interrupt | None = None,
 ) -> RunResult:
     """Run the experiment and return its verdict; never raises for run-time failures.
 
@@ -98,6 +112,11 @@ def run(
     (default: see :func:`chaos.ledger.default_state_dir`) and reversible
     faults get a dead man's switch; ``safeguards=False`` turns both off.
     ``inventory`` names the swarm that swarm targets live in (see :func:`inventory`).
+
+    ``handle_signals`` makes SIGINT and SIGTERM revert every fault and end the
+    run ``aborted``; it only works on the main thread. A run on another thread
+    passes False and, to be interruptible, an ``interrupt`` that the main
+    thread triggers (see :class:`chaos.engine.interrupt.Interrupt`).
     """
     runtime = runtime or runtime_for(loaded, inventory=inventory)
     ledger = Ledger(Path(state_dir) if state_dir else None) if safeguards else None
@@ -111,9 +130,139 @@ def run(
             observer=observer,
             handle_signals=handle_signals,
             ledger=ledger,
+            interrupt=interrupt,
         ).run()
     finally:
         runtime.close()
+
+
+def suite(
+    paths: Sequence[str | Path],
+    *,
+    jobs: int = 1,
+    report_dir: str | Path | None = DEFAULT_REPORT_DIR,
+    seed: int | None = None,
+    fail_under: float | None = None,
+    inventory: Inventory | None = None,
+    plugins: Plugins | None = None,
+    state_dir: str | Path | None = None,
+    on_case: Callable[[CaseResult], None] | None = None,
+    on_start: Callable[[Sequence[Found], Sequence[Path]], None] | None = None,
+    handle_signals: bool = True,
+) -> SuiteResult:
+    """Run every experiment under ``paths`` (``chaosdrill suite``) and judge them.
+
+    Directories are searched for experiment files (see
+    :mod:`chaos.suite.discover`); invalid files are reported, not raised.
+    ``jobs`` > 1 runs experiments whose fault targets do not overlap side by
+    side (see :mod:`chaos.suite.schedule`); each run gets its own report
+    directory under ``report_dir``. ``on_case`` receives each experiment's
+    :class:`~chaos.suite.CaseResult` as it finishes, ``on_start`` the files
+    found and the YAML files skipped as not experiments. The result carries the
+    resilience score and the exit code (see :mod:`chaos.suite.score`); render
+    it with :mod:`chaos.report.junit` or :mod:`chaos.report.markdown`.
+    Raises UsageError for a missing path, bad arguments or no experiment.
+    """
+    from chaos.suite import run_suite
+
+    return run_suite(
+        paths,
+        jobs=jobs,
+        report_dir=report_dir,
+        seed=seed,
+        fail_under=fail_under,
+        inventory=inventory,
+        plugins=plugins,
+        state_dir=state_dir,
+        on_case=on_case,
+        on_start=on_start,
+        handle_signals=handle_signals,
+    )
+
+
+def session(
+    *,
+    inventory: Inventory | None = None,
+    docker_url: str | None = None,
+    state_dir: str | Path | None = None,
+    safeguards: bool = True,
+    seed: int | None = None,
+    plugins: Plugins | None = None,
+    observer: Observer = ignore,
+    handle_signals: bool = True,
+) -> FaultSession:
+    """A session that injects faults from code (``session.fault(...)``) and
+    waits on probes (``session.wait_until(...)``); closing it (``with``)
+    reverts every fault still active. Its faults are one run for the ledger."""
+    from chaos.engine.session import FaultSession
+
+    return FaultSession(
+        plugins=plugins,
+        inventory=inventory,
+        docker_url=docker_url,
+        state_dir=state_dir,
+        safeguards=safeguards,
+        seed=seed,
+        observer=observer,
+        handle_signals=handle_signals,
+    )
+
+
+def fault(
+    fault: str,
+    target: TargetLike,
+    duration: str | float | None = None,
+    *,
+    name: str | None = None,
+    targets: Mapping[str, TargetLike] | None = None,
+    **params: Any,
+) -> Injection:
+    """Inject one fault for the length of a ``with`` block, with the safety of a run::
+
+        with api.fault("container.pause", target={"select": {"name": "web"}},
+                       duration="10s") as injected:
+            ...  # web is paused; injected.targets says which container
+
+    The target is resolved as in an experiment (``kind`` defaults to
+    ``container``; ``mode``, ``seed``, ``max_targets``, ``allow_empty``), the
+    parameters are validated by the fault's model (UsageError naming the
+    fault and the parameter), the ledger entry is written and the watchdog
+    armed before the injection, and the fault is reverted when the block ends
+    (normally, by an exception or KeyboardInterrupt) or at the end of
+    ``duration``, whichever comes first. If the process dies, the watchdog
+    reverts it at ``duration`` plus its grace. ``duration`` is required for a
+    reversible fault; a one-shot fault (``container.kill``) needs none.
+
+    The local engine, the default state dir; for a swarm, or several faults
+    in one run, use :func:`session`.
+    """
+    from chaos.engine.session import FaultSession
+
+    owner = FaultSession()
+    try:
+        return owner._injection(fault, target, duration, name, targets, params, owns_session=True)
+    except BaseException:
+        owner.close()
+        raise
+
+
+def wait_until(
+    probe: str,
+    within: str | float = "30s",
+    interval: str | float = "500ms",
+    target: TargetLike | None = None,
+    **params: Any,
+) -> Check:
+    """Sample a probe every ``interval`` until it passes and return that Check;
+    raise :class:`chaos.engine.session.ProbeTimeout` (a TimeoutError) after
+    ``within``, with the last sample's detail::
+
+        api.wait_until("http", within="20s", url="http://127.0.0.1:8080/")
+    """
+    from chaos.engine.session import FaultSession
+
+    with FaultSession() as owner:
+        return owner.wait_until(probe, within, interval, target, **params)
 
 
 def recover(

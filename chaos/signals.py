@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from pydantic import BeforeValidator, WithJsonSchema
@@ -37,3 +40,26 @@ SignalName = Annotated[
     BeforeValidator(parse_signal),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
 ]
+
+
+@contextlib.contextmanager
+def interrupt_signals(on_signal: Callable[[str], None], *, enabled: bool = True) -> Iterator[None]:
+    """Call ``on_signal("SIGINT")`` / ``on_signal("SIGTERM")`` for the length of the block.
+
+    Only the main thread can install handlers: elsewhere (or when not
+    ``enabled``) the block runs with the handlers it had. The previous
+    handlers come back when the block ends.
+    """
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        on_signal(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

@@ -107,6 +107,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(result.exit_code)
 
 
+def cmd_suite(args: argparse.Namespace) -> int:
+    import os
+
+    from chaos import api
+    from chaos.cli.suite_view import print_case, print_start, print_summary
+    from chaos.report import write
+
+    inventory = api.inventory(lab=args.lab, path=args.inventory)
+    suite = api.suite(
+        args.paths,
+        jobs=args.jobs,
+        report_dir=args.report_dir,
+        seed=args.seed,
+        fail_under=args.fail_under,
+        inventory=inventory,
+        on_case=print_case,
+        on_start=print_start,
+    )
+    print_summary(suite)
+    code = int(suite.exit_code)
+    outputs = [("junit", args.junit, False), ("markdown", args.markdown, False)]
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        outputs.append(("markdown", summary, True))
+    for format, path, append in outputs:
+        if not path:
+            continue
+        try:
+            write(format, suite, path, append=append)
+        except OSError as exc:
+            print(f"chaosdrill: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            code = max(code, int(ExitCode.INVALID))
+        else:
+            print(f"{format}: {path}")
+    return code
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
     from chaos import api
 

@@ -48,6 +48,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
     run.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_run"))
 
+    suite = sub.add_parser(
+        "suite",
+        help="run every experiment under some paths; JUnit, Markdown, a resilience score",
+        description="Run every experiment under the paths (directories are searched for YAML "
+        "files with top-level `version` and `method` keys) and judge them together.",
+        epilog="exit codes: 0 every experiment passed (or, with --fail-under, the score meets "
+        "it and none errored, aborted or was invalid); otherwise the worst experiment's code: "
+        "4 error > 3 aborted > 2 invalid > 1 failed; 1 when only failures remain and the score "
+        "is below --fail-under",
+    )
+    suite.add_argument("paths", nargs="+", metavar="PATH", help="experiment files or directories")
+    suite.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    suite.add_argument(
+        "--markdown",
+        metavar="FILE",
+        help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when it is set)",
+    )
+    suite.add_argument(
+        "--fail-under",
+        type=float,
+        metavar="SCORE",
+        help="pass when the resilience score (0-100) is at least SCORE, tolerating failed "
+        "experiments (default: every experiment must pass)",
+    )
+    suite.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run up to N experiments at once, never two whose faults target the same object",
+    )
+    suite.add_argument(
+        "--report-dir",
+        default="reports",
+        metavar="DIR",
+        help="journals go to DIR/<experiment>/ (default: reports)",
+    )
+    suite.add_argument(
+        "--seed", type=int, help="seed for targets that set none (recorded in each journal)"
+    )
+    _swarm_arguments(suite)
+    suite.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_suite"))
+
     validate = sub.add_parser(
         "validate", help="check experiment files; report FILE:LINE:COL problems"
     )

@@ -72,6 +72,9 @@ class FaultActivity:
             for ref in planned.selection.chosen
         ]
         self._thread = threading.Thread(target=self._run, name=f"fault-{step.name}", daemon=True)
+        self.injected = threading.Event()
+        """Set once the injection is over (done, failed or skipped): the step is
+        now holding its fault, or has nothing to hold."""
 
     @property
     def end(self) -> float:
@@ -93,6 +96,7 @@ class FaultActivity:
                 self._skip_rest()
                 return
             self._inject_all()
+            self.injected.set()
             self._abort.wait(self._clock.until(self.end))
         except BaseException as exc:  # a bug must still end in a revert
             self._report(
@@ -105,6 +109,7 @@ class FaultActivity:
                 True,
             )
         finally:
+            self.injected.set()
             self._revert_all()
 
     def _context(self, ref: TargetRef, record: FaultRecord) -> FaultContext:

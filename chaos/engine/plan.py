@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.engine.sampling import BoundProbe
 from chaos.experiment.loader import LoadedExperiment
-from chaos.experiment.model import FaultStep
+from chaos.experiment.model import FaultStep, TargetSpec
 from chaos.fault import Fault
 from chaos.targets import TargetRef
 from chaos.targets.selection import Selection, choose
 
 if TYPE_CHECKING:
     from chaos.plugins import Plugins
+    from chaos.registry import Registry
     from chaos.runtime import Runtime
 
 
@@ -52,16 +53,29 @@ def resolve_seed(explicit: int | None) -> int:
     return explicit if explicit is not None else random.SystemRandom().randrange(2**31)
 
 
+def resolve_target(
+    registry: Registry, runtime: Runtime, name: str, spec: TargetSpec, seed: int
+) -> Selection:
+    """Resolve one validated target: its kind's candidates, then mode, seed and
+    limits (raises TargetError / EngineUnreachable before anything is touched).
+
+    ``seed`` is the run's; a target's own ``seed`` wins. Experiments and faults
+    injected from code (:mod:`chaos.engine.session`) both resolve through here.
+    """
+    kind = registry.target_kinds[spec.kind].cls()
+    selector = kind.Selector.model_validate(spec.select)
+    target_seed = spec.seed if spec.seed is not None else seed
+    return choose(name, spec, kind.candidates(runtime, selector), target_seed)
+
+
 def make_plan(loaded: LoadedExperiment, plugins: Plugins, runtime: Runtime, seed: int) -> Plan:
     """Resolve targets (raises TargetError / EngineUnreachable) and bind every step."""
     registry = plugins.registry
     experiment = loaded.experiment
-    selections: dict[str, Selection] = {}
-    for name, spec in experiment.targets.items():
-        kind = registry.target_kinds[spec.kind].cls()
-        selector = kind.Selector.model_validate(spec.select)
-        target_seed = spec.seed if spec.seed is not None else seed
-        selections[name] = choose(name, spec, kind.candidates(runtime, selector), target_seed)
+    selections = {
+        name: resolve_target(registry, runtime, name, spec, seed)
+        for name, spec in experiment.targets.items()
+    }
 
     faults = tuple(
         PlannedFault(

@@ -17,7 +17,6 @@ The phases, in order (see the README's "Engine semantics"):
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from chaos.engine.events import (
     ProbeSampled,
     ignore,
 )
+from chaos.engine.interrupt import Interrupt
 from chaos.engine.monitor import EngineMonitor
 from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
@@ -61,6 +61,7 @@ from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journa
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins
 from chaos.runtime import Runtime
+from chaos.signals import interrupt_signals
 
 JOIN_POLL = 0.1
 
@@ -79,9 +80,12 @@ class Runner:
         observer: Observer = ignore,
         handle_signals: bool = True,
         ledger: Ledger | None = None,
+        interrupt: Interrupt | None = None,
     ):
         """``ledger`` records every injection so faults never outlive the run
-        (see :mod:`chaos.engine.safeguards`); None turns that off."""
+        (see :mod:`chaos.engine.safeguards`); None turns that off. ``interrupt``
+        lets another thread interrupt the run as a signal would (for runs on
+        worker threads, which cannot handle signals)."""
         self.loaded = loaded
         self.plugins = plugins
         self.runtime = runtime
@@ -89,6 +93,7 @@ class Runner:
         self.seed = seed
         self.report_dir = report_dir
         self.handle_signals = handle_signals
+        self.interrupt = interrupt
         self.ledger = ledger
         self._safeguards = Safeguards(ledger)
         self.clock = RunClock()
@@ -137,7 +142,7 @@ class Runner:
     # -- the run -----------------------------------------------------------
 
     def run(self) -> RunResult:
-        with self._signals():
+        with self._signals(), self._interruptible():
             try:
                 self._run_phases()
             except ChaosError as exc:
@@ -360,21 +365,19 @@ class Runner:
 
     # -- signals -----------------------------------------------------------
 
+    def _signals(self) -> contextlib.AbstractContextManager[None]:
+        return interrupt_signals(self._interrupted, enabled=self.handle_signals)
+
     @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+    def _interruptible(self) -> Iterator[None]:
+        if self.interrupt is None:
             yield
             return
-
-        def on_signal(signum: int, frame: object) -> None:
-            self._interrupted(signal.Signals(signum).name)
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        unsubscribe = self.interrupt.subscribe(self._interrupted)
         try:
             yield
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            unsubscribe()
 
     def _interrupted(self, name: str) -> None:
         self.report(

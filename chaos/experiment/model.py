@@ -44,6 +44,13 @@ def _percent(value: Any) -> Any:
 Fraction = Annotated[float, BeforeValidator(_percent), Field(ge=0.0, le=1.0)]
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """YAML reads ``yes`` and ``true`` as booleans, which pydantic would take for 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
 def _positive(seconds: float) -> float:
     if seconds <= 0:
         raise ValueError("must be greater than 0")
@@ -202,6 +209,15 @@ class Experiment(Frozen):
     title: str = Field(min_length=1)
     description: str = ""
     tags: list[str] = Field(default_factory=list)
+    weight: Annotated[float, BeforeValidator(_not_a_boolean)] = Field(
+        default=1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="how much this experiment counts in a suite's resilience score",
+    )
+    """How much this experiment counts in a suite's resilience score (``chaosdrill
+    suite``): the score is the weighted share of passed experiments. Any
+    number greater than 0; default 1. A single ``run`` ignores it."""
     configuration: dict[str, Any] = Field(default_factory=dict)
     targets: dict[str, TargetSpec] = Field(default_factory=dict)
     steady_state: list[ProbeStep] = Field(default_factory=list)

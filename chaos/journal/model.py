@@ -56,6 +56,35 @@ class ProbeRecord(Record):
     summary: SummaryRecord | None = None
     violations: list[ViolationRecord] = Field(default_factory=list)
 
+    # shortcuts for tests and scripts (``result.probe("web").availability``)
+
+    @property
+    def availability(self) -> float | None:
+        """Share of passing samples (None without samples or summary)."""
+        if self.summary is not None:
+            return self.summary.availability
+        return sum(s.ok for s in self.samples) / len(self.samples) if self.samples else None
+
+    @property
+    def time_to_recover(self) -> float | None:
+        """Seconds from the first failed sample to the first pass after the last outage."""
+        return self.summary.time_to_recover if self.summary else None
+
+    @property
+    def longest_outage(self) -> float | None:
+        return self.summary.longest_outage if self.summary else None
+
+    @property
+    def max_latency(self) -> float | None:
+        return self.summary.max_latency if self.summary else None
+
+    @property
+    def passed(self) -> bool:
+        """Within its tolerance (a continuous probe), or its one sample passed."""
+        if self.summary is not None:
+            return not self.violations
+        return all(s.ok for s in self.samples)
+
 
 class FaultRecord(Record):
     step: str

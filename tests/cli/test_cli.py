@@ -10,7 +10,7 @@ from tests.conftest import chaosdrill
 def test_help_lists_commands_and_exit_codes():
     proc = chaosdrill("--help")
     assert proc.returncode == 0
-    for command in ("run", "validate", "schema", "plugins", "demo", "images"):
+    for command in ("run", "suite", "validate", "schema", "plugins", "demo", "images"):
         assert command in proc.stdout
     assert "0 passed, 1 failed, 2 invalid input or usage, 3 aborted, 4 error" in proc.stdout
 

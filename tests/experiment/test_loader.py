@@ -510,7 +510,7 @@ def test_non_mapping_after_leading_lines_is_reported_where_it_starts():
 # --- the format ---------------------------------------------------------------------------
 
 ACCEPTED = (
-    "version, title, description, tags, configuration, targets, steady_state, method, "
+    "version, title, description, tags, weight, configuration, targets, steady_state, method, "
     "probes, guards, recovery"
 )
 
