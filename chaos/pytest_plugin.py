@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 MARKER = "chaos"
 DEFAULT_PATTERNS = ("*.chaos.yaml", "*.chaos.yml")
-SUFFIXES = (".chaos.yaml", ".chaos.yml", ".yaml", ".yml", ".json")
 FIXTURES_MARKED = ("chaos", "swarm_lab")
 """Tests that use one of these fixtures get the ``chaos`` marker."""
 
@@ -437,11 +436,9 @@ def _glob(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 
 
 def _item_name(path: Path) -> str:
-    name = path.name
-    for suffix in SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
+    from chaos.suite.discover import without_suffix
+
+    return without_suffix(path.name)
 
 
 class ExperimentFile(pytest.File):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,18 @@ def recover(
         outcomes.append(_revert(plugins, runtime, ledger, entry))
     removed = _remove_helpers(runtime, live_runs)
     return outcomes, removed
+
+
+def recover_orphans(
+    plugins: Plugins, runtime: Runtime, ledger: Ledger, notice: Callable[[str], None]
+) -> None:
+    """Before a run or a fault session adds faults of its own: revert what dead runs
+    left in the ledger, and say what was found through ``notice``."""
+    outcomes, removed = recover(plugins, runtime, ledger)
+    for outcome in outcomes:
+        notice(f"left by an earlier run: {outcome.describe()}")
+    if removed:
+        notice(f"removed leftover helpers: {', '.join(removed)}")
 
 
 def _revert(plugins: Plugins, runtime: Runtime, ledger: Ledger, entry: Entry) -> Recovered:

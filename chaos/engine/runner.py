@@ -234,13 +234,14 @@ class Runner:
         """Revert what earlier, dead runs left behind before adding faults of our own."""
         if self.ledger is None:
             return
-        from chaos.recovery import recover
+        from chaos.recovery import recover_orphans
 
-        outcomes, removed = recover(self.plugins, self.runtime, self.ledger)
-        for outcome in outcomes:
-            self.emit(Notice(self.clock.now(), f"left by an earlier run: {outcome.describe()}"))
-        if removed:
-            self.emit(Notice(self.clock.now(), f"removed leftover helpers: {', '.join(removed)}"))
+        recover_orphans(
+            self.plugins,
+            self.runtime,
+            self.ledger,
+            lambda message: self.emit(Notice(self.clock.now(), message)),
+        )
 
     def _wait_for_activities(self) -> None:
         """Wait in short steps so signal handlers run promptly in this thread."""

@@ -45,7 +45,7 @@ from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, UsageError
 from chaos.experiment.model import FaultStep, TargetSpec
-from chaos.experiment.validate import did_you_mean
+from chaos.experiment.validate import did_you_mean, unknown_name
 from chaos.fault import Fault
 from chaos.journal.model import FaultRecord, ReasonRecord
 from chaos.ledger import Ledger
@@ -411,10 +411,7 @@ class FaultSession:
         registry = self.plugins.registry
         faults = registry.faults
         if fault_name not in faults:
-            raise UsageError(
-                f"unknown fault {fault_name!r}{did_you_mean(fault_name, faults)}; "
-                f"known: {', '.join(sorted(faults))}"
-            )
+            raise UsageError(unknown_name("fault", fault_name, faults))
         fault = faults[fault_name].cls()
         owner = f"fault {fault_name}"
         step_name = name or fault_name
@@ -467,10 +464,8 @@ class FaultSession:
             )
         kind = registry.target_kinds.get(spec.kind)
         if kind is None:
-            known = sorted(registry.target_kinds)
             raise UsageError(
-                f"{owner}: {where}: unknown target kind {spec.kind!r}"
-                f"{did_you_mean(spec.kind, known)}; known: {', '.join(known)}"
+                f"{owner}: {where}: {unknown_name('target kind', spec.kind, registry.target_kinds)}"
             )
         selector = kind.cls.Selector
         try:
@@ -507,10 +502,7 @@ class FaultSession:
         registry = self.plugins.registry
         probes = registry.probes
         if probe not in probes:
-            raise UsageError(
-                f"unknown probe {probe!r}{did_you_mean(probe, probes)}; "
-                f"known: {', '.join(sorted(probes))}"
-            )
+            raise UsageError(unknown_name("probe", probe, probes))
         cls: type[Probe] = probes[probe].cls
         owner = f"probe {probe}"
         limit = _seconds(owner, "within", within)
@@ -583,15 +575,14 @@ class FaultSession:
         """Revert what dead runs left in the ledger before adding faults of our own."""
         if self.ledger is None:
             return
-        from chaos.recovery import recover
+        from chaos.recovery import recover_orphans
 
-        outcomes, removed = recover(self.plugins, self.runtime, self.ledger)
-        for outcome in outcomes:
-            self.observer(Notice(self.clock.now(), f"left by an earlier run: {outcome.describe()}"))
-        if removed:
-            self.observer(
-                Notice(self.clock.now(), f"removed leftover helpers: {', '.join(removed)}")
-            )
+        recover_orphans(
+            self.plugins,
+            self.runtime,
+            self.ledger,
+            lambda message: self.observer(Notice(self.clock.now(), message)),
+        )
 
     def _trap_sigterm(self) -> None:
         if not self.handle_signals or threading.current_thread() is not threading.main_thread():

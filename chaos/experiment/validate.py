@@ -141,11 +141,9 @@ class _Checker:
     def target(self, name: str, spec: TargetSpec) -> None:
         kind = self.registry.target_kinds.get(spec.kind)
         if kind is None:
-            known = sorted(self.registry.target_kinds)
             self.report.at_value(
                 ("targets", name, "kind"),
-                f"unknown target kind {spec.kind!r}{did_you_mean(spec.kind, known)}; "
-                f"known: {', '.join(known)}",
+                unknown_name("target kind", spec.kind, self.registry.target_kinds),
             )
             return
         selector = kind.cls.Selector
@@ -270,6 +268,12 @@ def _plugin_bug(owner: str, exc: Exception) -> str:
         f"{owner}: its parameters could not be checked "
         f"({type(exc).__name__}: {str(exc)[:200]}); this is a bug in the plugin"
     )
+
+
+def unknown_name(what: str, name: Any, known: Iterable[str]) -> str:
+    """``unknown <what> 'x' (did you mean 'y'?); known: a, b, c``."""
+    known = sorted(known)
+    return f"unknown {what} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}"
 
 
 def did_you_mean(word: Any, choices: Iterable[str]) -> str:

@@ -27,7 +27,7 @@ from chaos.errors import UsageError
 
 SUFFIXES = (".yaml", ".yml")
 """Files a directory search considers (``.chaos.yaml`` ends in ``.yaml``)."""
-NAME_SUFFIXES = (".chaos.yaml", ".chaos.yml", ".yaml", ".yml")
+NAME_SUFFIXES = (".chaos.yaml", ".chaos.yml", ".yaml", ".yml", ".json")
 """Stripped from file names to make case names."""
 MAX_SNIFF_BYTES = 2 * 1024 * 1024
 _TOP_LEVEL_KEY = "^{key}[ \t]*:"
@@ -131,6 +131,14 @@ def read_yaml(text: str) -> Any:
         return _UNPARSABLE
 
 
+def without_suffix(name: str) -> str:
+    """``web.chaos.yaml`` -> ``web``: the name of an experiment file without its suffix."""
+    for suffix in NAME_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def case_name(found: Found, cwd: Path | None = None) -> str:
     """A stable dotted name for the file: its path relative to the working
     directory (or, outside it, to the directory holding the argument), without
@@ -145,9 +153,5 @@ def case_name(found: Found, cwd: Path | None = None) -> str:
             relative = path.relative_to(anchor)
         except ValueError:
             relative = Path(path.name)
-    text = relative.as_posix()
-    for suffix in NAME_SUFFIXES:
-        if text.lower().endswith(suffix):
-            text = text[: -len(suffix)]
-            break
+    text = without_suffix(relative.as_posix())
     return ".".join(part.replace(".", "_") for part in text.split("/") if part) or "experiment"

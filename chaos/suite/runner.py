@@ -211,16 +211,11 @@ class _RunContext:
         if self.interrupt.cause is not None:
             self.report((case.index, _not_run(case, self.interrupt.cause)))
             return
-        title = case.loaded.experiment.title
-        weight = case.loaded.experiment.weight
         started, clock = time.time(), time.monotonic()
 
         def finished(verdict: CaseVerdict, reasons: tuple[str, ...], **more: Any) -> CaseResult:
-            return CaseResult(
-                case.found.path,
-                case.name,
-                title,
-                weight,
+            return _case_result(
+                case,
                 verdict,
                 reasons,
                 duration=time.monotonic() - clock,
@@ -285,25 +280,22 @@ class _RunContext:
                 runtime.close()
 
 
-def _crashed(case: _Case, exc: BaseException) -> CaseResult:
+def _case_result(
+    case: _Case, verdict: CaseVerdict, reasons: tuple[str, ...], **more: Any
+) -> CaseResult:
+    experiment = case.loaded.experiment
     return CaseResult(
-        case.found.path,
-        case.name,
-        case.loaded.experiment.title,
-        case.loaded.experiment.weight,
-        CaseVerdict.ERROR,
-        (f"internal error: {_describe(exc)}",),
+        case.found.path, case.name, experiment.title, experiment.weight, verdict, reasons, **more
     )
 
 
+def _crashed(case: _Case, exc: BaseException) -> CaseResult:
+    return _case_result(case, CaseVerdict.ERROR, (f"internal error: {_describe(exc)}",))
+
+
 def _not_run(case: _Case, cause: str) -> CaseResult:
-    return CaseResult(
-        case.found.path,
-        case.name,
-        case.loaded.experiment.title,
-        case.loaded.experiment.weight,
-        CaseVerdict.ABORTED,
-        (f"not run: the suite was interrupted by {cause}",),
+    return _case_result(
+        case, CaseVerdict.ABORTED, (f"not run: the suite was interrupted by {cause}",)
     )
 
 

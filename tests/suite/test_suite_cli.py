@@ -51,40 +51,34 @@ def pause_experiment(title: str, group: str, role: str, seconds: float, extra: s
     """
 
 
-def passing(group: str, role: str, port: int, weight: float = 1) -> str:
+def paused_web(group: str, role: str, port: int, weight: float, *, strict: bool) -> str:
+    """A web container paused under an availability probe: a lenient probe (1 s pause)
+    passes, a strict one (2 s pause, every sample must pass) fails."""
+    title = "stays available through a pause" if strict else "shrugs off a short pause"
+    tolerance = "" if strict else ", tolerance: {min_availability: 0}"
     return f"""
         version: 1
-        title: Web {role} shrugs off a short pause
+        title: Web {role} {title}
         weight: {weight}
         targets:
           web: {{select: {{labels: {{grp: {group}, role: {role}}}}}, max_targets: 1}}
         steady_state:
           - {{name: up, probe: http, url: "http://127.0.0.1:{port}/"}}
         method:
-          - {{name: freeze, fault: container.pause, target: web, duration: 1s}}
+          - {{name: freeze, fault: container.pause, target: web, duration: {2 if strict else 1}s}}
         probes:
           - {{name: {role}-availability, probe: http, url: "http://127.0.0.1:{port}/",
-             interval: 200ms, timeout: 300ms, tolerance: {{min_availability: 0}}}}
+             interval: 200ms, timeout: 300ms{tolerance}}}
         recovery: {{within: 10s}}
     """
+
+
+def passing(group: str, role: str, port: int, weight: float = 1) -> str:
+    return paused_web(group, role, port, weight, strict=False)
 
 
 def failing(group: str, role: str, port: int, weight: float = 1) -> str:
-    return f"""
-        version: 1
-        title: Web {role} stays available through a pause
-        weight: {weight}
-        targets:
-          web: {{select: {{labels: {{grp: {group}, role: {role}}}}}, max_targets: 1}}
-        steady_state:
-          - {{name: up, probe: http, url: "http://127.0.0.1:{port}/"}}
-        method:
-          - {{name: freeze, fault: container.pause, target: web, duration: 2s}}
-        probes:
-          - {{name: {role}-availability, probe: http, url: "http://127.0.0.1:{port}/",
-             interval: 200ms, timeout: 300ms}}
-        recovery: {{within: 10s}}
-    """
+    return paused_web(group, role, port, weight, strict=True)
 
 
 INVALID = """
