@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.engine.events import Observer, ignore
 from chaos.engine.interrupt import Interrupt
-from chaos.engine.plan import Plan, make_plan, resolve_seed
+from chaos.engine.plan import Plan, check_selectors, make_plan, resolve_seed
 from chaos.engine.result import RunResult, Verdict
 from chaos.engine.runner import Runner
 from chaos.experiment.configuration import Redactor
@@ -83,6 +83,7 @@ def plan(
 ) -> Plan:
     """Resolve targets without touching anything (what ``--dry-run`` shows)."""
     plugins = plugins or default_plugins()
+    check_selectors(loaded, plugins.registry)
     runtime = runtime or runtime_for(loaded, inventory=inventory)
     runtime.node_controllers = plugins.registry.node_controllers
     return make_plan(loaded, plugins, runtime, resolve_seed(seed))
@@ -104,6 +105,9 @@ def run(
 ) -> RunResult:
     """Run the experiment and return its verdict; never raises for run-time failures.
 
+    Raises UsageError (InvalidTarget) before anything is touched when a
+    target's selector has an empty criterion.
+
     An engine that does not answer, a target that selects nothing or a fault
     that cannot be injected end in ``Verdict.ERROR`` with the reason, and a
     journal is written either way (unless ``report_dir`` is None).
@@ -118,12 +122,14 @@ def run(
     passes False and, to be interruptible, an ``interrupt`` that the main
     thread triggers (see :class:`chaos.engine.interrupt.Interrupt`).
     """
+    plugins = plugins or default_plugins()
+    check_selectors(loaded, plugins.registry)  # invalid input: UsageError, nothing touched
     runtime = runtime or runtime_for(loaded, inventory=inventory)
     ledger = Ledger(Path(state_dir) if state_dir else None) if safeguards else None
     try:
         return Runner(
             loaded,
-            plugins or default_plugins(),
+            plugins,
             runtime,
             seed=resolve_seed(seed),
             report_dir=report_dir,

@@ -47,6 +47,11 @@ class UsageError(ChaosError):
     exit_code = ExitCode.INVALID
 
 
+class InvalidTarget(UsageError):
+    """A target's selector would select more than its author meant (an empty
+    criterion after ``${name}`` substitution): refused before anything is touched."""
+
+
 class EngineUnreachable(ChaosError):
     """The Docker engine did not answer."""
 

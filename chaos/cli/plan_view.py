@@ -12,8 +12,8 @@ def print_plan(plan: Plan) -> None:
     for name, sel in plan.selections.items():
         chosen = ", ".join(f"{ref.name} ({ref.short_id})" for ref in sel.chosen) or "none"
         print(
-            f"  {name}: {sel.spec.kind}, mode {sel.spec.mode.describe()}, seed {sel.seed}: "
-            f"{len(sel.chosen)} of {sel.candidates} -> {chosen}"
+            f"  {name}: {sel.spec.kind}, mode {sel.spec.describe_mode()}, seed {sel.seed}: "
+            f"{sel.candidates} matched, {len(sel.chosen)} chosen -> {chosen}"
         )
     print("method:")
     for planned in plan.faults:

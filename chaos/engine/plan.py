@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.engine.sampling import BoundProbe
+from chaos.errors import InvalidTarget
 from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.model import FaultStep, TargetSpec
 from chaos.fault import Fault
 from chaos.targets import TargetRef
+from chaos.targets.base import empty_criteria
 from chaos.targets.selection import Selection, choose
 
 if TYPE_CHECKING:
@@ -53,27 +55,67 @@ def resolve_seed(explicit: int | None) -> int:
     return explicit if explicit is not None else random.SystemRandom().randrange(2**31)
 
 
+def check_selector(registry: Registry, name: str, spec: TargetSpec) -> None:
+    """Refuse a selector with an empty criterion (raises InvalidTarget, exit 2):
+    validation already did, but this is the last look before the engine is asked."""
+    selector = registry.target_kinds[spec.kind].cls.Selector
+    problems = empty_criteria(selector, spec.select)
+    if problems:
+        key, message = problems[0]
+        raise InvalidTarget(
+            f"target {name!r} {message}" if key is None else f"target {name!r}: {message}"
+        )
+
+
+def check_selectors(loaded: LoadedExperiment, registry: Registry) -> None:
+    """:func:`check_selector` for every target of an experiment, before a run or a plan."""
+    for name, spec in loaded.experiment.targets.items():
+        check_selector(registry, name, spec)
+
+
+def acted_on(loaded: LoadedExperiment, registry: Registry) -> set[str]:
+    """The targets that fault steps act on: each step's target and the targets
+    its parameters name (a partition's ``from``). Probe-only targets are not."""
+    names = set()
+    for index, step in enumerate(loaded.experiment.method):
+        names.add(step.target)
+        fault = registry.faults[step.fault].cls()
+        for referenced in fault.references(loaded.params_for("method", index)).values():
+            names.update(referenced)
+    return names
+
+
 def resolve_target(
-    registry: Registry, runtime: Runtime, name: str, spec: TargetSpec, seed: int
+    registry: Registry,
+    runtime: Runtime,
+    name: str,
+    spec: TargetSpec,
+    seed: int,
+    *,
+    acted_upon: bool = True,
 ) -> Selection:
     """Resolve one validated target: its kind's candidates, then mode, seed and
-    limits (raises TargetError / EngineUnreachable before anything is touched).
+    limits (raises InvalidTarget / TargetError / EngineUnreachable before
+    anything is touched).
 
     ``seed`` is the run's; a target's own ``seed`` wins. Experiments and faults
     injected from code (:mod:`chaos.engine.session`) both resolve through here.
     """
+    check_selector(registry, name, spec)
     kind = registry.target_kinds[spec.kind].cls()
     selector = kind.Selector.model_validate(spec.select)
     target_seed = spec.seed if spec.seed is not None else seed
-    return choose(name, spec, kind.candidates(runtime, selector), target_seed)
+    return choose(name, spec, kind.candidates(runtime, selector), target_seed, acted_on=acted_upon)
 
 
 def make_plan(loaded: LoadedExperiment, plugins: Plugins, runtime: Runtime, seed: int) -> Plan:
     """Resolve targets (raises TargetError / EngineUnreachable) and bind every step."""
     registry = plugins.registry
     experiment = loaded.experiment
+    check_selectors(loaded, registry)
+    faulted = acted_on(loaded, registry)
     selections = {
-        name: resolve_target(registry, runtime, name, spec, seed)
+        name: resolve_target(registry, runtime, name, spec, seed, acted_upon=name in faulted)
         for name, spec in experiment.targets.items()
     }
 

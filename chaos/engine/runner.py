@@ -397,9 +397,10 @@ class Runner:
             TargetRecord(
                 name=name,
                 kind=sel.spec.kind,
-                mode=sel.spec.mode.describe(),
+                mode=sel.spec.describe_mode(),
                 seed=sel.seed,
                 candidates=sel.candidates,
+                chosen=len(sel.chosen),
                 selected=[ref.to_json() for ref in sel.chosen],
             )
             for name, sel in plan.selections.items()

@@ -53,6 +53,7 @@ from chaos.plugins import Plugins, default_plugins
 from chaos.probe import Check, Probe
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
+from chaos.targets.base import empty_criteria
 from chaos.targets.selection import Selection
 
 JOIN_POLL = 0.1
@@ -474,11 +475,13 @@ class FaultSession:
             raise UsageError(
                 _problems(owner, exc, what=f"{where} select", model=selector, noun="key")
             ) from None
-        if not spec.select and selector.model_fields:
-            raise UsageError(
-                f"{owner}: {where} needs a select (one of: {', '.join(selector.model_fields)}): "
-                "an empty selector would match everything"
-            )
+        for key, message in empty_criteria(selector, spec.select):
+            if key is None:
+                raise UsageError(
+                    f"{owner}: {where} needs a select (one of: "
+                    f"{', '.join(selector.model_fields)}): an empty selector would match everything"
+                )
+            raise UsageError(f"{owner}: {where} {message}")
         if kinds is not None and spec.kind not in kinds:
             raise UsageError(f"{owner} acts on {', '.join(kinds)}, but its target is a {spec.kind}")
         return spec
@@ -542,7 +545,7 @@ class FaultSession:
         if isinstance(target, TargetSpec | Mapping):
             spec = self._target(owner, "target", target, None)
             return resolve_target(
-                self.plugins.registry, self.runtime, "target", spec, self.seed
+                self.plugins.registry, self.runtime, "target", spec, self.seed, acted_upon=False
             ).chosen
         refs = tuple(target)
         if not all(isinstance(r, TargetRef) for r in refs):

@@ -132,11 +132,21 @@ class TargetSpec(Frozen):
 
     kind: str = "container"
     select: dict[str, Any] = Field(default_factory=dict)
-    mode: Mode = SelectionMode(all=True)
+    mode: Mode = SelectionMode(count=1)
+    """``one`` unless written: a target that does not say how many it wants
+    gets the smallest blast radius, never every match."""
     seed: int | None = None
     allow_empty: bool = False
     max_targets: int | None = Field(default=None, ge=1)
     max_percent: float | None = Field(default=None, gt=0, le=100)
+
+    @property
+    def mode_written(self) -> bool:
+        """False when ``mode`` was left out and the default (``one``) applies."""
+        return "mode" in self.model_fields_set
+
+    def describe_mode(self) -> str:
+        return self.mode.describe() + ("" if self.mode_written else " (the default)")
 
 
 class Tolerance(Frozen):

@@ -30,6 +30,7 @@ from chaos.experiment.model import (
     ProbeStep,
     TargetSpec,
 )
+from chaos.targets.base import empty_criteria
 
 if TYPE_CHECKING:
     from chaos.experiment.loader import _Report
@@ -154,10 +155,11 @@ class _Checker:
             self.report.pydantic(exc, where, model=selector, owner=f"a {spec.kind} selector")
         except Exception as exc:  # a plugin's validator must not take the loader down
             self.report.at_value(where, _plugin_bug(f"target kind {spec.kind}", exc))
-        if not spec.select and selector.model_fields:  # a kind with nothing to select is one object
-            self.report.at_key(
-                where, f"target {name!r} needs a select: an empty selector would match everything"
-            )
+        for key, message in empty_criteria(selector, spec.select):
+            if key is None:
+                self.report.at_key(where, f"target {name!r} {message}")
+            else:
+                self.report.at_value((*where, key), f"target {name!r}: {message}")
 
     def unique_names(self, section: str, steps: list[tuple[int, Any]]) -> None:
         seen: set[str] = set()

@@ -117,8 +117,12 @@ class TargetRecord(Record):
     name: str
     kind: str
     mode: str
+    """As written, or ``one (the default)`` when the target left it out."""
     seed: int | None
     candidates: int
+    """How many objects matched the selector."""
+    chosen: int = 0
+    """How many of them the mode picked (the length of ``selected``)."""
     selected: list[dict[str, Any]]
 
 

@@ -235,6 +235,9 @@ class _RunContext:
                 state_dir=self.state_dir,
                 inventory=self.inventory,
             )
+        except UsageError as exc:  # invalid input found before anything was touched
+            self.report((case.index, finished(CaseVerdict.INVALID, (str(exc),))))
+            return
         except Exception as exc:  # api.run does not raise for run-time failures: a bug
             self.report((case.index, finished(CaseVerdict.ERROR, (_describe(exc),))))
             return

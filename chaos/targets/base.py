@@ -49,9 +49,60 @@ class TargetRef:
 
 
 class Selector(BaseModel):
-    """Base for a kind's selector model: unknown keys are errors."""
+    """Base for a kind's selector model: unknown keys are errors.
+
+    A criterion with an empty value (``""``, ``null``, ``{}``, ``[]``, or a
+    label whose key or value is empty) is an error, not a criterion left out:
+    see :func:`empty_criteria`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+NEEDS_A_SELECT = "needs a select: an empty selector would match everything"
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, dict):
+        return not value or any(_is_empty(k) or _is_empty(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return not value or any(_is_empty(v) for v in value)
+    return False  # booleans and numbers are criteria (``leader: false``)
+
+
+def empty_criteria(selector: type[Selector], select: Any) -> list[tuple[str | None, str]]:
+    """Why ``select`` would match more than its author meant: ``(key, message)``
+    for each criterion whose value is empty, and ``(None, NEEDS_A_SELECT)``
+    when there is no criterion at all. Empty for a valid selector, and for a kind that
+    has nothing to select (``kind: swarm``).
+
+    Checked when an experiment is validated and again when a target is resolved,
+    after ``${name}`` substitution: an empty criterion must never widen a
+    selection to every object on the engine.
+    """
+    fields = list(selector.model_fields)
+    if not fields:
+        return []
+    if not isinstance(select, dict):
+        return []  # the selector model reports the wrong type
+    problems: list[tuple[str | None, str]] = []
+    for key, value in select.items():
+        if key in fields and _is_empty(value):
+            shown = "null" if value is None else repr(value)
+            problems.append(
+                (
+                    str(key),
+                    f"select.{key} is empty ({shown}): an empty criterion would select "
+                    "everything; give it a value or remove it",
+                )
+            )
+    if not problems and not select:  # unknown keys are the model's to report
+        problems.append((None, NEEDS_A_SELECT))
+    return problems
 
 
 class TargetKind(ABC):

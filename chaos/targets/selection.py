@@ -7,13 +7,32 @@ the same seed picks the same objects on every run against the same system.
 from __future__ import annotations
 
 import math
+import os
 import random
 from dataclasses import dataclass
 from fractions import Fraction
 
-from chaos.errors import TargetError
+from chaos.errors import TargetError, UsageError
 from chaos.experiment.model import TargetSpec
 from chaos.targets.base import TargetRef
+
+MAX_TARGETS_ENV = "CHAOSDRILL_MAX_TARGETS"
+DEFAULT_MAX_TARGETS = 10
+
+
+def default_max_targets() -> int:
+    """The blast-radius limit for targets that set no ``max_targets`` of their own:
+    ``$CHAOSDRILL_MAX_TARGETS``, else 10. Raises UsageError for a bad value."""
+    raw = os.environ.get(MAX_TARGETS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_TARGETS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"{MAX_TARGETS_ENV}={raw!r}: expected a whole number of at least 1")
+    return value
 
 
 @dataclass(frozen=True)
@@ -25,8 +44,19 @@ class Selection:
     seed: int | None
 
 
-def choose(name: str, spec: TargetSpec, candidates: list[TargetRef], seed: int | None) -> Selection:
-    """Apply the target's mode and limits; raise TargetError before anything is touched."""
+def choose(
+    name: str,
+    spec: TargetSpec,
+    candidates: list[TargetRef],
+    seed: int | None,
+    *,
+    acted_on: bool = True,
+) -> Selection:
+    """Apply the target's mode and limits; raise TargetError before anything is touched.
+
+    A target that faults act on (``acted_on``) and sets no ``max_targets`` is
+    held to :func:`default_max_targets`; a target only probes look at is not.
+    """
     if not candidates and not spec.allow_empty:
         raise TargetError(
             f"target {name!r} matched no running {spec.kind} (select: {spec.select}); "
@@ -48,6 +78,15 @@ def choose(name: str, spec: TargetSpec, candidates: list[TargetRef], seed: int |
         else sorted(rng.sample(candidates, wanted), key=lambda ref: (ref.name, ref.id))
     )
     _enforce_limits(name, spec, len(candidates), len(chosen))
+    if acted_on and spec.max_targets is None:
+        limit = default_max_targets()
+        if len(chosen) > limit:
+            raise TargetError(
+                f"target {name!r} would act on {len(chosen)} {spec.kind}s (of "
+                f"{len(candidates)} matching), over the limit of {limit} for a target without "
+                f"max_targets ({MAX_TARGETS_ENV}); set max_targets on the target if that many "
+                "is meant; nothing was touched"
+            )
     return Selection(name, spec, len(candidates), tuple(chosen), seed)
 
 

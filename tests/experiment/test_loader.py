@@ -76,7 +76,8 @@ def test_example_values_are_parsed_once():
 def test_minimal_experiment_gets_defaults():
     loaded = load(HEADER + TARGET + "method:\n  - {fault: container.kill, target: web}\n")
     exp = loaded.experiment
-    assert exp.targets["web"].mode.all is True
+    assert exp.targets["web"].mode.count == 1  # one unless written: never every match
+    assert not exp.targets["web"].mode_written
     assert exp.targets["web"].kind == "container"
     assert exp.method[0].at == 0.0
     assert exp.method[0].duration is None

@@ -26,12 +26,21 @@ def names(selection) -> list[str]:
     return [ref.name for ref in selection.chosen]
 
 
-def test_all_is_the_default_and_keeps_the_order():
-    candidates = refs(5)
-    selection = choose("web", spec(), candidates, seed=1)
-    assert selection.chosen == tuple(candidates)
+def test_one_is_the_default():
+    target = spec()
+    selection = choose("web", target, refs(5), seed=1)
+    assert len(selection.chosen) == 1 and selection.chosen[0] in refs(5)
     assert selection.candidates == 5
     assert (selection.name, selection.seed) == ("web", 1)
+    assert not target.mode_written and target.describe_mode() == "one (the default)"
+    assert spec(mode="one").describe_mode() == "one"
+
+
+def test_all_keeps_the_order():
+    candidates = refs(5)
+    selection = choose("web", spec(mode="all"), candidates, seed=1)
+    assert selection.chosen == tuple(candidates)
+    assert selection.candidates == 5
 
 
 def test_one():
@@ -61,7 +70,8 @@ def test_count_is_capped_at_the_candidates(count, n, expected):
     ],
 )
 def test_percent(percent, n, expected):
-    selection = choose("web", spec(mode={"percent": percent}), refs(n), seed=3)
+    # the arithmetic of the mode, apart from the default blast-radius limit
+    selection = choose("web", spec(mode={"percent": percent}), refs(n), seed=3, acted_on=False)
     assert len(selection.chosen) == expected
 
 
@@ -90,10 +100,12 @@ def test_the_pick_for_a_seed_is_stable_across_versions():
 @given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**31))
 def test_selection_invariants(n, count, seed):
     candidates = refs(n)
-    selection = choose("web", spec(mode={"count": count}), candidates, seed)
+    selection = choose("web", spec(mode={"count": count}), candidates, seed, acted_on=False)
     assert len(selection.chosen) == min(n, count)
     assert set(selection.chosen) <= set(candidates)
-    assert selection == choose("web", spec(mode={"count": count}), candidates, seed)
+    assert selection == choose(
+        "web", spec(mode={"count": count}), candidates, seed, acted_on=False
+    )
 
 
 def test_no_candidates_is_an_error_naming_the_target():
@@ -118,9 +130,9 @@ def test_allow_empty_with_a_limit_is_not_a_violation():
 
 
 def test_max_targets():
-    assert len(choose("web", spec(max_targets=3), refs(3), seed=1).chosen) == 3
+    assert len(choose("web", spec(mode="all", max_targets=3), refs(3), seed=1).chosen) == 3
     with pytest.raises(TargetError) as info:
-        choose("web", spec(max_targets=3), refs(4), seed=1)
+        choose("web", spec(mode="all", max_targets=3), refs(4), seed=1)
     assert str(info.value) == (
         "target 'web' would act on 4 containers, over its limit max_targets: 3; nothing was touched"
     )
@@ -149,10 +161,46 @@ def test_max_percent_shows_the_share_precisely():
 
 def test_max_percent_at_the_limit_is_allowed_exactly():
     # 161 of 250 is exactly 64.4%: float arithmetic must not push it over
-    selection = choose("web", spec(mode={"percent": 64.4}, max_percent=64.4), refs(250), seed=1)
+    selection = choose(
+        "web", spec(mode={"percent": 64.4}, max_percent=64.4), refs(250), seed=1, acted_on=False
+    )
     assert len(selection.chosen) == 161
 
 
 def test_limits_are_checked_before_anything_is_returned():
     with pytest.raises(TargetError, match="max_targets: 1"):
         choose("web", spec(mode="all", max_targets=1, max_percent=100), refs(2), seed=1)
+
+
+def test_a_target_without_max_targets_acts_on_at_most_ten():
+    assert len(choose("web", spec(mode="all"), refs(10), seed=1).chosen) == 10
+    with pytest.raises(TargetError) as info:
+        choose("web", spec(mode="all"), refs(12), seed=1)
+    message = str(info.value)
+    assert "would act on 12 containers (of 12 matching), over the limit of 10" in message
+    assert "CHAOSDRILL_MAX_TARGETS" in message and "set max_targets" in message
+    assert "nothing was touched" in message
+
+
+def test_an_explicit_max_targets_lifts_the_default_limit():
+    assert len(choose("web", spec(mode="all", max_targets=12), refs(12), seed=1).chosen) == 12
+
+
+def test_the_default_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CHAOSDRILL_MAX_TARGETS", "2")
+    assert len(choose("web", spec(mode="all"), refs(2), seed=1).chosen) == 2
+    with pytest.raises(TargetError, match="over the limit of 2"):
+        choose("web", spec(mode="all"), refs(3), seed=1)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "1.5"])
+def test_a_bad_default_limit_is_a_usage_error(monkeypatch, value):
+    from chaos.errors import UsageError
+
+    monkeypatch.setenv("CHAOSDRILL_MAX_TARGETS", value)
+    with pytest.raises(UsageError, match="CHAOSDRILL_MAX_TARGETS"):
+        choose("web", spec(mode="all"), refs(3), seed=1)
+
+
+def test_targets_only_probes_look_at_are_not_limited():
+    assert len(choose("web", spec(mode="all"), refs(30), seed=1, acted_on=False).chosen) == 30
