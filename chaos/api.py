@@ -31,7 +31,9 @@ from chaos.swarm.inventory import Inventory, resolve_inventory
 
 if TYPE_CHECKING:
     from chaos.engine.session import FaultSession, Injection, TargetLike
+    from chaos.ledger import Entry
     from chaos.probe import Check
+    from chaos.recovery import RecoveryReport
     from chaos.suite import CaseResult, SuiteResult
     from chaos.suite.discover import Found
 
@@ -42,6 +44,7 @@ __all__ = [
     "RunResult",
     "Verdict",
     "fault",
+    "forget",
     "inventory",
     "load",
     "plan",
@@ -278,10 +281,12 @@ def recover(
     plugins: Plugins | None = None,
     docker_url: str | None = None,
     inventory: Inventory | None = None,
-):
+) -> RecoveryReport:
     """Revert every fault left in the ledger by a run that is gone (``chaosdrill recover``).
 
-    Swarm faults are reverted through ``inventory``: pass the one the run used."""
+    Swarm faults are reverted through ``inventory``: pass the one the run used.
+    Returns a :class:`chaos.recovery.RecoveryReport` (it unpacks as
+    ``outcomes, removed``); damaged ledger lines are in ``ledger_problems``."""
     from chaos.recovery import recover as recover_ledger
 
     runtime = Runtime(docker_url=docker_url, inventory=inventory)
@@ -294,3 +299,12 @@ def recover(
         )
     finally:
         runtime.close()
+
+
+def forget(entry_id: str, *, state_dir: str | Path | None = None) -> Entry | None:
+    """Close a ledger entry by hand, once a human has put its object right
+    (``chaosdrill recover --forget ID``): for entries ``recover`` left open
+    because reverting them would mean guessing. Returns the entry, or None."""
+    from chaos.recovery import forget as forget_entry
+
+    return forget_entry(Ledger(Path(state_dir) if state_dir else None), entry_id)

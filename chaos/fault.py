@@ -1,9 +1,10 @@
 """The fault interface that built-in and third-party faults implement.
 
 A fault type is a class registered through ``chaosdrill_register_faults``.
-The engine creates one instance per run and calls :meth:`Fault.inject` once
-for every object the step's target resolved to, then :meth:`Fault.revert`
-with the state that ``inject`` returned.
+The engine creates one instance per fault step and calls :meth:`Fault.inject`
+once for every object the step's target resolved to, then :meth:`Fault.revert`
+with the state recorded before (:meth:`Fault.before`) and the state that
+``inject`` returned.
 
 The state must be plain JSON data (str, int, float, bool, None, lists and
 dicts of them): it is written to the run journal and is everything ``revert``
@@ -90,6 +91,21 @@ class Fault(ABC):
         managers it is about to take away)."""
         return []
 
+    def before(self, ctx: FaultContext, params: Any) -> dict[str, Any] | None:
+        """The object's state before the fault, as :meth:`revert` restores it.
+
+        Called before anything is recorded or touched; what it returns is
+        written to the fault ledger before :meth:`inject` runs and is handed
+        to :meth:`revert` (merged under the state ``inject`` returned). A
+        fault whose revert restores a value it read (a node's availability,
+        a service's replica count) must return it here: a runner killed
+        between the injection and the state being recorded otherwise leaves
+        nothing to restore, and ``chaosdrill recover`` then leaves the entry
+        to a human rather than guess. ``None`` (the default) means the revert
+        needs nothing recorded beforehand (unpause, start, delete a chain).
+        """
+        return None
+
     @abstractmethod
     def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
         """Apply the fault to ``ctx.target`` and return the state ``revert`` needs.
@@ -123,3 +139,8 @@ class Fault(ABC):
         ``None`` (the default) means the fault has no such switch.
         """
         return None
+
+
+def records_before(fault: Fault) -> bool:
+    """True when the fault's revert depends on :meth:`Fault.before`."""
+    return type(fault).before is not Fault.before

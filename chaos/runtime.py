@@ -8,6 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chaos.experiment.configuration import Redactor
+from chaos.liveness import ProcessId, this_process
 
 if TYPE_CHECKING:
     import docker
@@ -25,6 +26,21 @@ DEFAULT_SWARM_NODE_IMAGE = "chaosdrill/swarm-node:1"
 SWARM_NODE_IMAGE_ENV = "CHAOSDRILL_SWARM_NODE_IMAGE"
 LABEL_RUN = "chaosdrill.run"
 LABEL_HELPER = "chaosdrill.helper"
+LABEL_OWNER = "chaosdrill.owner"
+"""The process that started a helper (``host/boot id/pid/start time``): a sweep
+removes helpers only once that process is known to be gone."""
+
+
+def owner_label(process: ProcessId) -> str:
+    return f"{process.host}/{process.boot_id or ''}/{process.pid}/{process.started or ''}"
+
+
+def parse_owner(value: str) -> ProcessId | None:
+    parts = value.split("/")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None
+    host, boot, pid, started = parts
+    return ProcessId(host, int(pid), boot or None, int(started) if started.isdigit() else None)
 
 
 class Runtime:
@@ -87,7 +103,7 @@ class Runtime:
         return url.startswith(("unix://", "npipe://")) or url == ""
 
     def helper_labels(self) -> dict[str, str]:
-        return {LABEL_HELPER: "1", LABEL_RUN: self.run_id}
+        return {LABEL_HELPER: "1", LABEL_RUN: self.run_id, LABEL_OWNER: owner_label(this_process())}
 
     def engine_versions(self) -> dict[str, Any]:
         from chaos.docker_client import engine_errors

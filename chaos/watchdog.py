@@ -2,7 +2,7 @@
 
 For every reversible fault that can describe its revert as a helper command
 (:meth:`chaos.fault.Fault.watchdog`), the engine starts a watchdog container
-right after the injection. It sleeps until the fault's planned revert time
+before the injection. It sleeps until the fault's planned revert time
 plus a grace period, then runs the revert command and removes itself. The
 runner disarms it (kills it) after a normal revert, so it only ever fires when
 the runner could not revert: killed with SIGKILL, machine gone, or hung.
@@ -26,6 +26,8 @@ GRACE_ENV = "CHAOSDRILL_WATCHDOG_GRACE"
 DEFAULT_GRACE = 5.0
 LABEL_WATCHDOG = "chaosdrill.watchdog"
 LABEL_TARGET = "chaosdrill.target"
+LABEL_LEDGER = "chaosdrill.ledger"
+"""The ledger the watchdog's entry is in (:attr:`chaos.ledger.Ledger.identity`)."""
 WATCHDOG_IMAGE_ENV = "CHAOSDRILL_WATCHDOG_IMAGE"
 
 SLEEP_THEN_RUN = 'sleep "$1"; shift; exec "$@"'
@@ -44,13 +46,23 @@ def watchdog_image(runtime: Runtime) -> str:
 
 
 def arm(
-    runtime: Runtime, injection_id: str, target_id: str, fire_at: float, command: HelperCommand
+    runtime: Runtime,
+    injection_id: str,
+    target_id: str,
+    fire_at: float,
+    command: HelperCommand,
+    ledger_id: str = "",
 ) -> str:
     """Start a watchdog that runs ``command`` at wall time ``fire_at``; return its id."""
     import docker.errors
 
     delay = max(0.0, fire_at - time.time())
-    labels = {**runtime.helper_labels(), LABEL_WATCHDOG: injection_id, LABEL_TARGET: target_id}
+    labels = {
+        **runtime.helper_labels(),
+        LABEL_WATCHDOG: injection_id,
+        LABEL_TARGET: target_id,
+        LABEL_LEDGER: ledger_id,
+    }
     image = command.image or watchdog_image(runtime)
     try:
         runtime.docker.images.get(image)

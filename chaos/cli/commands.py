@@ -147,26 +147,40 @@ def cmd_suite(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     from chaos import api
 
+    if args.forget:
+        entry = api.forget(args.forget)
+        if entry is None:
+            print(f"no open ledger entry {args.forget!r}", file=sys.stderr)
+            return int(ExitCode.INVALID)
+        print(
+            f"forgot {entry.fault} ({entry.step}) on {entry.target.get('name')}: entry {entry.id}"
+        )
+        return int(ExitCode.PASSED)
     inventory = api.inventory(lab=args.lab, path=args.inventory)
-    outcomes, removed = api.recover(include_live=args.include_live, inventory=inventory)
+    report = api.recover(include_live=args.include_live, inventory=inventory)
+    outcomes = report.outcomes
     if args.json:
         print(
             json.dumps(
                 {
                     "recovered": [o.describe() for o in outcomes if o.ok],
-                    "failed": [o.describe() for o in outcomes if not o.ok],
-                    "removed_helpers": removed,
+                    "failed": [o.describe() for o in outcomes if not o.ok and not o.needs_human],
+                    "needs_human": [o.describe() for o in outcomes if o.needs_human],
+                    "removed_helpers": report.removed,
+                    "ledger_problems": report.ledger_problems,
                 }
             )
         )
     else:
+        for problem in report.ledger_problems:
+            print(problem)
         for outcome in outcomes:
             print(outcome.describe())
-        if removed:
-            print(f"removed leftover helpers: {', '.join(removed)}")
-        if not outcomes and not removed:
+        if report.removed:
+            print(f"removed leftover helpers: {', '.join(report.removed)}")
+        if not outcomes and not report.removed and not report.ledger_problems:
             print("nothing to recover")
-    return int(ExitCode.ERROR if any(not o.ok for o in outcomes) else ExitCode.PASSED)
+    return int(ExitCode.ERROR if not report.ok else ExitCode.PASSED)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also revert faults of runs that are still running on this machine",
     )
+    recover.add_argument(
+        "--forget",
+        metavar="ENTRY",
+        help="close a ledger entry that recover left for a human, once its object was put right",
+    )
     recover.add_argument("--json", action="store_true")
     _swarm_arguments(recover)
     recover.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_recover"))

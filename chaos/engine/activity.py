@@ -151,7 +151,8 @@ class FaultActivity:
         t = self._clock.now()
         ctx = self._context(ref, record)
         try:
-            record.watchdog = self._safeguards.before_inject(ctx, fault, step.name, params)
+            armed = self._safeguards.before_inject(ctx, fault, step.name, params)
+            record.watchdog, record.before = armed.watchdog, armed.before
             ctx = dataclasses.replace(ctx, watchdog=record.watchdog)
             try:
                 state = fault.inject(ctx, params)
@@ -201,7 +202,9 @@ class FaultActivity:
         ctx = self._context(ref, record)
         for attempt in range(REVERT_ATTEMPTS):
             try:
-                observed = fault.revert(ctx, self.planned.params, record.state)
+                observed = fault.revert(
+                    ctx, self.planned.params, {**(record.before or {}), **record.state}
+                )
                 record.revert_state = dict(observed or {})
                 error = ""
                 break

@@ -425,6 +425,27 @@ class NetworkDisconnect(Fault):
     Params = DisconnectParams
     reversible = True
 
+    def before(self, ctx: FaultContext, params: DisconnectParams) -> dict[str, Any]:
+        """The network, its id, the aliases and the address the revert reconnects with."""
+        from chaos.docker_client import engine_errors
+
+        with engine_errors(InjectionFailed, f"inspecting {ctx.target.name}"):
+            info = ctx.runtime.docker.api.inspect_container(ctx.target.id)
+        networks = info["NetworkSettings"]["Networks"] or {}
+        name, endpoint = _endpoint(networks, params.network)
+        if endpoint is None:
+            raise InjectionFailed(
+                f"{ctx.target.name} is not connected to network {params.network!r} "
+                f"(it is on: {', '.join(networks) or 'none'})"
+            )
+        short_id = ctx.target.id[:12]
+        return {
+            "network": name,
+            "network_id": endpoint["NetworkID"],
+            "aliases": [a for a in endpoint.get("Aliases") or [] if a != short_id],
+            "address_before": endpoint.get("IPAddress"),
+        }
+
     def inject(self, ctx: FaultContext, params: DisconnectParams) -> dict[str, Any]:
         from chaos.docker_client import engine_errors
 
@@ -456,8 +477,13 @@ class NetworkDisconnect(Fault):
 
         from chaos.docker_client import describe_engine_error
 
+        network_id = state.get("network_id")
+        if not isinstance(network_id, str) or not network_id:
+            raise RevertFailed(
+                f"{ctx.target.name}: the network it was taken off was not recorded; "
+                "reconnect it by hand"
+            )
         api = ctx.runtime.docker.api
-        network_id = state.get("network_id") or params.network
         try:
             networks = api.inspect_container(ctx.target.id)["NetworkSettings"]["Networks"] or {}
             if _endpoint(networks, network_id)[1] is None:

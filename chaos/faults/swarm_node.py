@@ -74,6 +74,12 @@ class NodeDrain(Fault):
     target_kinds = ("node",)
     reversible = True
 
+    def before(self, ctx: FaultContext, params: DrainParams) -> dict[str, Any]:
+        node = _swarm(
+            ctx, InjectionFailed, "inspecting the node", lambda c: c.api.inspect_node(ctx.target.id)
+        )
+        return {"availability_before": node["Spec"].get("Availability", "active")}
+
     def inject(self, ctx: FaultContext, params: DrainParams) -> dict[str, Any]:
         before = set_availability(ctx, ctx.target.id, params.availability, InjectionFailed)
         return {"availability_before": before}
@@ -81,7 +87,13 @@ class NodeDrain(Fault):
     def revert(
         self, ctx: FaultContext, params: DrainParams, state: dict[str, Any]
     ) -> dict[str, Any]:
-        before = state.get("availability_before", "active")
+        before = state.get("availability_before")
+        if not isinstance(before, str):
+            raise RevertFailed(
+                f"node {ctx.target.name}: no availability was recorded before the drain, so "
+                "there is nothing known to restore; set it by hand (docker node update "
+                "--availability ...)"
+            )
         if set_availability(ctx, ctx.target.id, before, RevertFailed, missing_ok=True) == GONE:
             return {"node": GONE}
         return {"availability": before}
@@ -222,6 +234,12 @@ class SwarmLoseManagers(Fault):
         names, _, _ = self._choose(ctx, params)
         return [self._ids[ctx.injection_id][name] for name in names]
 
+    def before(self, ctx: FaultContext, params: LoseManagersParams) -> dict[str, Any]:
+        """Which managers go, and how: recorded first, so a revert from the ledger
+        brings back exactly those."""
+        names, quorum, leader = self._choose(ctx, params)
+        return {"nodes": names, "leader_before": leader, "how": params.how, **quorum}
+
     def inject(self, ctx: FaultContext, params: LoseManagersParams) -> dict[str, Any]:
         names, quorum, leader = self._choose(ctx, params)
         action = HOW_ACTIONS[params.how]
@@ -239,9 +257,15 @@ class SwarmLoseManagers(Fault):
         return {"nodes": names, "leader_before": leader, "how": params.how, **quorum}
 
     def revert(self, ctx: FaultContext, params: LoseManagersParams, state: dict[str, Any]) -> None:
-        action = HOW_ACTIONS[state.get("how", params.how)]
+        nodes, how = state.get("nodes"), state.get("how")
+        if not isinstance(nodes, list) or how not in HOW_ACTIONS:
+            raise RevertFailed(
+                "swarm.lose_managers: which managers were taken away was not recorded; "
+                "check the swarm's managers by hand"
+            )
+        action = HOW_ACTIONS[how]
         failures = []
-        for name in state.get("nodes", []):
+        for name in nodes:
             try:
                 _controller(ctx, name).undo(action, ctx.injection_id)
             except ChaosError as exc:

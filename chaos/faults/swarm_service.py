@@ -168,13 +168,24 @@ class ServiceScale(Fault):
         before = update_service(ctx, change, error, what, missing_ok=missing_ok)
         return None if before is None else int(_replicas(before) or 0)
 
+    def before(self, ctx: FaultContext, params: ScaleParams) -> dict[str, Any]:
+        replicas = _replicas(inspect_service(ctx, InjectionFailed)["Spec"])
+        if replicas is None:
+            raise InjectionFailed(f"service {ctx.target.name} is global: it cannot be scaled")
+        return {"replicas_before": int(replicas)}
+
     def inject(self, ctx: FaultContext, params: ScaleParams) -> dict[str, Any]:
         return {"replicas_before": self._set(ctx, params.replicas, InjectionFailed)}
 
     def revert(
         self, ctx: FaultContext, params: ScaleParams, state: dict[str, Any]
     ) -> dict[str, Any]:
-        before = int(state.get("replicas_before", params.replicas))
+        before = state.get("replicas_before")
+        if not isinstance(before, int) or isinstance(before, bool):
+            raise RevertFailed(
+                f"service {ctx.target.name}: no replica count was recorded before scaling, so "
+                "there is nothing known to restore; scale it by hand"
+            )
         if self._set(ctx, before, RevertFailed, missing_ok=True) is None:
             return {"service": "gone"}
         return {"replicas": before}

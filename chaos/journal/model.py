@@ -106,8 +106,11 @@ class FaultRecord(Record):
     """When the fault was in effect (inject returned)."""
     reverted_at: float | None = None
     """When the revert completed."""
+    before: dict[str, Any] | None = None
+    """The object's state before the fault, recorded before the injection
+    (what the revert restores); None for faults that need none."""
     state: dict[str, Any] = Field(default_factory=dict)
-    """What inject returned: everything revert needs."""
+    """What inject returned: with ``before``, everything revert needs."""
     revert_state: dict[str, Any] = Field(default_factory=dict)
     """What revert observed (e.g. whether an address changed on reconnect)."""
     error: str | None = None
