@@ -245,6 +245,7 @@ def fault(
     The local engine, the default state dir; for a swarm, or several faults
     in one run, use :func:`session`.
     """
+    __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
     from chaos.engine.session import FaultSession
 
     owner = FaultSession()
@@ -268,6 +269,7 @@ def wait_until(
 
         api.wait_until("http", within="20s", url="http://127.0.0.1:8080/")
     """
+    __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
     from chaos.engine.session import FaultSession
 
     with FaultSession() as owner:

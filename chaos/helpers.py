@@ -73,12 +73,16 @@ def run_helper(
     purpose: str,
     image: str | None = None,
     error: type[ChaosError] = InjectionFailed,
+    stdin: bytes | None = None,
     **options: Any,
 ) -> tuple[int, str]:
     """Run ``command`` (an argv list) in a helper container; return (exit code, output).
 
     ``image`` defaults to the runtime's helper image; failures to start or
-    wait for the helper raise ``error`` naming ``purpose``.
+    wait for the helper raise ``error`` naming ``purpose``. ``stdin`` is
+    written to the command's standard input: values that may be secret (a
+    URL with a password, a token header) go there, never into ``command``,
+    which ``docker inspect`` and ``ps`` show to anyone who looks.
     """
     import docker.errors
 
@@ -100,9 +104,13 @@ def run_helper(
             command=command,
             labels=runtime.helper_labels(),
             network_mode=options.pop("network_mode", "none"),
+            stdin_open=stdin is not None,
             **options,
         )
-        container.start()
+        if stdin is not None:
+            _start_with_stdin(client, container, stdin)
+        else:
+            container.start()
         result = container.wait(timeout=HELPER_TIMEOUT)
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         return int(result.get("StatusCode", -1)), output
@@ -113,3 +121,20 @@ def run_helper(
             # a leftover is labelled with the run, so it can be found and removed
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+
+
+def _start_with_stdin(client: Any, container: Any, data: bytes) -> None:
+    """Start ``container`` and feed ``data`` to its standard input, then close it
+    (the container was created with ``stdin_open``, so it reads to end of file)."""
+    import socket
+
+    attached = client.api.attach_socket(container.id, params={"stdin": 1, "stream": 1})
+    raw = getattr(attached, "_sock", attached)
+    try:
+        container.start()
+        raw.sendall(data)
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_WR)
+    finally:
+        with contextlib.suppress(Exception):
+            attached.close()

@@ -266,6 +266,7 @@ class Chaos:
     ) -> Injection:
         """A fault to inject for the length of a ``with`` block (or ``.start()``):
         ``chaos.fault("container.pause", target={"select": {"name": "web"}}, duration="10s")``."""
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         return self.session.fault(fault, target, duration, **kwargs)
 
     def wait_until(
@@ -278,6 +279,7 @@ class Chaos:
     ) -> Check:
         """Sample ``probe`` until it passes and return that Check; raise
         ``ProbeTimeout`` (a TimeoutError) with the last detail after ``within``."""
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         return self.session.wait_until(probe, within, interval, target, **params)
 
     def load(self, path: str | Path) -> LoadedExperiment:
@@ -294,6 +296,7 @@ class Chaos:
         and ``seed`` default to the fixture's. Check ``result.verdict``,
         ``result.messages``, ``result.probe("name").availability``.
         """
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         from chaos import api
         from chaos.experiment.loader import LoadedExperiment
 
@@ -521,4 +524,7 @@ class ExperimentItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"experiment: {self.loaded.experiment.title}"
+        from chaos.redaction import Redactor
+
+        title = Redactor(self.loaded.secrets).text(self.loaded.experiment.title)
+        return self.path, None, f"experiment: {title}"

@@ -40,16 +40,19 @@ def inspect_all(
     return out
 
 
-def run_from(runtime: Runtime, container: str, argv: list[str], purpose: str) -> tuple[int, str]:
+def run_from(
+    runtime: Runtime, container: str, argv: list[str], purpose: str, stdin: bytes | None = None
+) -> tuple[int, str]:
     """Run ``argv`` in the network namespace of the container named ``container``.
 
     Raises :class:`HelperUnavailable`, naming the container, when it is not
     running or the helper cannot run: the probes turn that into a failed check.
+    Values that may be secret go in ``stdin``, not in ``argv``.
     """
     container_id, problem = usable(inspect_all(runtime, container, ())[0])
     if container_id is None:
         raise HelperUnavailable(problem)
-    return run_in_netns_of(runtime, container_id, argv, purpose)
+    return run_in_netns_of(runtime, container_id, argv, purpose, stdin)
 
 
 def usable(item: Inspected) -> tuple[str | None, str]:
@@ -68,7 +71,7 @@ class HelperUnavailable(ChaosError):
 
 
 def run_in_netns_of(
-    runtime: Runtime, container_id: str, argv: list[str], purpose: str
+    runtime: Runtime, container_id: str, argv: list[str], purpose: str, stdin: bytes | None = None
 ) -> tuple[int, str]:
     """Run ``argv`` in a short-lived ``chaosdrill/netns-helper`` container that joins
     ``container_id``'s network namespace, with no extra capabilities.
@@ -84,6 +87,7 @@ def run_in_netns_of(
         purpose=purpose,
         image=runtime.netns_image,
         error=HelperUnavailable,
+        stdin=stdin,
         network_mode=f"container:{container_id}",
     )
 

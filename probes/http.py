@@ -11,8 +11,10 @@ aliases resolve through Docker's embedded DNS, and unpublished ports and
 network faults on that container apply, exactly as for the container's own
 requests. The helper costs about 0.3 s per sample (keep the ``interval``
 above that); ``max_latency`` is judged on curl's own ``time_total``, so the
-helper's start-up does not count against it. Every parameter goes to curl as
-its own argument, never through a shell.
+helper's start-up does not count against it. The URL, the method, the headers
+and the body reach curl as a config on its standard input, never as
+arguments (a helper's arguments are visible to anyone who runs ``docker
+inspect`` or ``ps``), and never through a shell.
 """
 
 from __future__ import annotations
@@ -160,33 +162,51 @@ TRAILER_LINE = re.compile(r"\n@chaosdrill-http@ (\d{3}) (\d+(?:\.\d+)?)\n")
 CURL_TIMED_OUT = 28
 
 
-def curl_argv(params: HttpParams) -> list[str]:
-    """The curl command for ``params``: one argument per value, no shell, no URL
+def curl_command(params: HttpParams) -> tuple[list[str], str]:
+    """The curl command for ``params``: its argv, and a curl config that curl
+    reads from standard input (``-K -``) holding the URL, the method, the
+    headers and the body, which may be secret: ``docker inspect`` and ``ps``
+    show a helper's argv to anyone. One argument per value, no shell, no URL
     globbing, no ``.curlrc``, no redirects followed, and a body is sent as is
-    (``--data-raw``: a leading ``@`` is not a file to read)."""
+    (``data-raw``: a leading ``@`` is not a file to read)."""
     argv = ["curl", "-q", "-sS", "--globoff", "--proto", "=http,https"]
     argv += ["--max-time", seconds(params.timeout), "-w", TRAILER]
-    if params.method.upper() == "HEAD":
-        argv.append("--head")
-    else:
-        argv += ["-X", params.method]
-    headers = {"User-Agent": "chaosdrill", "Connection": "close", **params.headers}
-    for key, value in headers.items():
-        argv += ["-H", f"{key}: {value}" if value else f"{key};"]
-    if params.body is not None:
-        argv += ["--data-raw", params.body]
     if not params.verify_tls:
         argv.append("--insecure")
     # the body is only needed (and only sent back) for a body_regex
-    argv += ["-o", "-" if params.expect.body_regex else "/dev/null", params.url]
-    return argv
+    argv += ["-o", "-" if params.expect.body_regex else "/dev/null", "-K", "-"]
+    config = [f"url = {_quoted(params.url)}"]
+    if params.method.upper() == "HEAD":
+        config.append("head")
+    else:
+        config.append(f"request = {_quoted(params.method)}")
+    headers = {"User-Agent": "chaosdrill", "Connection": "close", **params.headers}
+    for key, value in headers.items():
+        config.append(f"header = {_quoted(f'{key}: {value}' if value else f'{key};')}")
+    if params.body is not None:
+        config.append(f"data-raw = {_quoted(params.body)}")
+    return argv, "\n".join(config) + "\n"
+
+
+def _quoted(value: str) -> str:
+    """A value for a curl config file: double-quoted, with curl's escapes."""
+    escaped = (
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+        .replace("\v", "\\v")
+    )
+    return f'"{escaped}"'
 
 
 def check_from(runtime: Runtime, params: HttpParams, container: str) -> Check:
     """Make the request with curl inside ``container``'s network namespace."""
     try:
+        argv, config = curl_command(params)
         code, output = run_from(
-            runtime, container, curl_argv(params), f"http probe from {container}"
+            runtime, container, argv, f"http probe from {container}", stdin=config.encode()
         )
     except HelperUnavailable as exc:
         return Check(False, str(exc))

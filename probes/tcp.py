@@ -6,7 +6,8 @@ by bash's ``/dev/tcp`` under ``timeout`` in a short-lived
 ``chaosdrill/netns-helper:1`` container (``network_mode: container:<id>``, no
 extra capability): container names resolve through Docker's embedded DNS,
 and network faults on that container apply. The script is a constant; host
-and port reach it as positional arguments, never as shell text. The helper
+and port reach it on standard input, never as shell text nor as arguments
+(which anyone can read with ``docker inspect`` or ``ps``). The helper
 costs about 0.3 s per sample: keep the ``interval`` above that.
 """
 
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 
 class TcpParams(Params):
-    host: str
+    host: str = Field(min_length=1, pattern=r"^[^\s\x00-\x1f\x7f]+$")
+    """A host name or address (no spaces)."""
     port: int = Field(ge=1, le=65535)
     timeout: Duration = 1.0
     from_: str | None = Field(default=None, alias="from")
@@ -51,8 +53,10 @@ class TcpParams(Params):
         return self
 
 
-CONNECT = 'exec 3<>"/dev/tcp/$1/$2"'
-"""Open (and, on exit, close) a connection to $1:$2. Constant: nothing is interpolated."""
+CONNECT = 'read -r host port; exec 3<>"/dev/tcp/$host/$port"'
+"""Open (and, on exit, close) a connection to the host and port read from
+standard input (not arguments: a helper's arguments are visible to anyone).
+Constant: nothing is interpolated."""
 TIMED_OUT = 124
 """coreutils ``timeout``'s exit code when it had to stop the command."""
 
@@ -77,17 +81,22 @@ class TcpProbe(Probe):
 
 
 def connect_argv(params: TcpParams) -> list[str]:
-    return [
-        "timeout", seconds(params.timeout),
-        "bash", "-c", CONNECT, "tcp", params.host, str(params.port),
-    ]  # fmt: skip
+    return ["timeout", seconds(params.timeout), "bash", "-c", CONNECT, "tcp"]
+
+
+def connect_input(params: TcpParams) -> bytes:
+    return f"{params.host} {params.port}\n".encode()
 
 
 def check_from(runtime: Runtime, params: TcpParams, container: str) -> Check:
     """Open the connection with bash inside ``container``'s network namespace."""
     try:
         code, output = run_from(
-            runtime, container, connect_argv(params), f"tcp probe from {container}"
+            runtime,
+            container,
+            connect_argv(params),
+            f"tcp probe from {container}",
+            stdin=connect_input(params),
         )
     except HelperUnavailable as exc:
         return Check(False, str(exc))

@@ -85,8 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
         return int(result.exit_code)
+    from chaos.redaction import Redactor
+
+    title = Redactor(loaded.secrets).text(loaded.experiment.title)
     if sys.stdout.isatty() and not args.plain:
-        with LiveConsole(loaded.experiment.title) as live:
+        with LiveConsole(title) as live:
             result = api.run(
                 loaded,
                 seed=args.seed,
@@ -96,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
     else:
         console = PlainConsole()
-        print(f"experiment: {loaded.experiment.title} ({args.file})", flush=True)
+        print(f"experiment: {title} ({args.file})", flush=True)
         result = api.run(
             loaded,
             seed=args.seed,

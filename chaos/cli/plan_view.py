@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 from chaos.engine.plan import Plan
+from chaos.redaction import Redactor
 
 
-def print_plan(plan: Plan) -> None:
+def plan_lines(plan: Plan) -> list[str]:
     experiment = plan.experiment
-    print(f"plan: {experiment.title} ({plan.loaded.path}) - dry run, nothing is touched")
-    print("targets:")
+    lines = [f"plan: {experiment.title} ({plan.loaded.path}) - dry run, nothing is touched"]
+    lines.append("targets:")
     for name, sel in plan.selections.items():
         chosen = ", ".join(f"{ref.name} ({ref.short_id})" for ref in sel.chosen) or "none"
-        print(
+        lines.append(
             f"  {name}: {sel.spec.kind}, mode {sel.spec.describe_mode()}, seed {sel.seed}: "
             f"{sel.candidates} matched, {len(sel.chosen)} chosen -> {chosen}"
         )
-    print("method:")
+    lines.append("method:")
     for planned in plan.faults:
         step = planned.step
         window = f" for {step.duration:g}s" if step.duration is not None else ""
         revert = ", then reverted" if planned.fault.reversible else ""
         names = ", ".join(ref.name for ref in planned.selection.chosen) or "nothing"
-        print(f"  t+{step.at:g}s {step.name}: {step.fault} on {names}{window}{revert}")
-    print(f"steady state: {', '.join(b.name for b in plan.steady_state) or 'none'}")
-    print(f"probes: {', '.join(b.name for b in plan.probes) or 'none'}")
-    print(f"guards: {', '.join(b.name for b in plan.guards) or 'none'}")
-    print(f"recovery within {experiment.recovery.within:g}s")
+        lines.append(f"  t+{step.at:g}s {step.name}: {step.fault} on {names}{window}{revert}")
+    lines.append(f"steady state: {', '.join(b.name for b in plan.steady_state) or 'none'}")
+    lines.append(f"probes: {', '.join(b.name for b in plan.probes) or 'none'}")
+    lines.append(f"guards: {', '.join(b.name for b in plan.guards) or 'none'}")
+    lines.append(f"recovery within {experiment.recovery.within:g}s")
+    return lines
+
+
+def print_plan(plan: Plan) -> None:
+    redact = Redactor(plan.loaded.secrets).text
+    for line in plan_lines(plan):
+        print(redact(line))

@@ -7,6 +7,8 @@ them. Observers are called from several threads and must be quick.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,6 +92,19 @@ class Finished(Event):
 
 class Observer(Protocol):
     def __call__(self, event: Event) -> None: ...
+
+
+def redacted(event: Event, redact: Callable[[str], str]) -> Event:
+    """The event with ``redact`` applied to every text it carries (names, details,
+    reasons): what observers get, so no front end can print a secret."""
+    changes: dict[str, object] = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, str):
+            changes[field.name] = redact(value)
+        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            changes[field.name] = tuple(redact(v) for v in value)
+    return dataclasses.replace(event, **changes)  # type: ignore[arg-type]
 
 
 def ignore(event: Event) -> None:

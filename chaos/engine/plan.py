@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.engine.sampling import BoundProbe
-from chaos.errors import InvalidTarget
+from chaos.errors import ChaosError, InvalidTarget
 from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.model import FaultStep, TargetSpec
 from chaos.fault import Fault
@@ -105,7 +105,15 @@ def resolve_target(
     kind = registry.target_kinds[spec.kind].cls()
     selector = kind.Selector.model_validate(spec.select)
     target_seed = spec.seed if spec.seed is not None else seed
-    return choose(name, spec, kind.candidates(runtime, selector), target_seed, acted_on=acted_upon)
+    try:
+        return choose(
+            name, spec, kind.candidates(runtime, selector), target_seed, acted_on=acted_upon
+        )
+    except ChaosError as exc:  # the message may quote a selector value that is a secret
+        message = runtime.redactor.text(str(exc))
+        if message == str(exc):
+            raise
+        raise type(exc)(message) from None
 
 
 def make_plan(loaded: LoadedExperiment, plugins: Plugins, runtime: Runtime, seed: int) -> Plan:

@@ -34,6 +34,7 @@ from chaos.engine.events import (
     PhaseStarted,
     ProbeSampled,
     ignore,
+    redacted,
 )
 from chaos.engine.interrupt import Interrupt
 from chaos.engine.monitor import EngineMonitor
@@ -124,7 +125,7 @@ class Runner:
 
     def emit(self, event: Event) -> None:
         with contextlib.suppress(Exception):  # a broken observer must not break the run
-            self._observer(event)
+            self._observer(redacted(event, self.runtime.redactor.text))
 
     def report(self, reason: ReasonRecord, abort_run: bool = False) -> None:
         with self._lock:
@@ -499,10 +500,18 @@ class Runner:
         self.journal.verdict = verdict.value
         self.journal.reasons = reasons
         self.journal.exit_code = int(verdict.exit_code)
+        # the whole record, once: titles, step and target names, details and
+        # states may all carry a secret value
+        self.journal = Journal.model_validate(
+            self.runtime.redactor.data(self.journal.model_dump(mode="json"))
+        )
+        reasons = list(self.journal.reasons)
         path = None
         if self.report_dir is not None:
             directory = run_directory(
-                self.report_dir, self.clock.started_at, self.loaded.experiment.title
+                self.report_dir,
+                self.clock.started_at,
+                self.runtime.redactor.text(self.loaded.experiment.title),
             )
             path = write_journal(self.journal, directory)
         self.emit(

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ValidationError
 from chaos.durations import format_duration, parse_duration
 from chaos.engine.activity import FaultActivity
 from chaos.engine.clock import RunClock
-from chaos.engine.events import Notice, Observer, ignore
+from chaos.engine.events import Notice, Observer, ignore, redacted
 from chaos.engine.plan import PlannedFault, resolve_seed, resolve_target
 from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe
@@ -193,6 +193,7 @@ class Injection:
         Raises TargetError (nothing selected, a limit broken), InjectionFailed
         (nothing is left injected then), EngineUnreachable.
         """
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         with self._lock:
             if self._started:
                 raise UsageError(f"fault {self.name} was already started; make a new one")
@@ -250,6 +251,7 @@ class Injection:
         done; a second one is not). Raises RevertFailed when a target still
         carries the fault: its ledger entry stays open and its watchdog armed.
         """
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         with self._lock:
             if self._finished or not self._started:
                 return
@@ -349,7 +351,9 @@ class FaultSession:
         self.seed = resolve_seed(seed)
         """Picks among candidates for targets without a seed of their own (``mode: one``)."""
         self.clock = RunClock()
-        self.observer = observer
+        self.observer: Observer = lambda event: observer(
+            redacted(event, self.runtime.redactor.text)
+        )
         self.handle_signals = handle_signals
         self._active: list[Injection] = []
         self._lock = threading.Lock()
@@ -395,6 +399,7 @@ class FaultSession:
         parameters refer to (``network.partition``'s ``from``). Raises
         UsageError, naming the fault and the parameter, for anything invalid.
         """
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         return self._injection(fault, target, duration, name, targets, params)
 
     def _injection(
@@ -407,6 +412,7 @@ class FaultSession:
         params: dict[str, Any],
         owns_session: bool = False,
     ) -> Injection:
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         if self._closed:
             raise UsageError("this fault session is closed")
         registry = self.plugins.registry
@@ -502,6 +508,7 @@ class FaultSession:
         or resolved objects (``injected.targets``). Raises ProbeTimeout after
         ``within``, with the last sample's detail; UsageError for bad input.
         """
+        __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         registry = self.plugins.registry
         probes = registry.probes
         if probe not in probes:
@@ -531,9 +538,11 @@ class FaultSession:
             if left <= 0:
                 last = Check(False, sample.detail)
                 raise ProbeTimeout(
-                    f"{owner}{shown} did not pass within {format_duration(limit)} "
-                    f"({samples} sample{'s' if samples != 1 else ''}, one every "
-                    f"{format_duration(every)}); last: {sample.detail or 'failed, no detail'}",
+                    self.runtime.redactor.text(
+                        f"{owner}{shown} did not pass within {format_duration(limit)} "
+                        f"({samples} sample{'s' if samples != 1 else ''}, one every "
+                        f"{format_duration(every)}); last: {sample.detail or 'failed, no detail'}"
+                    ),
                     last,
                     samples,
                 )

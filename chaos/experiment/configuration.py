@@ -2,7 +2,7 @@
 
 A configuration value written as ``{env: NAME}`` or ``{file: PATH}`` is a
 secret: its value is used by probes and faults but replaced by ``***`` in
-every journal, console line and error message (see :class:`Redactor`).
+every journal, console line and error message (see :class:`chaos.redaction.Redactor`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from chaos.experiment.yamlpos import Path as DataPath
+from chaos.redaction import Redactor
+
+__all__ = [
+    "ConfigProblem",
+    "Configuration",
+    "Redactor",
+    "resolve_configuration",
+    "substitute",
+]
 
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 SECRET_SOURCES = ("env", "file")
@@ -170,31 +179,3 @@ def substitute(
         return REFERENCE.sub(one, text)
 
     return walk(data, path), problems
-
-
-class Redactor:
-    """Replaces every secret value by ``***`` in strings and nested data."""
-
-    MASK = "***"
-
-    def __init__(self, secrets: frozenset[str] | set[str] = frozenset()):
-        self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
-
-    def __bool__(self) -> bool:
-        return bool(self._secrets)
-
-    def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, self.MASK)
-        return value
-
-    def data(self, value: Any) -> Any:
-        if not self._secrets:
-            return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self.data(k): self.data(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.data(v) for v in value]
-        return value

@@ -23,6 +23,7 @@ from chaos.engine.interrupt import Interrupt
 from chaos.errors import ChaosError, InvalidExperiment, UsageError
 from chaos.experiment.loader import LoadedExperiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
+from chaos.redaction import Redactor
 from chaos.signals import interrupt_signals
 from chaos.suite.discover import Found, case_name, discover, read_yaml
 from chaos.suite.result import CaseResult, CaseVerdict, ProbeFigures, SuiteResult
@@ -287,8 +288,15 @@ def _case_result(
     case: _Case, verdict: CaseVerdict, reasons: tuple[str, ...], **more: Any
 ) -> CaseResult:
     experiment = case.loaded.experiment
+    redact = Redactor(case.loaded.secrets).text
     return CaseResult(
-        case.found.path, case.name, experiment.title, experiment.weight, verdict, reasons, **more
+        case.found.path,
+        case.name,
+        redact(experiment.title),
+        experiment.weight,
+        verdict,
+        tuple(redact(r) for r in reasons),
+        **more,
     )
 
 

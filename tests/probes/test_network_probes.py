@@ -24,7 +24,7 @@ from chaos.faults.network import NetworkDns, NetworkPartition
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 from probes.dns import DnsProbe, parse_ahosts
-from probes.http import HttpProbe, curl_argv
+from probes.http import HttpProbe, curl_command
 from probes.tcp import TcpProbe
 from tests.conftest import health, wait_for
 
@@ -336,24 +336,30 @@ def test_from_a_missing_or_stopped_container_fails_naming_it(containers, net, ru
         assert not result.ok and result.detail == f"{stopped.name}: not running (exited)"
 
 
-def test_curl_argv_never_needs_a_shell():
+def test_curl_never_needs_a_shell_and_gets_its_values_on_stdin():
     params = HttpProbe.Params.model_validate(
         {
             "url": "http://db/a b",
             "method": "POST",
-            "headers": {"X-Empty": ""},
+            "headers": {"X-Empty": "", "X-Quote": 'say "hi"'},
             "body": "@/etc/passwd",
             "verify_tls": False,
             "from": "web",
         }
     )
-    argv = curl_argv(params)
+    argv, config = curl_command(params)
     assert argv[:2] == ["curl", "-q"]  # -q first: no .curlrc
     assert "--globoff" in argv and "--insecure" in argv
-    assert argv[argv.index("--data-raw") + 1] == "@/etc/passwd"
     assert argv[argv.index("-o") + 1] == "/dev/null"  # no body_regex: the body is not sent back
-    assert "X-Empty;" in argv
-    assert argv[-1] == "http://db/a b"
+    assert argv[-2:] == ["-K", "-"]  # everything else comes on standard input
+    joined = " ".join(argv)
+    assert "db/a b" not in joined and "passwd" not in joined and "X-" not in joined
+    lines = config.splitlines()
+    assert 'url = "http://db/a b"' in lines
+    assert 'request = "POST"' in lines
+    assert 'data-raw = "@/etc/passwd"' in lines  # data-raw: a leading @ is not a file
+    assert 'header = "X-Empty;"' in lines
+    assert 'header = "X-Quote: say \\"hi\\""' in lines
 
 
 def test_from_params_validate_as_experiment_files_write_them(experiment_file):

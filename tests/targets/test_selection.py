@@ -103,9 +103,7 @@ def test_selection_invariants(n, count, seed):
     selection = choose("web", spec(mode={"count": count}), candidates, seed, acted_on=False)
     assert len(selection.chosen) == min(n, count)
     assert set(selection.chosen) <= set(candidates)
-    assert selection == choose(
-        "web", spec(mode={"count": count}), candidates, seed, acted_on=False
-    )
+    assert selection == choose("web", spec(mode={"count": count}), candidates, seed, acted_on=False)
 
 
 def test_no_candidates_is_an_error_naming_the_target():

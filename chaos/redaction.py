@@ -1,0 +1,72 @@
+"""Keeping secrets out of everything chaosdrill writes or prints.
+
+Two kinds of secret are masked as ``***``: the values of an experiment's
+secret configuration (``{env: NAME}``, ``{file: PATH}``), wherever they
+turn up after ``${name}`` substitution; and credentials that look like
+credentials wherever they come from (a password in a URL, a bearer token,
+the value of an ``Authorization`` or ``X-Api-Key`` header, a ``password=``
+pair), because parameters given from code or a command line are not
+declared as secrets anywhere.
+
+Every user-visible string goes through a :class:`Redactor`: reasons,
+problems, console events, the journal, the ledger, reports, messages raised
+to pytest, and the report folder's name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MASK = "***"
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)[^@/?#\s]+(?=@)")
+_SCHEME_TOKEN = re.compile(
+    r"\b(?P<head>[Bb]earer|[Bb]asic|[Dd]igest)(?P<sep>\s+)[A-Za-z0-9._~+/=:-]{6,}"
+)
+_SENSITIVE_PAIR = re.compile(
+    r"(?i)(?P<head>\b(?:proxy-)?authorization|\bx-api-key|\bapi[-_]?key|\bx-auth-token"
+    r"|\bcookie|\bset-cookie|\bpassword|\bpasswd|\bsecret|\baccess[-_]?token"
+    r"|\bclient[-_]?secret)(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:bearer |basic |token )?)"
+    r"[^\s\"',;}&]+"
+)
+
+
+def mask_credentials(text: str) -> str:
+    """Mask what looks like a credential: ``https://u:***@host``,
+    ``Bearer ***``, ``Authorization: ***``, ``password=***``."""
+    if not text:
+        return text
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    text = _SENSITIVE_PAIR.sub(
+        lambda m: m.group("head") + m.group("sep") + m.group("value") + MASK, text
+    )
+    return _SCHEME_TOKEN.sub(lambda m: m.group("head") + m.group("sep") + MASK, text)
+
+
+class Redactor:
+    """Replaces every secret value, and anything that looks like a credential,
+    by ``***`` in strings and nested data."""
+
+    MASK = MASK
+
+    def __init__(self, secrets: frozenset[str] | set[str] = frozenset()):
+        self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        """True when it knows secret values of its own (credentials are always masked)."""
+        return bool(self._secrets)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            value = value.replace(secret, MASK)
+        return mask_credentials(value)
+
+    def data(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.data(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.data(v) for v in value]
+        return value
