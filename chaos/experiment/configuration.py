@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos.experiment.yamlpos import MAX_EXPANDED_SIZE, TOO_LARGE
 from chaos.experiment.yamlpos import Path as DataPath
 
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -24,6 +25,14 @@ MAX_SECRET_BYTES = 64 * 1024
 class ConfigProblem:
     path: DataPath
     message: str
+
+
+class TooLarge(Exception):
+    """Substitution would make the document larger than :data:`MAX_EXPANDED_SIZE`."""
+
+    def __init__(self, path: DataPath, message: str):
+        super().__init__(message)
+        self.path, self.message = path, message
 
 
 @dataclass(frozen=True)
@@ -126,23 +135,54 @@ def substitute(
     path: DataPath = (),
     *,
     unresolved: frozenset[str] = frozenset(),
+    limit: int = MAX_EXPANDED_SIZE,
 ) -> tuple[Any, list[ConfigProblem]]:
     """Replace ``${name}`` in every string (``$${`` stays a literal ``${``).
 
     A string that is exactly one reference takes the value's own type, so
     ``port: ${db_port}`` can be an integer. References to ``unresolved``
     names are left as written without a problem of their own.
+
+    The result counts one per value plus the characters of every string, and
+    :class:`TooLarge` is raised, naming the string that crosses it, before
+    anything larger than ``limit`` is built: aliases make one string stand
+    for thousands, and a reference in it multiplies every one of them.
     """
     problems: list[ConfigProblem] = []
+    lengths = {name: len(str(value)) for name, value in values.items()}
+    size = 0
+
+    def count(amount: int, where: DataPath) -> None:
+        nonlocal size
+        size += amount
+        if size > limit:
+            raise TooLarge(where, TOO_LARGE.format(limit=limit, when=" after ${} substitution"))
 
     def walk(node: Any, where: DataPath) -> Any:
+        count(1, where)
         if isinstance(node, dict):
             return {k: walk(v, (*where, k)) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, (*where, i)) for i, v in enumerate(node)]
-        if isinstance(node, str) and "$" in node:
+        if isinstance(node, str):
+            if "$" not in node:
+                count(len(node), where)
+                return node
+            count(_expanded_length(node), where)
             return _expand(node, where)
         return node
+
+    def _expanded_length(text: str) -> int:
+        """The length of ``text`` once expanded, without building it."""
+        total = len(text)
+        for match in REFERENCE.finditer(text):
+            if match.group(0) == "$${":
+                total -= 1
+            else:
+                name = match.group(1).strip()
+                if name in lengths and name not in unresolved:
+                    total += lengths[name] - len(match.group(0))
+        return total
 
     def _expand(text: str, where: DataPath) -> Any:
         whole = REFERENCE.fullmatch(text)

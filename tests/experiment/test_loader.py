@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -463,6 +464,68 @@ def test_alias_bombs_are_refused():
     found = problems("\n".join(lines) + "\n")
     assert len(found) == 1
     assert "expands to more than 100000 values" in found[0]
+
+
+def _laughs(leaf: str, levels: int = 3) -> list[str]:
+    """A billion-laughs chain: ``l0`` holds ``leaf``, each level ten aliases of the last."""
+    lines = [f"l0: &l0 {leaf}"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, levels + 1)]
+    return lines
+
+
+def _refused_quickly(text: str) -> list[str]:
+    started = time.monotonic()
+    found = problems(text)
+    assert time.monotonic() - started < 10
+    return found
+
+
+def test_aliases_of_long_strings_are_refused_by_size():
+    # 1,000 uses of a 100,000-character string: few values, 100 million characters
+    found = _refused_quickly("\n".join(_laughs("x" * 100_000)) + "\n")
+    assert len(found) == 1
+    assert found[0].startswith("exp.yaml:")
+    assert "expands to more than 16 MiB (16777216 characters) after aliases" in found[0]
+
+
+def test_references_multiplied_by_aliases_are_refused_before_they_are_built():
+    # each use of l0 is 40 characters as written and a million once ${x} is substituted
+    lines = [
+        "version: 1",
+        "title: t",
+        "configuration: {x: '" + "y" * 100_000 + "'}",
+        "bomb:",
+        *("  " + line for line in _laughs("'" + "${x}" * 10 + "'")),
+    ]
+    found = _refused_quickly("\n".join(lines) + "\n")
+    assert len(found) == 1
+    # where the string whose expansion crosses the limit is written: the anchored l0
+    assert found[0] == (
+        "exp.yaml:5:7: the document expands to more than 16 MiB (16777216 characters) "
+        "after ${} substitution: look for aliases or ${} references that repeat large parts"
+    )
+
+
+def test_validate_reports_an_alias_bomb_with_exit_code_2(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        "version: 1\ntitle: t\nconfiguration: {x: '"
+        + "y" * 100_000
+        + "'}\nbomb:\n"
+        + "".join("  " + line + "\n" for line in _laughs("'" + "${x}" * 10 + "'"))
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "chaos", "validate", str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert time.monotonic() - started < 10
+    assert done.returncode == ExitCode.INVALID
+    assert done.stderr == ""
+    assert done.stdout.startswith(f"{bomb}:5:7: the document expands to more than 16 MiB")
 
 
 def test_huge_integer():
