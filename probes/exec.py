@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from chaos.durations import Duration
+from chaos.durations import Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.patterns import Regex
@@ -37,7 +37,7 @@ class ExecParams(Params):
     """Container name or id; or give the step a ``target``."""
     user: str | None = None
     expect: ExecExpect = ExecExpect()
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
 
 
 class ExecProbe(Probe):

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from chaos.durations import Duration
+from chaos.durations import Duration, Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.patterns import Regex
@@ -64,7 +64,7 @@ class HttpParams(Params):
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     expect: HttpExpect = HttpExpect()
-    timeout: Duration = 2.0
+    timeout: Timeout = 2.0
     max_latency: Duration | None = None
     """A response slower than this is a failed check."""
     verify_tls: bool = True

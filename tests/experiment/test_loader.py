@@ -722,7 +722,62 @@ def test_zero_interval_is_refused_at_the_interval(section):
         + f"{section}:\n  - {{probe: tcp, host: h, port: 1, interval: 0s}}\n"
         + "method:\n  - {fault: container.kill, target: web}\n"
     )
-    assert found == [f"exp.yaml:6:46: {section}[0].interval: must be greater than 0"]
+    assert found == [
+        f"exp.yaml:6:46: {section}[0].interval: must be at least 10ms, got 0s: "
+        "a shorter interval polls in a busy loop"
+    ]
+
+
+@pytest.mark.parametrize("section", ["probes", "guards"])
+@pytest.mark.parametrize("interval", ["1.0e-300", "9ms", "0.0099"])
+def test_an_interval_below_10ms_is_refused(section, interval):
+    found = problems(
+        HEADER
+        + TARGET
+        + f"{section}:\n  - {{probe: tcp, host: h, port: 1, interval: {interval}}}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert len(found) == 1
+    assert found[0].startswith(f"exp.yaml:6:46: {section}[0].interval: must be at least 10ms, got ")
+
+
+def test_an_interval_of_10ms_is_accepted():
+    loaded = load(
+        HEADER
+        + TARGET
+        + "probes:\n  - {probe: tcp, host: h, port: 1, interval: 10ms}\n"
+        + "guards:\n  - {probe: tcp, host: h, port: 1, interval: 0.01}\n"
+        + "recovery: {interval: 10ms}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert loaded.experiment.probes[0].interval == pytest.approx(0.01)
+    assert loaded.experiment.guards[0].interval == pytest.approx(0.01)
+    assert loaded.experiment.recovery.interval == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "{probe: http, url: 'http://127.0.0.1/', timeout: 0}",
+        "{probe: tcp, host: h, port: 1, timeout: 0}",
+        "{probe: dns, host: h, container: c, timeout: 0}",
+        "{probe: exec, command: [sh], container: c, timeout: 0}",
+    ],
+)
+@pytest.mark.parametrize("section", ["steady_state", "probes", "guards"])
+def test_a_zero_probe_timeout_is_refused(section, probe):
+    written = probe.replace("timeout: 0", "timeout: 0s")
+    found = problems(
+        HEADER
+        + TARGET
+        + f"{section}:\n  - {written}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    column = len("  - ") + written.index("0s}") + 1
+    assert found == [
+        f"exp.yaml:6:{column}: {section}[0].timeout: must be greater than 0, got 0s: "
+        "a zero timeout fails every sample (e.g. 500ms, 2s)"
+    ]
 
 
 def test_zero_recovery_interval_is_refused():
@@ -731,7 +786,19 @@ def test_zero_recovery_interval_is_refused():
         + TARGET
         + "recovery: {interval: 0}\nmethod:\n  - {fault: container.kill, target: web}\n"
     )
-    assert found == ["exp.yaml:5:22: recovery.interval: must be greater than 0"]
+    assert found == [
+        "exp.yaml:5:22: recovery.interval: must be at least 10ms, got 0s: "
+        "a shorter interval polls in a busy loop"
+    ]
+    found = problems(
+        HEADER
+        + TARGET
+        + "recovery: {interval: 1.0e-300}\nmethod:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert found == [
+        "exp.yaml:5:22: recovery.interval: must be at least 10ms, got 1e-300s: "
+        "a shorter interval polls in a busy loop"
+    ]
 
 
 def test_percentages_in_tolerances():
