@@ -971,7 +971,8 @@ def test_bad_selector_value():
     )
     assert len(found) == 1
     assert found[0].startswith(
-        "exp.yaml:4:30: targets.web.select.name_regex: invalid regular expression:"
+        "exp.yaml:4:30: targets.web.select.name_regex: invalid regular expression (RE2 syntax): "
+        "missing ): (("
     )
 
 
