@@ -19,6 +19,9 @@ from chaos.experiment.yamlpos import Path as DataPath
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 SECRET_SOURCES = ("env", "file")
 MAX_SECRET_BYTES = 64 * 1024
+SECRET_DIRS_ENV = "CHAOSDRILL_SECRET_DIRS"
+"""Directories (``os.pathsep``-separated) from which ``{file: PATH}`` may read
+besides the experiment's own directory."""
 
 
 @dataclass(frozen=True)
@@ -105,14 +108,31 @@ def _secret(
     return value
 
 
+def allowed_secret_dirs(base_dir: Path) -> list[Path]:
+    """Where secret files may be: the experiment's directory, then every
+    directory listed in :data:`SECRET_DIRS_ENV`, symlinks resolved."""
+    listed = os.environ.get(SECRET_DIRS_ENV, "").split(os.pathsep)
+    return [base_dir.resolve(), *(Path(d).expanduser().resolve() for d in listed if d)]
+
+
 def _read_secret_file(base_dir: Path, ref: str) -> tuple[str | None, str]:
     """The stripped text of a secret file, or None and why it cannot be used.
 
-    Only regular files are read, and only their first bytes: ``/dev/zero`` or
-    a FIFO must not hang ``chaosdrill validate``.
+    The file must be inside the experiment's directory or one listed in
+    :data:`SECRET_DIRS_ENV`, after ``..`` and symlinks are resolved: an
+    experiment from elsewhere must not read ``/etc/shadow`` into a probe's
+    request. Only regular files are read, and only their first bytes:
+    ``/dev/zero`` or a FIFO must not hang ``chaosdrill validate``.
     """
     try:
         file_path = (base_dir / Path(ref).expanduser()).resolve()
+        allowed = allowed_secret_dirs(base_dir)
+        if not any(file_path.is_relative_to(folder) for folder in allowed):
+            return None, (
+                f"{str(file_path)!r} is outside the experiment's directory "
+                f"({allowed[0]}): list its directory in {SECRET_DIRS_ENV} "
+                f"({os.pathsep}-separated) to allow it"
+            )
         if not file_path.is_file():
             return None, "not a regular file" if file_path.exists() else "no such file"
         with file_path.open("rb") as handle:

@@ -7,6 +7,7 @@ numbers can be read off the source of each test.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -253,6 +254,105 @@ def test_secret_files_are_read_relative_to_the_experiment(tmp_path):
     )
     loaded = load_experiment(path)
     assert loaded.params_for("steady_state", 0).url == "http://x/from-file"
+
+
+def _secret_experiment(folder: Path, ref: str) -> Path:
+    """An experiment in ``folder`` whose configuration reads ``ref`` (line 3, column 27)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "exp.yaml"
+    path.write_text(
+        HEADER
+        + f"configuration: {{t: {{file: '{ref}'}}}}\n"
+        + TARGET
+        + "steady_state:\n  - {probe: http, url: 'http://x/${t}'}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    return path
+
+
+def _refused(path: Path) -> str:
+    with pytest.raises(InvalidExperiment) as raised:
+        load_experiment(path)
+    (problem,) = raised.value.problems
+    assert (problem.file, problem.line, problem.column) == (str(path), 3, 27)
+    assert "is outside the experiment's directory" in problem.message
+    assert "list its directory in CHAOSDRILL_SECRET_DIRS" in problem.message
+    return problem.message
+
+
+@pytest.fixture
+def no_secret_dirs(monkeypatch):
+    monkeypatch.delenv("CHAOSDRILL_SECRET_DIRS", raising=False)
+
+
+def test_secret_files_below_the_experiment_are_read(tmp_path, no_secret_dirs):
+    (tmp_path / "exp" / "secrets").mkdir(parents=True)
+    (tmp_path / "exp" / "secrets" / "token").write_text("below\n")
+    (tmp_path / "exp" / "same").write_text("same\n")
+    loaded = load_experiment(_secret_experiment(tmp_path / "exp", "secrets/../secrets/token"))
+    assert loaded.params_for("steady_state", 0).url == "http://x/below"
+    inside = tmp_path / "exp" / "same"
+    loaded = load_experiment(_secret_experiment(tmp_path / "exp", str(inside)))
+    assert loaded.params_for("steady_state", 0).url == "http://x/same"
+
+
+def test_secret_file_above_the_experiment_is_refused(tmp_path, no_secret_dirs):
+    (tmp_path / "x").write_text("outside\n")
+    message = _refused(_secret_experiment(tmp_path / "exp", "../x"))
+    assert message.startswith(
+        f"cannot read secret file '../x': '{tmp_path / 'x'}' is outside the experiment's "
+        f"directory ({tmp_path / 'exp'})"
+    )
+
+
+def test_absolute_secret_file_elsewhere_is_refused(tmp_path, no_secret_dirs):
+    message = _refused(_secret_experiment(tmp_path / "exp", "/etc/passwd"))
+    assert "root:" not in message
+
+
+def test_symlink_to_a_file_outside_is_refused(tmp_path, no_secret_dirs):
+    (tmp_path / "x").write_text("outside\n")
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "link").symlink_to(tmp_path / "x")
+    (tmp_path / "exp" / "dirlink").symlink_to(tmp_path)
+    _refused(_secret_experiment(tmp_path / "exp", "link"))
+    _refused(_secret_experiment(tmp_path / "exp", "dirlink/x"))
+
+
+def test_secret_dirs_allow_files_elsewhere(tmp_path, monkeypatch):
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "token").write_text("from-vault\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "token").write_text("other\n")
+    experiment = _secret_experiment(tmp_path / "exp", "../vault/token")
+    monkeypatch.setenv("CHAOSDRILL_SECRET_DIRS", f"/nonexistent{os.pathsep}{os.pathsep}{vault}")
+    loaded = load_experiment(experiment)
+    assert loaded.params_for("steady_state", 0).url == "http://x/from-vault"
+    assert loaded.secrets == frozenset({"from-vault"})
+    # a listed directory allows its own files only
+    _refused(_secret_experiment(tmp_path / "exp", "../other/token"))
+
+
+def test_validate_refuses_a_secret_file_outside_with_exit_code_2(tmp_path):
+    path = _secret_experiment(tmp_path / "exp", "/etc/passwd")
+    env = {k: v for k, v in os.environ.items() if k != "CHAOSDRILL_SECRET_DIRS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "chaos", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert done.returncode == ExitCode.INVALID
+    assert done.stdout.startswith(
+        f"{path}:3:27: cannot read secret file '/etc/passwd': '/etc/passwd' is outside"
+    )
+    assert done.stdout.rstrip().endswith(
+        "list its directory in CHAOSDRILL_SECRET_DIRS (:-separated) to allow it"
+    )
+    assert "Traceback" not in done.stderr
 
 
 def test_secrets_never_appear_in_problems(monkeypatch):
