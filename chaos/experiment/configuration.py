@@ -171,6 +171,8 @@ def substitute(
     problems: list[ConfigProblem] = []
     lengths = {name: len(str(value)) for name, value in values.items()}
     size = 0
+    measured: dict[str, int] = {}
+    expanded: dict[str, tuple[Any, list[str]]] = {}
 
     def count(amount: int, where: DataPath) -> None:
         nonlocal size
@@ -188,8 +190,15 @@ def substitute(
             if "$" not in node:
                 count(len(node), where)
                 return node
-            count(_expanded_length(node), where)
-            return _expand(node, where)
+            if node not in measured:
+                measured[node] = _expanded_length(node)
+            count(measured[node], where)
+            if node not in expanded:  # an alias repeats a string: expand it once
+                found: list[str] = []
+                expanded[node] = (_expand(node, found), found)
+            result, messages = expanded[node]
+            problems.extend(ConfigProblem(where, message) for message in messages)
+            return result
         return node
 
     def _expanded_length(text: str) -> int:
@@ -204,7 +213,7 @@ def substitute(
                     total += lengths[name] - len(match.group(0))
         return total
 
-    def _expand(text: str, where: DataPath) -> Any:
+    def _expand(text: str, found: list[str]) -> Any:
         whole = REFERENCE.fullmatch(text)
         if whole and whole.group(0) != "$${":
             name = whole.group(1).strip()
@@ -219,11 +228,7 @@ def substitute(
                 return match.group(0)
             if name not in values:
                 known = ", ".join(sorted(values)) or "none"
-                problems.append(
-                    ConfigProblem(
-                        where, f"unknown configuration value ${{{name}}} (defined: {known})"
-                    )
-                )
+                found.append(f"unknown configuration value ${{{name}}} (defined: {known})")
                 return match.group(0)
             return str(values[name])
 

@@ -381,6 +381,21 @@ def test_unknown_configuration_reference():
     assert found == ["exp.yaml:7:24: unknown configuration value ${bsae} (defined: base)"]
 
 
+def test_the_same_unknown_reference_is_reported_where_each_is_written():
+    found = problems(
+        HEADER
+        + "configuration: {base: 'http://x'}\n"
+        + TARGET
+        + "steady_state:\n  - {probe: http, url: '${bsae}/health'}\n"
+        + "  - {probe: http, url: '${bsae}/health'}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert found == [
+        "exp.yaml:7:24: unknown configuration value ${bsae} (defined: base)",
+        "exp.yaml:8:24: unknown configuration value ${bsae} (defined: base)",
+    ]
+
+
 def test_missing_env_secret_is_reported_once(monkeypatch):
     monkeypatch.delenv("CHAOSDRILL_TEST_UNSET", raising=False)
     found = problems(
