@@ -873,22 +873,21 @@ def test_an_interval_of_10ms_is_accepted():
 @pytest.mark.parametrize(
     "probe",
     [
-        "{probe: http, url: 'http://127.0.0.1/', timeout: 0}",
-        "{probe: tcp, host: h, port: 1, timeout: 0}",
-        "{probe: dns, host: h, container: c, timeout: 0}",
-        "{probe: exec, command: [sh], container: c, timeout: 0}",
+        "{probe: http, url: 'http://127.0.0.1/', timeout: 0s}",
+        "{probe: tcp, host: h, port: 1, timeout: 0s}",
+        "{probe: dns, host: h, container: c, timeout: 0s}",
+        "{probe: exec, command: [sh], container: c, timeout: 0s}",
     ],
 )
 @pytest.mark.parametrize("section", ["steady_state", "probes", "guards"])
 def test_a_zero_probe_timeout_is_refused(section, probe):
-    written = probe.replace("timeout: 0", "timeout: 0s")
     found = problems(
         HEADER
         + TARGET
-        + f"{section}:\n  - {written}\n"
+        + f"{section}:\n  - {probe}\n"
         + "method:\n  - {fault: container.kill, target: web}\n"
     )
-    column = len("  - ") + written.index("0s}") + 1
+    column = len("  - ") + probe.index("0s}") + 1
     assert found == [
         f"exp.yaml:6:{column}: {section}[0].timeout: must be greater than 0, got 0s: "
         "a zero timeout fails every sample (e.g. 500ms, 2s)"
