@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -75,6 +76,21 @@ def test_container_selector_matches_names_in_linear_time():
         found = ContainerKind().candidates(runtime, selector)
     assert timer.elapsed < QUICK
     assert [ref.name for ref in found] == ["a" * 40]
+
+
+@pytest.mark.docker
+def test_container_selector_on_the_engine_matches_in_linear_time(containers, runtime):
+    suffix = uuid.uuid4().hex[:12]
+    web = containers.run("busybox", name="a" * 36 + "-" + suffix, command=["sleep", "60"])
+    kind = ContainerKind()
+    with Timer() as timer:
+        never = kind.candidates(runtime, ContainerSelector.model_validate({"name_regex": "(a+)+"}))
+        found = kind.candidates(
+            runtime, ContainerSelector.model_validate({"name_regex": f"(a+)+-{suffix}"})
+        )
+    assert timer.elapsed < 10
+    assert web.name not in [ref.name for ref in never]
+    assert [ref.name for ref in found] == [web.name]
 
 
 @pytest.fixture
