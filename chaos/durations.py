@@ -6,7 +6,7 @@ import math
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -105,3 +105,59 @@ Duration = Annotated[
     ),
 ]
 """A duration in seconds, parsed once at load time."""
+
+
+MIN_INTERVAL = 0.01
+"""The shortest polling interval (10ms): a shorter one is a busy loop."""
+
+
+def check_interval(seconds: float) -> float:
+    """``seconds`` if it is a usable polling interval; raise ValueError otherwise."""
+    if seconds < MIN_INTERVAL:
+        raise ValueError(
+            f"must be at least 10ms, got {seconds:g}s: a shorter interval polls in a busy loop"
+        )
+    return seconds
+
+
+def check_timeout(seconds: float) -> float:
+    """``seconds`` if it is a usable timeout; raise ValueError otherwise."""
+    if seconds <= 0:
+        raise ValueError(
+            f"must be greater than 0, got {seconds:g}s: a zero timeout fails every sample "
+            "(e.g. 500ms, 2s)"
+        )
+    return seconds
+
+
+Interval = Annotated[
+    Duration,
+    AfterValidator(check_interval),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "number",
+                    "minimum": MIN_INTERVAL,
+                    "description": "seconds, at least 0.01",
+                },
+                {"type": "string", "pattern": DURATION_PATTERN, "description": "at least 10ms"},
+            ]
+        }
+    ),
+]
+"""A polling interval, at least :data:`MIN_INTERVAL`."""
+
+Timeout = Annotated[
+    Duration,
+    AfterValidator(check_timeout),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
+                {"type": "string", "pattern": DURATION_PATTERN, "description": "greater than 0"},
+            ]
+        }
+    ),
+]
+"""How long a probe waits for an answer: greater than 0."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
-from chaos.durations import Duration
+from chaos.durations import Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.probe import Check, Probe
@@ -58,7 +58,7 @@ class DnsParams(Params):
     """Container name or id; or give the step a ``target``."""
     expect_address: str | None = None
     """An IPv4 address that must be among the answers."""
-    timeout: Duration = 2.0
+    timeout: Timeout = 2.0
     """For the lookup, not counting the helper's start-up."""
 
     @field_validator("host")

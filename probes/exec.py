@@ -7,16 +7,15 @@ a shell string, so configuration values cannot inject shell syntax. Write
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from chaos.durations import Duration
+from chaos.durations import Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex
+from chaos.patterns import Regex, search
 from chaos.probe import Check, Probe
 from probes._containers import inspect_all
 
@@ -37,7 +36,7 @@ class ExecParams(Params):
     """Container name or id; or give the step a ``target``."""
     user: str | None = None
     expect: ExecExpect = ExecExpect()
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
 
 
 class ExecProbe(Probe):
@@ -94,7 +93,7 @@ class ExecProbe(Probe):
                 False,
                 f"{label}: exit {exit_code} (expected {params.expect.exit_code}) {tail[0]}".strip(),
             )
-        if params.expect.stdout_regex and not re.search(params.expect.stdout_regex, stdout):
+        if params.expect.stdout_regex and not search(params.expect.stdout_regex, stdout):
             return False, f"{label}: output does not match {params.expect.stdout_regex!r}"
         return True, f"{label}: exit {exit_code}"
 

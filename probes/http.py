@@ -29,10 +29,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from chaos.durations import Duration
+from chaos.durations import Duration, Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex
+from chaos.patterns import Regex, search
 from chaos.probe import Check, Probe
 from probes._containers import (
     HelperUnavailable,
@@ -66,7 +66,7 @@ class HttpParams(Params):
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     expect: HttpExpect = HttpExpect()
-    timeout: Duration = 2.0
+    timeout: Timeout = 2.0
     max_latency: Duration | None = None
     """A response slower than this is a failed check."""
     verify_tls: bool = True
@@ -146,7 +146,7 @@ def judge(params: HttpParams, status: int, body: str | None, elapsed: float) -> 
     """Status, body and latency against the expectations (``body`` None: not read)."""
     if not params.expect.accepts(status):
         return Check(False, f"status {status}")
-    if params.expect.body_regex and not re.search(params.expect.body_regex, body or ""):
+    if params.expect.body_regex and not search(params.expect.body_regex, body or ""):
         return Check(False, f"status {status}, body does not match {params.expect.body_regex!r}")
     if params.max_latency is not None and elapsed > params.max_latency:
         return Check(

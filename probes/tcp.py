@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
-from chaos.durations import Duration
+from chaos.durations import Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.probe import Check, Probe
@@ -39,7 +39,7 @@ class TcpParams(Params):
     host: str = Field(min_length=1, pattern=r"^[^\s\x00-\x1f\x7f]+$")
     """A host name or address (no spaces)."""
     port: int = Field(ge=1, le=65535)
-    timeout: Duration = 1.0
+    timeout: Timeout = 1.0
     from_: str | None = Field(default=None, alias="from")
     """Container name or id to connect from (its network namespace), through a
     helper container; by default the connection comes from this process."""

@@ -24,6 +24,7 @@ from chaos.engine.events import (
     PhaseStarted,
     ProbeSampled,
 )
+from chaos.text import printable as _p
 
 
 class PlainConsole:
@@ -41,14 +42,17 @@ class PlainConsole:
 
     def _line(self, event: Event) -> str | None:
         if isinstance(event, PhaseStarted):
-            return f"phase {event.phase}" + (f": {event.detail}" if event.detail else "")
+            return f"phase {event.phase}" + (f": {_p(event.detail)}" if event.detail else "")
         if isinstance(event, FaultInjected):
             until = f" until t={event.ends_at:.1f}s" if event.reversible else ""
-            return f"inject {event.step} ({event.fault}) -> {event.container}{until}"
+            return f"inject {_p(event.step)} ({event.fault}) -> {_p(event.container)}{until}"
         if isinstance(event, FaultReverted):
-            return f"revert {event.step} ({event.fault}) -> {event.container}"
+            return f"revert {_p(event.step)} ({event.fault}) -> {_p(event.container)}"
         if isinstance(event, FaultFailed):
-            return f"FAILED to {event.action} {event.step} on {event.container}: {event.error}"
+            return (
+                f"FAILED to {event.action} {_p(event.step)} on {_p(event.container)}: "
+                f"{_p(event.error)}"
+            )
         if isinstance(event, ProbeSampled):
             key = (event.section, event.name)
             with self._lock:
@@ -57,14 +61,14 @@ class PlainConsole:
             if not changed:
                 return None
             state = "ok" if event.ok else "FAIL"
-            return f"{_section(event.section)} {event.name}: {state} ({event.detail})"
+            return f"{_section(event.section)} {_p(event.name)}: {state} ({_p(event.detail)})"
         if isinstance(event, Aborting):
-            return f"ABORT: {event.reason}"
+            return f"ABORT: {_p(event.reason)}"
         if isinstance(event, Notice):
-            return f"note: {event.message}"
+            return f"note: {_p(event.message)}"
         if isinstance(event, Finished):
             lines = [f"verdict: {event.verdict.upper()}"]
-            lines += [f"  - {reason}" for reason in event.reasons]
+            lines += [f"  - {_p(reason)}" for reason in event.reasons]
             if event.journal_path:
                 lines.append(f"  journal: {event.journal_path}")
             return "\n".join(lines)
@@ -130,7 +134,7 @@ class LiveConsole:
                 state.faults.pop((event.step, event.container), None)
             elif isinstance(event, ProbeSampled):
                 probe = state.probes.setdefault(event.name, _ProbeState(event.section))
-                probe.ok, probe.detail = event.ok, event.detail
+                probe.ok, probe.detail = event.ok, _p(event.detail)
                 probe.samples += 1
                 probe.passed += int(event.ok)
             line = self._plain._line(event)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chaos.text import printable
+
 if TYPE_CHECKING:
     from chaos.suite import CaseResult, SuiteResult
     from chaos.suite.discover import Found
@@ -21,7 +23,7 @@ def print_start(found: Sequence[Found], skipped: Sequence[Path]) -> None:
 
 def print_case(case: CaseResult) -> None:
     """``failed   API recovers from a crash (12.3s): <first reason>``."""
-    reason = f": {case.first_reason}" if case.first_reason and not case.passed else ""
+    reason = f": {printable(case.first_reason)}" if case.first_reason and not case.passed else ""
     print(f"{case.verdict.value:<8} {case.title} ({case.duration:.1f}s){reason}", flush=True)
 
 

@@ -17,6 +17,7 @@ from chaos.engine.clock import RunClock
 from chaos.probe import Check, Probe
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
+from chaos.text import printable
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class BoundProbe:
         except Exception as exc:  # a probe that raises has failed this sample
             check = Check(False, f"{type(exc).__name__}: {exc}")
         latency = time.monotonic() - started
-        return Sample(t, check.ok, latency, runtime.redactor.text(check.detail))
+        # the one place a detail enters the run: what a target wrote is escaped here
+        return Sample(t, check.ok, latency, printable(runtime.redactor.text(str(check.detail))))
 
 
 @dataclass

@@ -36,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chaos.durations import format_duration, parse_duration
+from chaos.durations import check_interval, format_duration, parse_duration
 from chaos.engine.activity import FaultActivity
 from chaos.engine.clock import RunClock
 from chaos.engine.events import Notice, Observer, ignore, redacted
@@ -517,8 +517,10 @@ class FaultSession:
         owner = f"probe {probe}"
         limit = _seconds(owner, "within", within)
         every = _seconds(owner, "interval", interval)
-        if every <= 0:
-            raise UsageError(f"{owner}: interval must be greater than 0")
+        try:
+            check_interval(every)
+        except ValueError as exc:
+            raise UsageError(f"{owner}: interval: {exc}") from None
         validated = _validate(owner, cls.Params, params)
         refs: tuple[TargetRef, ...] = ()
         if target is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos.experiment.yamlpos import MAX_EXPANDED_SIZE, TOO_LARGE
 from chaos.experiment.yamlpos import Path as DataPath
 from chaos.redaction import Redactor
 
@@ -27,12 +28,23 @@ __all__ = [
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 SECRET_SOURCES = ("env", "file")
 MAX_SECRET_BYTES = 64 * 1024
+SECRET_DIRS_ENV = "CHAOSDRILL_SECRET_DIRS"
+"""Directories (``os.pathsep``-separated) from which ``{file: PATH}`` may read
+besides the experiment's own directory."""
 
 
 @dataclass(frozen=True)
 class ConfigProblem:
     path: DataPath
     message: str
+
+
+class TooLarge(Exception):
+    """Substitution would make the document larger than :data:`MAX_EXPANDED_SIZE`."""
+
+    def __init__(self, path: DataPath, message: str):
+        super().__init__(message)
+        self.path, self.message = path, message
 
 
 @dataclass(frozen=True)
@@ -105,14 +117,31 @@ def _secret(
     return value
 
 
+def allowed_secret_dirs(base_dir: Path) -> list[Path]:
+    """Where secret files may be: the experiment's directory, then every
+    directory listed in :data:`SECRET_DIRS_ENV`, symlinks resolved."""
+    listed = os.environ.get(SECRET_DIRS_ENV, "").split(os.pathsep)
+    return [base_dir.resolve(), *(Path(d).expanduser().resolve() for d in listed if d)]
+
+
 def _read_secret_file(base_dir: Path, ref: str) -> tuple[str | None, str]:
     """The stripped text of a secret file, or None and why it cannot be used.
 
-    Only regular files are read, and only their first bytes: ``/dev/zero`` or
-    a FIFO must not hang ``chaosdrill validate``.
+    The file must be inside the experiment's directory or one listed in
+    :data:`SECRET_DIRS_ENV`, after ``..`` and symlinks are resolved: an
+    experiment from elsewhere must not read ``/etc/shadow`` into a probe's
+    request. Only regular files are read, and only their first bytes:
+    ``/dev/zero`` or a FIFO must not hang ``chaosdrill validate``.
     """
     try:
         file_path = (base_dir / Path(ref).expanduser()).resolve()
+        allowed = allowed_secret_dirs(base_dir)
+        if not any(file_path.is_relative_to(folder) for folder in allowed):
+            return None, (
+                f"{str(file_path)!r} is outside the experiment's directory "
+                f"({allowed[0]}): list its directory in {SECRET_DIRS_ENV} "
+                f"({os.pathsep}-separated) to allow it"
+            )
         if not file_path.is_file():
             return None, "not a regular file" if file_path.exists() else "no such file"
         with file_path.open("rb") as handle:
@@ -135,25 +164,65 @@ def substitute(
     path: DataPath = (),
     *,
     unresolved: frozenset[str] = frozenset(),
+    limit: int = MAX_EXPANDED_SIZE,
 ) -> tuple[Any, list[ConfigProblem]]:
     """Replace ``${name}`` in every string (``$${`` stays a literal ``${``).
 
     A string that is exactly one reference takes the value's own type, so
     ``port: ${db_port}`` can be an integer. References to ``unresolved``
     names are left as written without a problem of their own.
+
+    The result counts one per value plus the characters of every string, and
+    :class:`TooLarge` is raised, naming the string that crosses it, before
+    anything larger than ``limit`` is built: aliases make one string stand
+    for thousands, and a reference in it multiplies every one of them.
     """
     problems: list[ConfigProblem] = []
+    lengths = {name: len(str(value)) for name, value in values.items()}
+    size = 0
+    measured: dict[str, int] = {}
+    expanded: dict[str, tuple[Any, list[str]]] = {}
+
+    def count(amount: int, where: DataPath) -> None:
+        nonlocal size
+        size += amount
+        if size > limit:
+            raise TooLarge(where, TOO_LARGE.format(limit=limit, when=" after ${} substitution"))
 
     def walk(node: Any, where: DataPath) -> Any:
+        count(1, where)
         if isinstance(node, dict):
             return {k: walk(v, (*where, k)) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, (*where, i)) for i, v in enumerate(node)]
-        if isinstance(node, str) and "$" in node:
-            return _expand(node, where)
+        if isinstance(node, str):
+            if "$" not in node:
+                count(len(node), where)
+                return node
+            if node not in measured:
+                measured[node] = _expanded_length(node)
+            count(measured[node], where)
+            if node not in expanded:  # an alias repeats a string: expand it once
+                found: list[str] = []
+                expanded[node] = (_expand(node, found), found)
+            result, messages = expanded[node]
+            problems.extend(ConfigProblem(where, message) for message in messages)
+            return result
         return node
 
-    def _expand(text: str, where: DataPath) -> Any:
+    def _expanded_length(text: str) -> int:
+        """The length of ``text`` once expanded, without building it."""
+        total = len(text)
+        for match in REFERENCE.finditer(text):
+            if match.group(0) == "$${":
+                total -= 1
+            else:
+                name = match.group(1).strip()
+                if name in lengths and name not in unresolved:
+                    total += lengths[name] - len(match.group(0))
+        return total
+
+    def _expand(text: str, found: list[str]) -> Any:
         whole = REFERENCE.fullmatch(text)
         if whole and whole.group(0) != "$${":
             name = whole.group(1).strip()
@@ -168,11 +237,7 @@ def substitute(
                 return match.group(0)
             if name not in values:
                 known = ", ".join(sorted(values)) or "none"
-                problems.append(
-                    ConfigProblem(
-                        where, f"unknown configuration value ${{{name}}} (defined: {known})"
-                    )
-                )
+                found.append(f"unknown configuration value ${{{name}}} (defined: {known})")
                 return match.group(0)
             return str(values[name])
 

@@ -27,6 +27,7 @@ from chaos.errors import InvalidExperiment, Problem, UsageError
 from chaos.experiment.configuration import (
     Configuration,
     Redactor,
+    TooLarge,
     resolve_configuration,
     substitute,
 )
@@ -147,7 +148,11 @@ def _surrogate(text: str) -> int | None:
 def _resolve(data: dict[Any, Any], config: Configuration, report: _Report) -> dict[str, Any]:
     """The document with ``${name}`` references replaced and unnamed steps named."""
     body = {k: v for k, v in data.items() if k != "configuration"}
-    body, ref_problems = substitute(body, config.values, unresolved=config.unresolved)
+    try:
+        body, ref_problems = substitute(body, config.values, unresolved=config.unresolved)
+    except TooLarge as exc:  # nothing after this could be checked in reasonable memory
+        report.at_value(exc.path, exc.message)
+        raise InvalidExperiment(report.finish()) from None
     for cp in config.problems:
         report.at_value(cp.path, cp.message)
     for cp in ref_problems:

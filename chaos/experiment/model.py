@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,7 +18,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from chaos.durations import DURATION_PATTERN, Duration
+from chaos.durations import Duration, Interval
 
 FAULT_STEP_KEYS = ("name", "fault", "target", "at", "duration")
 PROBE_STEP_KEYS = ("name", "probe", "target")
@@ -49,27 +48,6 @@ def _not_a_boolean(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
     return value
-
-
-def _positive(seconds: float) -> float:
-    if seconds <= 0:
-        raise ValueError("must be greater than 0")
-    return seconds
-
-
-Interval = Annotated[
-    Duration,
-    AfterValidator(_positive),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
-                {"type": "string", "pattern": DURATION_PATTERN},
-            ]
-        }
-    ),
-]
-"""A polling interval: a zero interval would poll in a busy loop."""
 
 
 class SelectionMode(Frozen):

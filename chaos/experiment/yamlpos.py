@@ -7,8 +7,10 @@ line and column, so every later error can name ``FILE:LINE:COL``.
 
 An experiment is small, so the parser refuses what only a hostile or broken
 file contains instead of exhausting the stack or memory on it: nesting deeper
-than :data:`MAX_DEPTH` and anchors and aliases that expand to more than
-:data:`MAX_VALUES` values.
+than :data:`MAX_DEPTH`, and anchors and aliases that expand to more than
+:data:`MAX_VALUES` values or :data:`MAX_EXPANDED_SIZE` characters. Aliases
+are counted as if expanded but never copied: a string used a thousand times
+is one object.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ somewhere past 20,000."""
 MAX_VALUES = 100_000
 """Most values (scalars, lists, mappings) a document may expand to, counting
 every use of an alias: a few nested aliases can otherwise stand for billions."""
+
+MAX_EXPANDED_SIZE = 16 * 1024 * 1024
+"""Largest size a document may expand to, counting one per value plus the
+characters of every string, every use of an alias counted again. The same
+limit applies once more after ``${name}`` substitution
+(:func:`chaos.experiment.configuration.substitute`)."""
+
+TOO_LARGE = (
+    "the document expands to more than 16 MiB ({limit} characters){when}: "
+    "look for aliases or ${{}} references that repeat large parts"
+)
+"""The message for :data:`MAX_EXPANDED_SIZE`, with ``when`` saying at which stage."""
 
 MAX_INT_DIGITS = 1000
 """Longer integers are refused before Python's own, less helpful, limit applies."""
@@ -179,6 +193,8 @@ class _Builder:
         self._active: set[int] = set()
         """Collections being built: meeting one again means a recursive alias."""
         self._count = 0
+        self._size = 0
+        """Characters and values built so far, aliases counted at every use."""
 
     def problem(self, node: yaml.Node, message: str) -> None:
         self.problems.append(YamlProblem(*_pos(node.start_mark), message))
@@ -191,6 +207,12 @@ class _Builder:
                 *_pos(node.start_mark),
                 f"the document expands to more than {MAX_VALUES} values "
                 "(look for aliases that repeat large parts)",
+            )
+        self._size += 1 + (len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
+        if self._size > MAX_EXPANDED_SIZE:
+            raise YamlProblem(
+                *_pos(node.start_mark),
+                TOO_LARGE.format(limit=MAX_EXPANDED_SIZE, when=" after aliases"),
             )
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)

@@ -25,11 +25,12 @@ node with a clear message; swarm-level faults (drain, services, tasks) work.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chaos.errors import UsageError
 
@@ -54,9 +55,28 @@ class InventoryNode(_Model):
     or ``unix:///path``."""
     tls: TlsFiles | None = None
     address: str | None = None
-    """The node's address inside the swarm (its advertise address)."""
+    """The node's address inside the swarm (its advertise address): an IPv4
+    or IPv6 address, nothing else, since it goes into iptables rules."""
     control: dict[str, Any] = Field(default_factory=dict)
     """How to stop, start, pause and isolate the node; ``type`` picks the plugin."""
+
+    @field_validator("address")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                f"address must be an IP address such as 10.0.0.11 or fd00::11, got {value!r}"
+            ) from None
+        if getattr(ip, "scope_id", None):
+            raise ValueError(
+                f"address must be an IP address without a %zone, got {value!r}: "
+                f"write {value.partition('%')[0]}"
+            )
+        return str(ip)
 
     @property
     def control_type(self) -> str | None:
@@ -106,7 +126,10 @@ def load_inventory(path: str | Path) -> Inventory:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top)"
-        raise UsageError(f"{path}: inventory field {field}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise UsageError(
+            f"{path}: inventory field {field}{_node_named(data, first['loc'])}: {message}"
+        ) from None
     names = [n.name for n in inventory.nodes]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -114,6 +137,19 @@ def load_inventory(path: str | Path) -> Inventory:
     if not inventory.managers:
         raise UsageError(f"{path}: no manager node: the swarm API is only on managers")
     return inventory.model_copy(update={"source": str(path)})
+
+
+def _node_named(data: dict[Any, Any], loc: tuple[Any, ...]) -> str:
+    """`` (node mgr-1)`` when an error is in a node that has a name, else nothing."""
+    nodes = data.get("nodes")
+    if len(loc) < 2 or loc[0] != "nodes" or not isinstance(nodes, list):
+        return ""
+    index = loc[1]
+    if not isinstance(index, int) or not 0 <= index < len(nodes):
+        return ""
+    node = nodes[index]
+    name = node.get("name") if isinstance(node, dict) else None
+    return f" (node {name})" if isinstance(name, str) and name else ""
 
 
 def resolve_inventory(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from chaos.docker_client import engine_errors
 from chaos.errors import TargetError
 from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex
+from chaos.patterns import Regex, fullmatch
 from chaos.runtime import LABEL_HELPER
 from chaos.targets.base import Selector, TargetKind, TargetRef
 
@@ -49,7 +48,6 @@ class ContainerKind(TargetKind):
             filters["label"] = [f"{k}={v}" for k, v in labels.items()]
         with engine_errors(TargetError, "listing containers"):
             summaries = runtime.docker.api.containers(filters=filters)
-        pattern = re.compile(selector.name_regex) if selector.name_regex else None
         found = []
         for summary in summaries:
             name = (summary.get("Names") or ["/?"])[0].lstrip("/")
@@ -58,7 +56,7 @@ class ContainerKind(TargetKind):
                 continue  # never our own helpers
             if selector.name is not None and name != selector.name:
                 continue
-            if pattern and not pattern.fullmatch(name):
+            if selector.name_regex and not fullmatch(selector.name_regex, name):
                 continue
             if selector.image is not None and summary.get("Image") != selector.image:
                 continue

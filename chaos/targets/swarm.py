@@ -7,12 +7,11 @@ the local engine when it is a manager, or the swarm of ``--lab`` /
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from chaos.errors import ChaosError, TargetError, UsageError
 from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex
+from chaos.patterns import Regex, fullmatch
 from chaos.targets.base import Selector, TargetKind, TargetRef
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ def _swarm_call(runtime: Runtime, what: str, action: Any) -> Any:
 def _matches(name: str, exact: str | None, pattern: str | None) -> bool:
     if exact is not None and name != exact:
         return False
-    return not (pattern and not re.fullmatch(pattern, name))
+    return not (pattern and not fullmatch(pattern, name))
 
 
 def _has_labels(have: dict[str, str], want: dict[str, str] | None) -> bool:

@@ -75,6 +75,25 @@ def test_schema_is_json_schema_with_plugin_parameters():
     assert "url" in http["required"] and "tolerance" in http["properties"]
 
 
+def test_schema_states_the_minimum_interval_and_timeout():
+    schema = json.loads(chaosdrill("schema").stdout)
+    probes = schema["properties"]["probes"]["items"]["oneOf"]
+    for branch in probes:
+        interval = branch["properties"]["interval"]["anyOf"][0]
+        assert interval["type"] == "number" and interval["minimum"] == 0.01
+    guards = schema["properties"]["guards"]["items"]["oneOf"]
+    assert all(b["properties"]["interval"]["anyOf"][0]["minimum"] == 0.01 for b in guards)
+    timed = {
+        b["properties"]["probe"]["const"]: b["properties"]["timeout"]
+        for b in probes
+        if "timeout" in b["properties"]
+    }
+    assert set(timed) >= {"http", "tcp", "dns", "exec"}
+    for timeout in timed.values():
+        number = next(s for s in timeout["anyOf"] if s.get("type") == "number")
+        assert number["exclusiveMinimum"] == 0 and "minimum" not in number
+
+
 def test_schema_accepts_the_examples():
     import jsonschema
     import yaml

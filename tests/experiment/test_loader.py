@@ -7,8 +7,10 @@ numbers can be read off the source of each test.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -255,6 +257,105 @@ def test_secret_files_are_read_relative_to_the_experiment(tmp_path):
     assert loaded.params_for("steady_state", 0).url == "http://x/from-file"
 
 
+def _secret_experiment(folder: Path, ref: str) -> Path:
+    """An experiment in ``folder`` whose configuration reads ``ref`` (line 3, column 27)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "exp.yaml"
+    path.write_text(
+        HEADER
+        + f"configuration: {{t: {{file: '{ref}'}}}}\n"
+        + TARGET
+        + "steady_state:\n  - {probe: http, url: 'http://x/${t}'}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    return path
+
+
+def _refused(path: Path) -> str:
+    with pytest.raises(InvalidExperiment) as raised:
+        load_experiment(path)
+    (problem,) = raised.value.problems
+    assert (problem.file, problem.line, problem.column) == (str(path), 3, 27)
+    assert "is outside the experiment's directory" in problem.message
+    assert "list its directory in CHAOSDRILL_SECRET_DIRS" in problem.message
+    return problem.message
+
+
+@pytest.fixture
+def no_secret_dirs(monkeypatch):
+    monkeypatch.delenv("CHAOSDRILL_SECRET_DIRS", raising=False)
+
+
+def test_secret_files_below_the_experiment_are_read(tmp_path, no_secret_dirs):
+    (tmp_path / "exp" / "secrets").mkdir(parents=True)
+    (tmp_path / "exp" / "secrets" / "token").write_text("below\n")
+    (tmp_path / "exp" / "same").write_text("same\n")
+    loaded = load_experiment(_secret_experiment(tmp_path / "exp", "secrets/../secrets/token"))
+    assert loaded.params_for("steady_state", 0).url == "http://x/below"
+    inside = tmp_path / "exp" / "same"
+    loaded = load_experiment(_secret_experiment(tmp_path / "exp", str(inside)))
+    assert loaded.params_for("steady_state", 0).url == "http://x/same"
+
+
+def test_secret_file_above_the_experiment_is_refused(tmp_path, no_secret_dirs):
+    (tmp_path / "x").write_text("outside\n")
+    message = _refused(_secret_experiment(tmp_path / "exp", "../x"))
+    assert message.startswith(
+        f"cannot read secret file '../x': '{tmp_path / 'x'}' is outside the experiment's "
+        f"directory ({tmp_path / 'exp'})"
+    )
+
+
+def test_absolute_secret_file_elsewhere_is_refused(tmp_path, no_secret_dirs):
+    message = _refused(_secret_experiment(tmp_path / "exp", "/etc/passwd"))
+    assert "root:" not in message
+
+
+def test_symlink_to_a_file_outside_is_refused(tmp_path, no_secret_dirs):
+    (tmp_path / "x").write_text("outside\n")
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "link").symlink_to(tmp_path / "x")
+    (tmp_path / "exp" / "dirlink").symlink_to(tmp_path)
+    _refused(_secret_experiment(tmp_path / "exp", "link"))
+    _refused(_secret_experiment(tmp_path / "exp", "dirlink/x"))
+
+
+def test_secret_dirs_allow_files_elsewhere(tmp_path, monkeypatch):
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "token").write_text("from-vault\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "token").write_text("other\n")
+    experiment = _secret_experiment(tmp_path / "exp", "../vault/token")
+    monkeypatch.setenv("CHAOSDRILL_SECRET_DIRS", f"/nonexistent{os.pathsep}{os.pathsep}{vault}")
+    loaded = load_experiment(experiment)
+    assert loaded.params_for("steady_state", 0).url == "http://x/from-vault"
+    assert loaded.secrets == frozenset({"from-vault"})
+    # a listed directory allows its own files only
+    _refused(_secret_experiment(tmp_path / "exp", "../other/token"))
+
+
+def test_validate_refuses_a_secret_file_outside_with_exit_code_2(tmp_path):
+    path = _secret_experiment(tmp_path / "exp", "/etc/passwd")
+    env = {k: v for k, v in os.environ.items() if k != "CHAOSDRILL_SECRET_DIRS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "chaos", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert done.returncode == ExitCode.INVALID
+    assert done.stdout.startswith(
+        f"{path}:3:27: cannot read secret file '/etc/passwd': '/etc/passwd' is outside"
+    )
+    assert done.stdout.rstrip().endswith(
+        "list its directory in CHAOSDRILL_SECRET_DIRS (:-separated) to allow it"
+    )
+    assert "Traceback" not in done.stderr
+
+
 def test_secrets_never_appear_in_problems(monkeypatch):
     monkeypatch.setenv("CHAOSDRILL_TEST_TOKEN", "hunter2")
     found = problems(
@@ -279,6 +380,21 @@ def test_unknown_configuration_reference():
     )
     # the URL is then invalid too, but that is the same problem
     assert found == ["exp.yaml:7:24: unknown configuration value ${bsae} (defined: base)"]
+
+
+def test_the_same_unknown_reference_is_reported_where_each_is_written():
+    found = problems(
+        HEADER
+        + "configuration: {base: 'http://x'}\n"
+        + TARGET
+        + "steady_state:\n  - {probe: http, url: '${bsae}/health'}\n"
+        + "  - {probe: http, url: '${bsae}/health'}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert found == [
+        "exp.yaml:7:24: unknown configuration value ${bsae} (defined: base)",
+        "exp.yaml:8:24: unknown configuration value ${bsae} (defined: base)",
+    ]
 
 
 def test_missing_env_secret_is_reported_once(monkeypatch):
@@ -464,6 +580,68 @@ def test_alias_bombs_are_refused():
     found = problems("\n".join(lines) + "\n")
     assert len(found) == 1
     assert "expands to more than 100000 values" in found[0]
+
+
+def _laughs(leaf: str, levels: int = 3) -> list[str]:
+    """A billion-laughs chain: ``l0`` holds ``leaf``, each level ten aliases of the last."""
+    lines = [f"l0: &l0 {leaf}"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, levels + 1)]
+    return lines
+
+
+def _refused_quickly(text: str) -> list[str]:
+    started = time.monotonic()
+    found = problems(text)
+    assert time.monotonic() - started < 10
+    return found
+
+
+def test_aliases_of_long_strings_are_refused_by_size():
+    # 1,000 uses of a 100,000-character string: few values, 100 million characters
+    found = _refused_quickly("\n".join(_laughs("x" * 100_000)) + "\n")
+    assert len(found) == 1
+    assert found[0].startswith("exp.yaml:")
+    assert "expands to more than 16 MiB (16777216 characters) after aliases" in found[0]
+
+
+def test_references_multiplied_by_aliases_are_refused_before_they_are_built():
+    # each use of l0 is 40 characters as written and a million once ${x} is substituted
+    lines = [
+        "version: 1",
+        "title: t",
+        "configuration: {x: '" + "y" * 100_000 + "'}",
+        "bomb:",
+        *("  " + line for line in _laughs("'" + "${x}" * 10 + "'")),
+    ]
+    found = _refused_quickly("\n".join(lines) + "\n")
+    assert len(found) == 1
+    # where the string whose expansion crosses the limit is written: the anchored l0
+    assert found[0] == (
+        "exp.yaml:5:7: the document expands to more than 16 MiB (16777216 characters) "
+        "after ${} substitution: look for aliases or ${} references that repeat large parts"
+    )
+
+
+def test_validate_reports_an_alias_bomb_with_exit_code_2(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        "version: 1\ntitle: t\nconfiguration: {x: '"
+        + "y" * 100_000
+        + "'}\nbomb:\n"
+        + "".join("  " + line + "\n" for line in _laughs("'" + "${x}" * 10 + "'"))
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "chaos", "validate", str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert time.monotonic() - started < 10
+    assert done.returncode == ExitCode.INVALID
+    assert done.stderr == ""
+    assert done.stdout.startswith(f"{bomb}:5:7: the document expands to more than 16 MiB")
 
 
 def test_huge_integer():
@@ -660,7 +838,61 @@ def test_zero_interval_is_refused_at_the_interval(section):
         + f"{section}:\n  - {{probe: tcp, host: h, port: 1, interval: 0s}}\n"
         + "method:\n  - {fault: container.kill, target: web}\n"
     )
-    assert found == [f"exp.yaml:6:46: {section}[0].interval: must be greater than 0"]
+    assert found == [
+        f"exp.yaml:6:46: {section}[0].interval: must be at least 10ms, got 0s: "
+        "a shorter interval polls in a busy loop"
+    ]
+
+
+@pytest.mark.parametrize("section", ["probes", "guards"])
+@pytest.mark.parametrize("interval", ["1.0e-300", "9ms", "0.0099"])
+def test_an_interval_below_10ms_is_refused(section, interval):
+    found = problems(
+        HEADER
+        + TARGET
+        + f"{section}:\n  - {{probe: tcp, host: h, port: 1, interval: {interval}}}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert len(found) == 1
+    assert found[0].startswith(f"exp.yaml:6:46: {section}[0].interval: must be at least 10ms, got ")
+
+
+def test_an_interval_of_10ms_is_accepted():
+    loaded = load(
+        HEADER
+        + TARGET
+        + "probes:\n  - {probe: tcp, host: h, port: 1, interval: 10ms}\n"
+        + "guards:\n  - {probe: tcp, host: h, port: 1, interval: 0.01}\n"
+        + "recovery: {interval: 10ms}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert loaded.experiment.probes[0].interval == pytest.approx(0.01)
+    assert loaded.experiment.guards[0].interval == pytest.approx(0.01)
+    assert loaded.experiment.recovery.interval == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "{probe: http, url: 'http://127.0.0.1/', timeout: 0s}",
+        "{probe: tcp, host: h, port: 1, timeout: 0s}",
+        "{probe: dns, host: h, container: c, timeout: 0s}",
+        "{probe: exec, command: [sh], container: c, timeout: 0s}",
+    ],
+)
+@pytest.mark.parametrize("section", ["steady_state", "probes", "guards"])
+def test_a_zero_probe_timeout_is_refused(section, probe):
+    found = problems(
+        HEADER
+        + TARGET
+        + f"{section}:\n  - {probe}\n"
+        + "method:\n  - {fault: container.kill, target: web}\n"
+    )
+    column = len("  - ") + probe.index("0s}") + 1
+    assert found == [
+        f"exp.yaml:6:{column}: {section}[0].timeout: must be greater than 0, got 0s: "
+        "a zero timeout fails every sample (e.g. 500ms, 2s)"
+    ]
 
 
 def test_zero_recovery_interval_is_refused():
@@ -669,7 +901,19 @@ def test_zero_recovery_interval_is_refused():
         + TARGET
         + "recovery: {interval: 0}\nmethod:\n  - {fault: container.kill, target: web}\n"
     )
-    assert found == ["exp.yaml:5:22: recovery.interval: must be greater than 0"]
+    assert found == [
+        "exp.yaml:5:22: recovery.interval: must be at least 10ms, got 0s: "
+        "a shorter interval polls in a busy loop"
+    ]
+    found = problems(
+        HEADER
+        + TARGET
+        + "recovery: {interval: 1.0e-300}\nmethod:\n  - {fault: container.kill, target: web}\n"
+    )
+    assert found == [
+        "exp.yaml:5:22: recovery.interval: must be at least 10ms, got 1e-300s: "
+        "a shorter interval polls in a busy loop"
+    ]
 
 
 def test_percentages_in_tolerances():
@@ -842,7 +1086,8 @@ def test_bad_selector_value():
     )
     assert len(found) == 1
     assert found[0].startswith(
-        "exp.yaml:4:30: targets.web.select.name_regex: invalid regular expression:"
+        "exp.yaml:4:30: targets.web.select.name_regex: invalid regular expression (RE2 syntax): "
+        "missing ): (("
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,90 @@ def test_health_checks_every_container_of_a_target(containers, runtime):
     result = check(ContainerHealthProbe(), runtime, targets)
     assert not result.ok
     assert down.name in result.detail and up.name not in result.detail
+
+
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07"
+"""What a target may print: clear the screen, retitle the terminal, ring the bell."""
+
+
+def test_a_target_cannot_write_control_characters_to_the_terminal(
+    containers, experiment_file, tmp_path
+):
+    import json
+
+    from tests.conftest import chaosdrill
+
+    web = containers.run()
+    path = experiment_file(
+        f"""
+        version: 1
+        title: hostile output
+        targets:
+          web: {{select: {{name: {web.name}}}}}
+        steady_state:
+          - name: says-hello
+            probe: exec
+            target: web
+            command: [sh, -c, 'printf "\\033[2J\\033]0;pwned\\007"; exit 3']
+        method:
+          - {{fault: container.pause, target: web, duration: 1s}}
+        recovery: {{within: 1s}}
+        """
+    )
+    proc = chaosdrill("run", str(path), "--plain", "--json", "--report-dir", str(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    raw = proc.stdout + proc.stderr
+    assert "\x1b" not in raw and "\x07" not in raw
+    result = json.loads(proc.stdout)
+    assert any("\\x1b[2J\\x1b]0;pwned\\x07" in reason for reason in result["reasons"])
+    journal_bytes = Path(result["journal"]).read_bytes()
+    assert b"\x1b" not in journal_bytes and b"\x07" not in journal_bytes
+    journal = json.loads(journal_bytes)
+    details = [s["detail"] for p in journal["steady_state_before"] for s in p["samples"]]
+    assert details and all("\x1b" not in d and "\x07" not in d for d in details)
+    assert any(d.endswith("exit 3 (expected 0) \\x1b[2J\\x1b]0;pwned\\x07") for d in details)
+
+    plain = chaosdrill("run", str(path), "--plain", "--report-dir", str(tmp_path))
+    assert plain.returncode == 1
+    assert "\x1b" not in plain.stdout and "\x07" not in plain.stdout
+    assert "\\x1b[2J\\x1b]0;pwned\\x07" in plain.stdout
+
+
+def test_a_sample_detail_is_escaped_where_it_is_made():
+    from types import SimpleNamespace
+
+    from chaos.engine.clock import RunClock
+    from chaos.engine.sampling import BoundProbe
+    from chaos.probe import Check, Probe
+
+    class Hostile(Probe):
+        name = "hostile"
+
+        def check(self, runtime: Any, params: Any, targets: Any) -> Check:
+            return Check(False, f"said {HOSTILE}\nsecond line\u202e")
+
+    class Raising(Hostile):
+        def check(self, runtime: Any, params: Any, targets: Any) -> Check:
+            raise RuntimeError(HOSTILE)
+
+    runtime: Any = SimpleNamespace(redactor=SimpleNamespace(text=lambda t: t))
+    sample = BoundProbe("probes", "h", Hostile(), None).sample(runtime, RunClock())
+    assert sample.detail == "said \\x1b[2J\\x1b]0;pwned\\x07\\nsecond line\\u202e"
+    raised = BoundProbe("probes", "h", Raising(), None).sample(runtime, RunClock())
+    assert raised.detail == "RuntimeError: \\x1b[2J\\x1b]0;pwned\\x07"
+
+
+def test_the_plain_console_escapes_reasons_and_notices():
+    import io
+
+    from chaos.cli.console import PlainConsole
+    from chaos.engine.events import Aborting, Notice
+
+    stream = io.StringIO()
+    console = PlainConsole(stream)
+    console(Aborting(t=1.0, reason=f"guard saw {HOSTILE}"))
+    console(Notice(t=2.0, message=f"engine said {HOSTILE}\nagain"))
+    out = stream.getvalue()
+    assert "\x1b" not in out and "\x07" not in out
+    assert out.splitlines()[0].endswith("ABORT: guard saw \\x1b[2J\\x1b]0;pwned\\x07")
+    assert out.splitlines()[1].endswith("note: engine said \\x1b[2J\\x1b]0;pwned\\x07\\nagain")

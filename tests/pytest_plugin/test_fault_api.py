@@ -107,6 +107,18 @@ def target(group: str, **extra: Any) -> dict[str, Any]:
             lambda: api.wait_until("tcp", target={"select": {"name": "w"}}, host="h", port=1),
             "probe tcp does not take a target",
         ),
+        (
+            lambda: api.wait_until("tcp", interval=1e-300, host="h", port=1),
+            "probe tcp: interval: must be at least 10ms, got 1e-300s",
+        ),
+        (
+            lambda: api.wait_until("tcp", interval="5ms", host="h", port=1),
+            "probe tcp: interval: must be at least 10ms, got 0.005s",
+        ),
+        (
+            lambda: api.wait_until("http", url="http://127.0.0.1:1/", timeout=0),
+            "probe http: parameter timeout: must be greater than 0, got 0s",
+        ),
     ],
 )
 def test_invalid_use_is_a_usage_error_naming_the_fault_and_parameter(call, message):
