@@ -25,10 +25,9 @@ _SCHEME_TOKEN = re.compile(
     r"\b(?P<head>[Bb]earer|[Bb]asic|[Dd]igest)(?P<sep>\s+)[A-Za-z0-9._~+/=:-]{6,}"
 )
 _SENSITIVE_PAIR = re.compile(
-    r"(?i)(?P<head>\b(?:proxy-)?authorization|\bx-api-key|\bapi[-_]?key|\bx-auth-token"
-    r"|\bcookie|\bset-cookie|\bpassword|\bpasswd|\bsecret|\baccess[-_]?token"
-    r"|\bclient[-_]?secret)(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:bearer |basic |token )?)"
-    r"[^\s\"',;}&]+"
+    r"(?i)(?<![\w/.-])(?P<head>(?:proxy-)?authorization|x-api-key|api[-_]?key|x-auth-token"
+    r"|cookie|set-cookie|password|passwd|secret|access[-_]?token|client[-_]?secret)"
+    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:bearer |basic |token )?)[^\s\"',;}&]+"
 )
 
 
