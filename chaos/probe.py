@@ -15,6 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from chaos.fault import Params
 
+DEADLINE_GRACE = 1.0
+"""Seconds a check may take beyond its own ``timeout`` (connecting, reading the answer)."""
+HELPER_GRACE = 10.0
+"""More for a check made in a helper container: starting one takes time on a busy engine."""
+DEFAULT_DEADLINE = 30.0
+"""The deadline of a check whose probe has no ``timeout`` parameter."""
+
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
     from chaos.targets import TargetRef
@@ -45,6 +52,19 @@ class Probe(ABC):
     accepts_target: ClassVar[bool] = False
     """True if the probe runs against the objects of an experiment target
     (``target: web``); it then receives them in ``targets``."""
+
+    def deadline(self, params: Any, targets: tuple[TargetRef, ...] = ()) -> float:
+        """Seconds one check may take in all, after which the engine fails the
+        sample without waiting for it (a server that drips one byte at a time
+        defeats a per-read timeout). By default the probe's ``timeout``
+        parameter plus :data:`DEADLINE_GRACE` (plus :data:`HELPER_GRACE` when
+        it runs in a helper container, ``from:``), or :data:`DEFAULT_DEADLINE`
+        for a probe without a ``timeout``."""
+        timeout = getattr(params, "timeout", None)
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+            helper = HELPER_GRACE if getattr(params, "from_", None) else 0.0
+            return float(timeout) + DEADLINE_GRACE + helper
+        return DEFAULT_DEADLINE
 
     @abstractmethod
     def check(self, runtime: Runtime, params: Any, targets: tuple[TargetRef, ...]) -> Check:

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
 from chaos.durations import Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
-from chaos.probe import Check, Probe
+from chaos.probe import DEADLINE_GRACE, HELPER_GRACE, Check, Probe
 from probes._containers import (
     HelperUnavailable,
     inspect_all,
@@ -91,6 +91,11 @@ class DnsProbe(Probe):
     summary = "a name resolves (getent) inside the container's network namespace"
     Params = DnsParams
     accepts_target = True
+
+    def deadline(self, params: Any, targets: tuple[TargetRef, ...] = ()) -> float:
+        """The check runs a helper container in each container's namespace, one after another: its own timeout, each."""
+        each = params.timeout + DEADLINE_GRACE + HELPER_GRACE
+        return each * max(1, 1 if params.container else len(targets))
 
     def check(self, runtime: Runtime, params: DnsParams, targets: tuple[TargetRef, ...]) -> Check:
         results = inspect_all(runtime, params.container, targets)

@@ -8,7 +8,7 @@ a shell string, so configuration values cannot inject shell syntax. Write
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -16,7 +16,7 @@ from chaos.durations import Timeout
 from chaos.fault import Params
 from chaos.hookspecs import hookimpl
 from chaos.patterns import Regex, search
-from chaos.probe import Check, Probe
+from chaos.probe import DEADLINE_GRACE, Check, Probe
 from probes._containers import inspect_all
 
 if TYPE_CHECKING:
@@ -44,6 +44,11 @@ class ExecProbe(Probe):
     summary = "a command (argv list) inside a container exits as expected"
     Params = ExecParams
     accepts_target = True
+
+    def deadline(self, params: Any, targets: tuple[TargetRef, ...] = ()) -> float:
+        """The check runs the command in each container, one after another: its own timeout, each."""
+        each = params.timeout + DEADLINE_GRACE
+        return each * max(1, 1 if params.container else len(targets))
 
     def check(self, runtime: Runtime, params: ExecParams, targets: tuple[TargetRef, ...]) -> Check:
         results = inspect_all(runtime, params.container, targets)

@@ -129,7 +129,7 @@ class HttpProbe(Probe):
                 headers={"User-Agent": "chaosdrill", "Connection": "close", **params.headers},
             )
             response = conn.getresponse()
-            body = response.read(MAX_BODY)
+            body = _read_body(response, started + params.timeout)
         except TimeoutError:
             return Check(False, f"timed out after {params.timeout:g}s")
         except ConnectionRefusedError:
@@ -140,6 +140,23 @@ class HttpProbe(Probe):
             conn.close()
         elapsed = time.monotonic() - started
         return judge(params, response.status, body.decode("utf-8", "replace"), elapsed)
+
+
+def _read_body(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The body, up to ``MAX_BODY``, read before ``deadline`` (monotonic): the
+    socket timeout bounds each read, not the whole answer, and a server that
+    sends one byte at a time would otherwise never time out."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_BODY:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took longer than the timeout")
+        chunk = response.read1(min(64 * 1024, MAX_BODY - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def judge(params: HttpParams, status: int, body: str | None, elapsed: float) -> Check:

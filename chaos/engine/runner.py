@@ -258,7 +258,9 @@ class Runner:
         for sampler in self._samplers:
             sampler.stop()
         for sampler in self._samplers:
-            sampler.join()
+            # a sample ends by its deadline, so this never waits long; never forever
+            bound = sampler.series.bound
+            sampler.join(bound.probe.deadline(bound.params, bound.targets) + 1.0)
         if self._monitor.started:
             self._monitor.stop()
         for outage in self._monitor.outages:

@@ -37,16 +37,43 @@ class BoundProbe:
     probe: Probe
     params: Any
     targets: tuple[TargetRef, ...] = ()
+    _overrunning: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def sample(self, runtime: Runtime, clock: RunClock) -> Sample:
+        """Run the check once, within its deadline (:meth:`Probe.deadline`).
+
+        A check that has not returned by then fails the sample ("no answer
+        within ...") and is left to finish on its own; until it does, further
+        samples fail at once rather than pile up threads. So a server that
+        answers one byte at a time, or a probe that hangs, can never stretch a
+        sample, and with it a run, past its deadline.
+        """
         t = clock.now()
         started = time.monotonic()
-        try:
-            check = self.probe.check(runtime, self.params, self.targets)
-            if not isinstance(check, Check):
-                check = Check(False, f"probe returned {type(check).__name__}, expected Check")
-        except Exception as exc:  # a probe that raises has failed this sample
-            check = Check(False, f"{type(exc).__name__}: {exc}")
+        overrunning = self._overrunning
+        if overrunning is not None and overrunning.is_alive():
+            return Sample(t, False, 0.0, "the previous check is still running, past its deadline")
+        self._overrunning = None
+        limit = self.probe.deadline(self.params, self.targets)
+        outcome: list[Check] = []
+
+        def work() -> None:
+            try:
+                check = self.probe.check(runtime, self.params, self.targets)
+                if not isinstance(check, Check):
+                    check = Check(False, f"probe returned {type(check).__name__}, expected Check")
+            except Exception as exc:  # a probe that raises has failed this sample
+                check = Check(False, f"{type(exc).__name__}: {exc}")
+            outcome.append(check)
+
+        worker = threading.Thread(target=work, name=f"check-{self.name}", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if outcome:
+            check = outcome[0]
+        else:
+            self._overrunning = worker
+            check = Check(False, f"no answer within {limit:g}s (the probe's deadline)")
         latency = time.monotonic() - started
         # the one place a detail enters the run: what a target wrote is escaped here
         return Sample(t, check.ok, latency, printable(runtime.redactor.text(str(check.detail))))
