@@ -42,13 +42,22 @@ SignalName = Annotated[
 ]
 
 
+INTERRUPTS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""Signals that interrupt a run: Ctrl-C, a stop request, and a closed terminal or
+SSH session (SIGHUP), which must not leave faults to the watchdog."""
+
+
 @contextlib.contextmanager
 def interrupt_signals(on_signal: Callable[[str], None], *, enabled: bool = True) -> Iterator[None]:
-    """Call ``on_signal("SIGINT")`` / ``on_signal("SIGTERM")`` for the length of the block.
+    """Call ``on_signal("SIGINT")`` (or ``SIGTERM``, ``SIGHUP``) for the length of the block.
 
-    Only the main thread can install handlers: elsewhere (or when not
-    ``enabled``) the block runs with the handlers it had. The previous
-    handlers come back when the block ends.
+    The handler only reports the signal: it never raises, so a second signal
+    while faults are being reverted cannot cut a revert short. Only the main
+    thread can install handlers: elsewhere (or when not ``enabled``) the block
+    runs with the handlers it had. The previous handlers come back when the
+    block ends.
     """
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
@@ -57,7 +66,7 @@ def interrupt_signals(on_signal: Callable[[str], None], *, enabled: bool = True)
     def handler(signum: int, frame: object) -> None:
         on_signal(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in INTERRUPTS}
     try:
         yield
     finally:

@@ -384,6 +384,11 @@ class Runner:
             unsubscribe()
 
     def _interrupted(self, name: str) -> None:
+        """A signal (or the suite's interrupt): revert everything at once. Only
+        the first is a reason; later ones change nothing (reverts finish)."""
+        if any(r.kind == "interrupted" for r in self._reasons):
+            self.emit(Notice(self.clock.now(), f"{name} again: reverting every fault first"))
+            return
         self.report(
             ReasonRecord(
                 kind="interrupted",

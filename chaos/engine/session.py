@@ -247,8 +247,8 @@ class Injection:
     def revert(self, *, raise_errors: bool = True) -> None:
         """Revert now (what leaving the block does); idempotent.
 
-        Waits for the revert (a Ctrl-C while waiting is held back until it is
-        done; a second one is not). Raises RevertFailed when a target still
+        Waits for the revert (Ctrl-C, SIGTERM or SIGHUP while waiting is held
+        back until it is done, however many come). Raises RevertFailed when a target still
         carries the fault: its ledger entry stays open and its watchdog armed.
         """
         __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
@@ -262,11 +262,12 @@ class Injection:
             if activity is not None:
                 ended = self._session.clock.now()
                 self._abort.set()
-                try:
-                    _join(activity)
-                except KeyboardInterrupt as exc:  # finish the revert first
-                    interrupted = exc
-                    _join(activity)
+                while True:  # however many Ctrl-Cs or signals come, the revert finishes first
+                    try:
+                        _join(activity)
+                        break
+                    except KeyboardInterrupt as exc:
+                        interrupted = interrupted or exc
                 reverted_at = [r.reverted_at for r in activity.records if r.reverted_at is not None]
                 self.expired = bool(
                     self.fault.reversible
@@ -358,7 +359,7 @@ class FaultSession:
         self._active: list[Injection] = []
         self._lock = threading.Lock()
         self._recovered = False
-        self._previous_sigterm: Any = None
+        self._previous_sigterm: dict[int, Any] = {}
         self._closed = False
 
     def __enter__(self) -> FaultSession:
@@ -599,19 +600,24 @@ class FaultSession:
         )
 
     def _trap_sigterm(self) -> None:
+        """SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt in the
+        main thread while a fault is active, as Ctrl-C does, so every block is
+        left and reverted; only where they still have their default handler."""
         if not self.handle_signals or threading.current_thread() is not threading.main_thread():
             return
         with contextlib.suppress(ValueError, OSError):
-            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-                self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm)
+            for signum in TRAPPED:
+                if signal.getsignal(signum) is signal.SIG_DFL:
+                    self._previous_sigterm[signum] = signal.signal(signum, _sigterm)
 
     def _release_sigterm(self) -> None:
-        if self._previous_sigterm is None:
+        if not self._previous_sigterm:
             return
         with contextlib.suppress(ValueError, OSError):
             if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, self._previous_sigterm)
-                self._previous_sigterm = None
+                for signum, previous in self._previous_sigterm.items():
+                    signal.signal(signum, previous)
+                self._previous_sigterm = {}
 
     def close(self) -> None:
         """Revert every fault still active (newest first) and let go of the engine.
@@ -633,8 +639,12 @@ class FaultSession:
             raise RevertFailed("; ".join(errors))
 
 
+TRAPPED = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
 def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt("SIGTERM: every active fault is reverted")
+    name = signal.Signals(signum).name
+    raise KeyboardInterrupt(f"{name}: every active fault is reverted")
 
 
 # -- validation messages ------------------------------------------------------------

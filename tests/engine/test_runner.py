@@ -194,8 +194,11 @@ def test_guard_failing_before_the_method_injects_nothing(
     assert not paused(web)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_reverts_every_fault(containers, experiment_file, tmp_path, group, signum):
+@pytest.mark.parametrize(
+    ("signum", "repeat"),
+    [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGHUP, 1), (signal.SIGTERM, 3)],
+)
+def test_signal_reverts_every_fault(containers, experiment_file, tmp_path, group, signum, repeat):
     web = containers.run(labels={"grp": group})
     other = containers.run(labels={"grp": group})
     path = experiment_file(f"""
@@ -215,7 +218,9 @@ def test_signal_reverts_every_fault(containers, experiment_file, tmp_path, group
     )
     try:
         wait_for(lambda: paused(web) and paused(other), 20, "both containers paused")
-        proc.send_signal(signum)
+        for _ in range(repeat):  # more signals while reverting must not cut a revert short
+            proc.send_signal(signum)
+            time.sleep(0.05)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
