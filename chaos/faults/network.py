@@ -5,7 +5,7 @@ that joins the target's network namespace (``network_mode: container:<id>``,
 ``NET_ADMIN`` only), so it works the same against a remote engine and touches
 nothing outside that container. Rules live in an iptables chain of
 chaosdrill's own, named after the injection (``CD-<injection id>``), and
-qdiscs carry chaosdrill's handle (``1cd:``): reverting deletes exactly those,
+qdiscs carry a handle derived from the injection (``cdXX:``): reverting deletes exactly those,
 and the watchdog armed before the injection runs the same revert.
 
 Rules are applied with one ``iptables-restore --noflush`` transaction: all or
@@ -15,6 +15,7 @@ the helper as one argument; no shell ever parses it.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,31 +33,52 @@ if TYPE_CHECKING:
 
 DNS_ADDRESS = "127.0.0.11"
 """Docker's embedded DNS server inside every user-defined network."""
-QDISC_HANDLE = "1cd:"
 
 APPLY_RULES = 'printf "%s\\n" "$1" | iptables-restore -w 5 --noflush'
 
 REVERT = """
-c="$1"; shift
+c="$1"; h="${2:-}"
 for hook in INPUT OUTPUT; do
   while iptables -w 5 -D "$hook" -j "$c" 2>/dev/null; do :; done
 done
 iptables -w 5 -F "$c" 2>/dev/null; iptables -w 5 -X "$c" 2>/dev/null
-for dev in $(ls /sys/class/net); do
-  if tc qdisc show dev "$dev" root | grep -q " 1cd: "; then tc qdisc del dev "$dev" root; fi
+[ -n "$h" ] && for dev in $(ls /sys/class/net); do
+  if tc qdisc show dev "$dev" root | grep -q " $h "; then tc qdisc del dev "$dev" root; fi
 done
 if iptables -w 5 -S "$c" >/dev/null 2>&1; then echo "chain $c still present"; exit 1; fi
 exit 0
 """
-"""Undo everything an injection added: its chain and chaosdrill's qdiscs. Idempotent."""
+"""Undo everything an injection added: its own chain ($1) and its own qdiscs (by
+handle, $2, when given), never another injection's. Idempotent."""
 
 APPLY_QDISC = """
-kind="$1"; shift
+h="$1"; kind="$2"; shift 2
 for dev in $(ls /sys/class/net); do
   [ "$dev" = lo ] && continue
-  tc qdisc add dev "$dev" root handle 1cd: "$kind" "$@" || exit 3
+  held=$(tc qdisc show dev "$dev" root | awk '$3 != "0:" {print $2 " " $3; exit}')
+  if [ -n "$held" ]; then echo "busy: $dev already carries a root qdisc ($held)"; exit 4; fi
+done
+added=""
+for dev in $(ls /sys/class/net); do
+  [ "$dev" = lo ] && continue
+  if ! tc qdisc add dev "$dev" root handle "$h" "$kind" "$@"; then
+    for done_dev in $added; do tc qdisc del dev "$done_dev" root 2>/dev/null; done
+    exit 3
+  fi
+  added="$added $dev"
 done
 """
+"""Add one root qdisc with the injection's own handle on every interface but lo:
+all or none. An interface that already carries a root qdisc (another fault's,
+or the container's own shaping) is left alone and the injection refused: a
+device has one root qdisc, and replacing it would undo someone else's."""
+
+
+def qdisc_handle(injection_id: str) -> str:
+    """The injection's own tc handle, ``cdXX:``: derived from the injection id,
+    so a watchdog armed before the injection deletes exactly this qdisc."""
+    digest = hashlib.sha256(injection_id.encode()).digest()
+    return f"cd{digest[0]:02x}:"
 
 
 def chain_name(injection_id: str) -> str:
@@ -69,7 +91,14 @@ def helper_options(target: TargetRef) -> dict[str, Any]:
 
 def revert_command(ctx: FaultContext) -> HelperCommand:
     return HelperCommand(
-        ("sh", "-c", REVERT, "revert", chain_name(ctx.injection_id)),
+        (
+            "sh",
+            "-c",
+            REVERT,
+            "revert",
+            chain_name(ctx.injection_id),
+            qdisc_handle(ctx.injection_id),
+        ),
         network_of=ctx.target.id,
         cap_add=("NET_ADMIN",),
     )
@@ -316,23 +345,30 @@ class NetworkLoss(NetworkFault):
 
 
 class QdiscFault(Fault):
-    """Base of tc faults: one root qdisc with chaosdrill's handle on every interface but lo."""
+    """Base of tc faults: one root qdisc with the injection's own handle on every
+    interface but lo."""
 
     reversible = True
     kind: str = ""
 
     @abstractmethod
     def qdisc_args(self, params: Any) -> list[str]:
-        """Arguments after ``tc qdisc add dev D root handle 1cd: <kind>``."""
+        """Arguments after ``tc qdisc add dev D root handle <handle> <kind>``."""
 
     def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
+        handle = qdisc_handle(ctx.injection_id)
         code, output = run_in_netns(
             ctx,
-            ["sh", "-c", APPLY_QDISC, "apply", self.kind, *self.qdisc_args(params)],
+            ["sh", "-c", APPLY_QDISC, "apply", handle, self.kind, *self.qdisc_args(params)],
             f"{self.name} on {ctx.target.name}",
         )
+        if code == 4:
+            raise InjectionFailed(
+                f"{self.name} on {ctx.target.name}: {output.strip().removeprefix('busy: ')}; "
+                "an interface has one root qdisc, so traffic-shaping faults on one container "
+                "cannot overlap"
+            )
         if code != 0:
-            revert_netns(ctx, self.name)  # an interface may already carry it: all or nothing
             if "qdisc kind is unknown" in output:
                 raise InjectionFailed(
                     f"{self.name} needs the kernel module sch_{self.kind} (tc {self.kind}), "
@@ -340,7 +376,7 @@ class QdiscFault(Fault):
                     "network.blackhole or network.bandwidth"
                 )
             raise InjectionFailed(f"{self.name} on {ctx.target.name}: tc failed: {output.strip()}")
-        return {"qdisc": self.kind, "handle": QDISC_HANDLE}
+        return {"qdisc": self.kind, "handle": handle}
 
     def revert(self, ctx: FaultContext, params: Any, state: dict[str, Any]) -> None:
         revert_netns(ctx, self.name)

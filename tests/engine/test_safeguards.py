@@ -326,13 +326,13 @@ def test_recover_after_sigkill_of_a_bandwidth_limit_leaves_no_qdisc(
     containers, experiment_file, tmp_path, group, docker_client, state_dir
 ):
     from chaos.runtime import Runtime
-    from tests.faults.test_network import qdiscs
+    from tests.faults.test_network import CHAOS_QDISC, qdiscs
 
     web = containers.run(labels={"grp": group})
     path = fault_file(experiment_file, group, "network.bandwidth", "120s", ", rate: 1mbit")
     proc = start_run(path, tmp_path)
     try:
-        wait_for(lambda: " 1cd: " in qdiscs(Runtime(), web), 30, "the qdisc to be in place")
+        wait_for(lambda: CHAOS_QDISC.search(qdiscs(Runtime(), web)), 30, "the qdisc in place")
         sigkill(proc)
     finally:
         if proc.poll() is None:
@@ -340,6 +340,6 @@ def test_recover_after_sigkill_of_a_bandwidth_limit_leaves_no_qdisc(
     done = chaosdrill("recover")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reverted: network.bandwidth" in done.stdout
-    assert " 1cd: " not in qdiscs(Runtime(), web)
+    assert not CHAOS_QDISC.search(qdiscs(Runtime(), web))
     assert not watchdogs(docker_client, web)
     assert Ledger(state_dir).open_entries() == []

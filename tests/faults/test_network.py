@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import uuid
 from typing import Any
@@ -18,6 +19,7 @@ from chaos.faults.network import (
     NetworkLoss,
     NetworkPartition,
     chain_name,
+    qdisc_handle,
     run_in_netns,
 )
 from chaos.runtime import Runtime
@@ -74,6 +76,10 @@ def in_netns(runtime: Runtime, container: Any, argv: list[str]) -> tuple[int, st
 def chains(runtime: Runtime, container: Any) -> str:
     """The iptables rules inside ``container``'s namespace, as iptables -S prints them."""
     return in_netns(runtime, container, ["iptables", "-S"])[1]
+
+
+CHAOS_QDISC = re.compile(r"qdisc \w+ cd[0-9a-f]{2}: ")
+"""A qdisc an injection of chaosdrill added (its handle is ``cdXX:``)."""
 
 
 def qdiscs(runtime: Runtime, container: Any) -> str:
@@ -211,12 +217,13 @@ def test_bandwidth_limits_transfer_rate(containers, net, runtime):
     context = ctx(runtime, db)
     state = fault.inject(context, params)
     try:
-        assert " 1cd: " in qdiscs(runtime, db)
+        assert f" {state['handle']} " in qdiscs(runtime, db)  # the injection's own handle
         limited = transfer_seconds()  # 400 kB at 800 kbit/s is about 4 s
     finally:
         fault.revert(context, params, state)
     assert limited > 2.5 and limited > baseline + 2, (baseline, limited)
-    assert " 1cd: " not in qdiscs(runtime, db)
+    assert f" {state['handle']} " not in qdiscs(runtime, db)
+    assert not CHAOS_QDISC.search(qdiscs(runtime, db))
 
 
 def _netem_available(runtime: Runtime, container: Any) -> bool:
@@ -234,7 +241,7 @@ def test_latency_with_netem_or_a_clear_refusal_without(containers, net, runtime)
 
         with pytest.raises(InjectionFailed, match="sch_netem"):
             fault.inject(context, params)
-        assert " 1cd: " not in qdiscs(runtime, db), "nothing left half-applied"
+        assert not CHAOS_QDISC.search(qdiscs(runtime, db)), "nothing left half-applied"
         pytest.skip("kernel lacks sch_netem: the refusal was checked, the delay cannot be")
     state = fault.inject(context, params)
     try:
@@ -276,3 +283,41 @@ def test_disconnect_from_a_network_it_is_not_on_is_refused(containers, net, runt
     web = containers.run()
     with pytest.raises(InjectionFailed, match=f"not connected to network '{net.name}'"):
         NetworkDisconnect().inject(ctx(runtime, web), NetworkDisconnect.Params(network=net.name))
+
+
+def test_overlapping_bandwidth_faults_never_undo_each_other(chaos, containers, net, runtime):
+    """Through the ``chaos`` fixture: the second bandwidth fault on a container is
+    refused with the reason (a device has one root qdisc), and failing does not
+    take the first one's qdisc with it; each revert deletes only its own."""
+    from chaos.errors import InjectionFailed
+
+    db = on(containers, net, "db")
+    target = {"select": {"name": db.name}}
+    with chaos.fault("network.bandwidth", target=target, duration="60s", rate="1mbit") as first:
+        handle = first.state["handle"]
+        assert f"tbf {handle} " in qdiscs(runtime, db)
+        with pytest.raises(InjectionFailed) as refused:
+            chaos.fault("network.bandwidth", target=target, duration="30s", rate="64kbit").start()
+        message = str(refused.value)
+        assert f"already carries a root qdisc (tbf {handle})" in message
+        assert "cannot overlap" in message
+        assert f"tbf {handle} " in qdiscs(runtime, db), "the refused fault removed the first"
+        assert "rate 1Mbit" in qdiscs(runtime, db)
+    assert not CHAOS_QDISC.search(qdiscs(runtime, db))
+
+
+def test_a_revert_deletes_only_its_own_qdisc(containers, net, runtime):
+    db = on(containers, net, "db")
+    fault = NetworkBandwidth()
+    params = fault.Params(rate="1mbit")
+    applied = ctx(runtime, db)
+    state = fault.inject(applied, params)
+    try:
+        other = ctx(runtime, db)  # another injection's revert (its watchdog, say)
+        while qdisc_handle(other.injection_id) == state["handle"]:
+            other = ctx(runtime, db)
+        fault.revert(other, params, {})
+        assert f" {state['handle']} " in qdiscs(runtime, db)
+    finally:
+        fault.revert(applied, params, state)
+    assert not CHAOS_QDISC.search(qdiscs(runtime, db))
