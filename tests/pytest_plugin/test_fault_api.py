@@ -206,7 +206,7 @@ def test_targets_resolve_as_in_experiments(containers, group):
     for _ in range(3):
         containers.run("busybox", command=["sleep", "300"], labels={"grp": group})
     with pytest.raises(TargetError, match="over its limit max_targets: 2; nothing was touched"):
-        api.fault("container.pause", target(group, max_targets=2), "5s").start()
+        api.fault("container.pause", target(group, mode="all", max_targets=2), "5s").start()
     with pytest.raises(TargetError, match="matched no running container"):
         api.fault("container.pause", target("nobody-" + group), "5s").start()
     with api.fault("container.pause", target("nobody-" + group, allow_empty=True), "5s") as none:
