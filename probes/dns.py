@@ -3,7 +3,7 @@
 Docker's embedded DNS server (127.0.0.11, which resolves container names and
 network aliases on user-defined networks) only answers inside a container's
 network namespace, so the lookup cannot be made from the host. The probe runs
-``getent ahostsv4 -- <host>`` under ``timeout`` in a short-lived
+``getent ahostsv4`` (the name on its standard input) under ``timeout`` in a short-lived
 ``chaosdrill/netns-helper:1`` container that joins the container's namespace
 (``network_mode: container:<id>``, no extra capability). Docker shares the
 container's ``/etc/resolv.conf`` and ``/etc/hosts`` with the helper, so the
@@ -86,6 +86,10 @@ class DnsParams(Params):
         return within_helper_timeout(value, "the dns probe")
 
 
+RESOLVE = 'read -r name; exec getent ahostsv4 -- "$name"'
+"""Resolve the name read from standard input. Constant: nothing is interpolated."""
+
+
 class DnsProbe(Probe):
     name = "dns"
     summary = "a name resolves (getent) inside the container's network namespace"
@@ -116,9 +120,16 @@ class DnsProbe(Probe):
     def _resolve(
         runtime: Runtime, container_id: str, label: str, params: DnsParams
     ) -> tuple[bool, str]:
-        argv = ["timeout", seconds(params.timeout), "getent", "ahostsv4", "--", params.host]
+        # the name comes on standard input: a helper's arguments are visible to anyone
+        argv = ["timeout", seconds(params.timeout), "sh", "-c", RESOLVE, "dns"]
         try:
-            code, output = run_in_netns_of(runtime, container_id, argv, f"dns probe in {label}")
+            code, output = run_in_netns_of(
+                runtime,
+                container_id,
+                argv,
+                f"dns probe in {label}",
+                stdin=f"{params.host}\n".encode(),
+            )
         except HelperUnavailable as exc:
             return False, str(exc)
         if code == TIMED_OUT:
