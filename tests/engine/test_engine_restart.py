@@ -66,6 +66,38 @@ def restart_engine(client: Any) -> None:
             start_new_session=True,
         )
     wait_for(lambda: _engine_answers(client), 60, "dockerd to answer again")
+    wait_until_healthy(client)
+
+
+def _engine_works(client: Any) -> bool:
+    """The engine does what the next tests need: lists, creates, starts and removes."""
+    try:
+        client.api.containers(all=True)
+        client.containers.run(
+            "chaosdrill/busybox:1",
+            ["true"],
+            remove=True,
+            labels={
+                "chaosdrill.test": "engine-health",
+                "chaosdrill.test.session": str(os.getpid()),
+            },
+        )
+    except Exception:
+        return False
+    return True
+
+
+def wait_until_healthy(client: Any) -> None:
+    """A restarted engine answers a ping before it can run containers again:
+    wait for that, so the next test does not meet an engine still starting."""
+    wait_for(lambda: _engine_works(client), 90, "dockerd to run containers again", interval=0.5)
+
+
+@pytest.fixture(autouse=True)
+def healthy_engine_after(docker_client: Any) -> Any:
+    """Whatever happened in the test, the engine is healthy before the next one."""
+    yield
+    wait_until_healthy(docker_client)
 
 
 def test_engine_restart_mid_experiment_is_an_error_and_leaves_nothing(
