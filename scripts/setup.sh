@@ -50,7 +50,7 @@ if ! command -v debootstrap >/dev/null 2>&1; then
   apt_install debootstrap
 fi
 
-if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, pytest, hypothesis, jsonschema, lxml" >/dev/null 2>&1 \
+if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, re2, pytest, hypothesis, jsonschema, lxml" >/dev/null 2>&1 \
    || ! python3 -c "from importlib.metadata import entry_points as e; assert any(p.name == 'chaosdrill' for p in e(group='pytest11'))" >/dev/null 2>&1 \
    || ! command -v chaosdrill >/dev/null 2>&1 || ! command -v ruff >/dev/null 2>&1; then
   log "installing chaosdrill and its test tools (pip)"
