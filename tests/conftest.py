@@ -49,10 +49,12 @@ def _is_leftover(labels: dict[str, str]) -> bool:
 
 
 def _sweep(client: Any) -> None:
-    for container in client.containers.list(all=True, filters={"label": TEST_LABEL}):
-        if _is_leftover(container.labels):
+    # summaries, not Container objects: listing those inspects every container, and
+    # one that another session is wedging on purpose must not fail this session
+    for summary in client.api.containers(all=True, filters={"label": TEST_LABEL}):
+        if _is_leftover(summary.get("Labels") or {}):
             with contextlib.suppress(Exception):
-                container.remove(force=True)
+                client.api.remove_container(summary["Id"], force=True)
     for network in client.networks.list(filters={"label": TEST_LABEL}):
         if _is_leftover(network.attrs.get("Labels") or {}):
             with contextlib.suppress(Exception):
