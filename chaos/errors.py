@@ -74,9 +74,3 @@ class RevertFailed(ChaosError):
     """A fault could not be reverted; the system may still carry it."""
 
     exit_code = ExitCode.ERROR
-
-
-class ProbeError(ChaosError):
-    """A probe could not run at all (as opposed to a failed check)."""
-
-    exit_code = ExitCode.ERROR

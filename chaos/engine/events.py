@@ -27,15 +27,6 @@ class PhaseStarted(Event):
 
 
 @dataclass(frozen=True)
-class FaultScheduled(Event):
-    step: str
-    fault: str
-    target: str
-    at: float
-    duration: float | None
-
-
-@dataclass(frozen=True)
 class FaultInjected(Event):
     step: str
     fault: str

@@ -134,10 +134,6 @@ class Tolerance(Frozen):
     max_outage: Duration | None = None
     max_latency: Duration | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        return (self.min_availability, self.max_outage, self.max_latency) == (None,) * 3
-
 
 STRICT = Tolerance(min_availability=1.0)
 """The tolerance of a continuous probe that names none: every sample must pass."""
@@ -213,11 +209,3 @@ class Experiment(Frozen):
     probes: list[ContinuousProbe] = Field(default_factory=list)
     guards: list[Guard] = Field(default_factory=list)
     recovery: Recovery = Recovery()
-
-    @property
-    def method_length(self) -> float:
-        """Seconds from the method's start until its last fault ends."""
-        return max((s.at + (s.duration or 0.0)) for s in self.method)
-
-    def fault_steps_for(self, target: str) -> list[FaultStep]:
-        return [s for s in self.method if s.target == target]

@@ -255,12 +255,6 @@ class Cluster:
             f"listing tasks of {service_id}", lambda c: c.api.tasks(filters={"service": service_id})
         )
 
-    def hostname_of(self, node_id: str, nodes: list[dict[str, Any]] | None = None) -> str:
-        for node in nodes if nodes is not None else self.nodes():
-            if node["ID"] == node_id:
-                return str(node["Description"]["Hostname"])
-        return node_id
-
     def close(self) -> None:
         with self._lock:
             for key, client in self._clients.items():
