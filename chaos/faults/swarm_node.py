@@ -134,14 +134,15 @@ class NodePowerFault(Fault):
     reversible = True
     Params = PowerParams
 
-    def inject(self, ctx: FaultContext, params: PowerParams) -> dict[str, Any]:
+    def inject(self, ctx: FaultContext, params: Params) -> dict[str, Any]:
         controller = _controller(ctx, ctx.target.name)
-        return controller.apply(self.action, ctx.injection_id, graceful=params.graceful)
+        graceful = bool(getattr(params, "graceful", False))
+        return controller.apply(self.action, ctx.injection_id, graceful=graceful)
 
-    def revert(self, ctx: FaultContext, params: PowerParams, state: dict[str, Any]) -> None:
+    def revert(self, ctx: FaultContext, params: Params, state: dict[str, Any]) -> None:
         _controller(ctx, ctx.target.name).undo(self.action, ctx.injection_id)
 
-    def watchdog(self, ctx: FaultContext, params: PowerParams) -> HelperCommand | None:
+    def watchdog(self, ctx: FaultContext, params: Params) -> HelperCommand | None:
         argv = _controller(ctx, ctx.target.name).undo_argv(self.action, ctx.injection_id)
         return local_engine_command(ctx, argv) if argv else None
 
@@ -156,12 +157,14 @@ class NodePause(NodePowerFault):
     name = "node.pause"
     summary = "freeze a node: it hangs rather than dies, unfrozen after"
     action: Action = "pause"
+    Params = Params  # a frozen node has no graceful way to freeze
 
 
 class NodePartition(NodePowerFault):
     name = "node.partition"
     summary = "cut a node off from every other node of the swarm, rejoined after"
     action: Action = "isolate"
+    Params = Params
 
 
 HOW_ACTIONS: dict[str, Action] = {"stop": "stop", "pause": "pause", "partition": "isolate"}
