@@ -37,6 +37,11 @@ def _percent(value: Any) -> Any:
             return float(value.strip()[:-1]) / 100.0
         except ValueError:
             raise ValueError(f"invalid percentage {value!r}") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100:
+        raise ValueError(
+            f"{value:g} is more than 1: write a fraction ({value / 100:g}) or a "
+            f"percentage ({value:g}%)"
+        )
     return value
 
 

@@ -1172,3 +1172,25 @@ def test_problems_are_sorted_and_unique():
     positions = [tuple(int(n) for n in p.split(":")[1:3]) for p in found]
     assert positions == sorted(positions)
     assert len(found) == len(set(found)) == 4
+
+
+def test_an_availability_written_as_a_percentage_number_says_what_to_write():
+    found = problems(
+        HEADER
+        + TARGET
+        + "method:\n  - {fault: container.kill, target: web}\n"
+        + "probes:\n  - {name: p, probe: tcp, host: 127.0.0.1, port: 1,"
+        + " tolerance: {min_availability: 98}}\n"
+    )
+    assert found == [
+        "exp.yaml:8:83: probes[0].tolerance.min_availability: 98 is more than 1: "
+        "write a fraction (0.98) or a percentage (98%)"
+    ]
+    loaded = load(
+        HEADER
+        + TARGET
+        + "method:\n  - {fault: container.kill, target: web}\n"
+        + "probes:\n  - {name: p, probe: tcp, host: 127.0.0.1, port: 1,"
+        + " tolerance: {min_availability: 98%}}\n"
+    )
+    assert loaded.experiment.probes[0].tolerance.min_availability == pytest.approx(0.98)
