@@ -30,6 +30,23 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.session_lab"]  # the session's Swarm lab: the `session_lab` fixture
 
 
+ENGINE_FIXTURES = frozenset(
+    {
+        "docker_client", "images", "containers", "net", "session_lab", "healthy_lab",
+        "chaos", "docker_engine", "swarm_lab",
+    }
+)  # fmt: skip
+"""Fixtures that need a Docker engine: a test that uses one is marked ``docker``."""
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """Mark every test that needs the engine ``docker``, so ``pytest -m "not docker"``
+    is the engine-free run (pure logic: parsing, scheduling math, rendering)."""
+    for item in items:
+        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
+
 def labels_for_test(test_name: str) -> dict[str, str]:
     return {TEST_LABEL: test_name, SESSION_LABEL: SESSION}
 

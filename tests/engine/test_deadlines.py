@@ -107,6 +107,7 @@ def test_a_hanging_check_fails_at_its_deadline_and_is_not_piled_up():
     assert bound.sample(Runtime(), RunClock()).ok
 
 
+@pytest.mark.docker
 def test_a_run_against_a_dripping_server_ends_on_time(dripping, experiment_file, tmp_path):
     path = experiment_file(f"""
         version: 1

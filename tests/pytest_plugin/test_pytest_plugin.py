@@ -253,6 +253,7 @@ def test_without_an_engine_chaos_tests_skip_or_fail_when_required(pytester, monk
     by_ini.assert_outcomes(errors=2, failed=1)
 
 
+@pytest.mark.docker
 def test_a_bad_swarm_option_fails_the_experiment_with_its_reason(pytester):
     pytester.makefile(".chaos.yaml", quick=NOTHING)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--chaos-lab", "nosuchlab")
