@@ -25,12 +25,35 @@ from chaos.journal.model import FaultRecord, ReasonRecord
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 
+NOT_INJECTED = "not_injected"
+"""The outcome of a planned fault the run never got to (it stopped before the method)."""
 REVERT_ATTEMPTS = 3
 ENGINE_WAIT = 60.0
 """How long a revert waits for an engine that stopped answering before giving up."""
 PARALLEL_TARGETS = 16
 """Objects of one step injected (and reverted) at the same time."""
 REVERT_BACKOFF = 0.5
+
+
+def fault_records(
+    planned: PlannedFault, run_id: str, at: float, outcome: str = "scheduled"
+) -> list[FaultRecord]:
+    """The journal's record of a fault step, one per chosen object."""
+    step = planned.step
+    return [
+        FaultRecord(
+            step=step.name,
+            fault=step.fault,
+            target=step.target,
+            container={"id": ref.id, "name": ref.name},
+            at=at,
+            duration=step.duration,
+            reversible=planned.fault.reversible,
+            injection_id=f"{run_id[:8]}{secrets.token_hex(4)}",
+            outcome=outcome,
+        )
+        for ref in planned.selection.chosen
+    ]
 
 
 class FaultActivity:
@@ -58,19 +81,7 @@ class FaultActivity:
         self._report = report
         self._observer = observer
         step = planned.step
-        self.records = [
-            FaultRecord(
-                step=step.name,
-                fault=step.fault,
-                target=step.target,
-                container={"id": ref.id, "name": ref.name},
-                at=self._start,
-                duration=step.duration,
-                reversible=planned.fault.reversible,
-                injection_id=f"{runtime.run_id[:8]}{secrets.token_hex(4)}",
-            )
-            for ref in planned.selection.chosen
-        ]
+        self.records = fault_records(planned, runtime.run_id, self._start)
         self._thread = threading.Thread(target=self._run, name=f"fault-{step.name}", daemon=True)
         self.injected = threading.Event()
         """Set once the injection is over (done, failed or skipped): the step is

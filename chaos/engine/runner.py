@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chaos import __version__
-from chaos.engine.activity import FaultActivity
+from chaos.engine.activity import NOT_INJECTED, FaultActivity, fault_records
 from chaos.engine.clock import RunClock
 from chaos.engine.events import (
     Aborting,
@@ -498,6 +498,15 @@ class Runner:
     def _finish(self) -> RunResult:
         self._judge_series()
         self.journal.faults = [rec for a in self._activities for rec in a.records]
+        if not self._activities and self.plan is not None:
+            # stopped before the method (not steady, a guard, a signal): the plan still counts
+            self.journal.faults = [
+                rec
+                for planned in self.plan.faults
+                for rec in fault_records(
+                    planned, self.runtime.run_id, planned.step.at, NOT_INJECTED
+                )
+            ]
         verdict = decide(self._reasons)
         reasons = ordered(self._reasons, verdict)
         end = self.clock.now()

@@ -99,7 +99,8 @@ class FaultRecord(Record):
     watchdog: str | None = None
     """Id of the dead man's switch container while it is armed."""
     outcome: str = "scheduled"
-    """scheduled, skipped, injected, inject-failed, reverted, revert-failed."""
+    """scheduled, skipped, injected, inject-failed, reverted, revert-failed, or
+    not_injected (the run stopped before the method)."""
     injected_at: float | None = None
     """When the injection started."""
     applied_at: float | None = None

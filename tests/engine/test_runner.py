@@ -142,7 +142,10 @@ def test_not_steady_before_injects_nothing(containers, experiment_file, tmp_path
     result = run(path, tmp_path)
     assert result.verdict is Verdict.FAILED
     assert result.reasons[0].message.startswith("system not steady before the method: never:")
-    assert result.journal.faults == []
+    # nothing injected, and the plan is still on record
+    assert [(f.step, f.outcome, f.container["id"]) for f in result.journal.faults] == [
+        ("crash", "not_injected", web.id)
+    ]
     web.reload()
     assert web.attrs["State"]["Running"] and web.attrs["State"]["StartedAt"] == started
 
@@ -190,7 +193,7 @@ def test_guard_failing_before_the_method_injects_nothing(
     result = run(path, tmp_path)
     assert result.verdict is Verdict.ABORTED
     assert "nothing was injected" in result.reasons[0].message
-    assert result.journal.faults == []
+    assert [(f.step, f.outcome) for f in result.journal.faults] == [("freeze", "not_injected")]
     assert not paused(web)
 
 
