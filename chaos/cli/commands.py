@@ -12,6 +12,8 @@ from chaos.exitcodes import ExitCode
 if TYPE_CHECKING:
     from chaos.lab.lab import LabStatus
 
+PLAIN_HOLD = 0.5
+"""Seconds plain output holds each event, so lines come out in time order."""
 NO_MESH = "the kernel lacks IPVS: publish ports with mode=host and use endpoint_mode dnsrr"
 
 
@@ -98,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 inventory=inventory,
             )
     else:
-        console = PlainConsole()
+        console = PlainConsole(hold=PLAIN_HOLD)
         print(f"experiment: {title} ({args.file})", flush=True)
         result = api.run(
             loaded,

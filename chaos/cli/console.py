@@ -7,8 +7,11 @@ state changes, so CI logs stay short and free of colour codes.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -28,16 +31,62 @@ from chaos.text import printable as _p
 
 
 class PlainConsole:
-    def __init__(self, stream: TextIO | None = None):
+    """One line per event worth a line, in the order of the events' times.
+
+    Events reach an observer from several threads, and one stamped earlier can
+    arrive later (a probe sample is announced when it is answered, a phase
+    when it starts). With ``hold`` > 0 each event waits that long before it is
+    printed, so a late arrival still takes its place in time order; the last
+    event of a run (``Finished``) prints everything still held at once.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, hold: float = 0.0):
         self.stream = stream or sys.stdout
+        self.hold = hold
         self._last: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
+        self._held: list[tuple[float, int, float, Event]] = []
+        self._arrivals = itertools.count()
+        self._wake = threading.Condition(self._lock)
+        self._flusher: threading.Thread | None = None
 
     def __call__(self, event: Event) -> None:
-        line = self._line(event)
-        if line is None:
+        if self.hold <= 0:
+            with self._lock:
+                self._print(event)
             return
-        with self._lock:
+        with self._wake:
+            heapq.heappush(self._held, (event.t, next(self._arrivals), time.monotonic(), event))
+            if isinstance(event, Finished):
+                self._flush(everything=True)
+                return
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="plain-console", daemon=True
+                )
+                self._flusher.start()
+            self._wake.notify()
+
+    def _flush_loop(self) -> None:
+        with self._wake:
+            while True:
+                self._flush(everything=False)
+                wait = (
+                    self.hold
+                    if not self._held
+                    else max(0.01, self._held[0][2] + self.hold - time.monotonic())
+                )
+                self._wake.wait(wait)
+
+    def _flush(self, *, everything: bool) -> None:
+        """Print held events in time order: all of them, or those held long enough."""
+        now = time.monotonic()
+        while self._held and (everything or self._held[0][2] + self.hold <= now):
+            self._print(heapq.heappop(self._held)[3])
+
+    def _print(self, event: Event) -> None:
+        line = self._line(event)
+        if line is not None:
             print(f"[{event.t:7.2f}s] {line}", file=self.stream, flush=True)
 
     def _line(self, event: Event) -> str | None:
@@ -55,9 +104,8 @@ class PlainConsole:
             )
         if isinstance(event, ProbeSampled):
             key = (event.section, event.name)
-            with self._lock:
-                changed = self._last.get(key) != event.ok
-                self._last[key] = event.ok
+            changed = self._last.get(key) != event.ok  # called with the lock held
+            self._last[key] = event.ok
             if not changed:
                 return None
             state = "ok" if event.ok else "FAIL"

@@ -1,0 +1,47 @@
+"""Plain console lines come out in the order of the events' times."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+from chaos.cli.console import PlainConsole
+from chaos.engine.events import Finished, PhaseStarted, ProbeSampled
+
+
+def times(out: str) -> list[float]:
+    return [float(line[1:8]) for line in out.splitlines() if line.startswith("[")]
+
+
+def test_a_late_arrival_still_takes_its_place_in_time_order():
+    stream = io.StringIO()
+    console = PlainConsole(stream, hold=0.3)
+    console(PhaseStarted(0.30, "recovery"))
+    console(ProbeSampled(0.28, "probes", "web", False, 0.01, "refused"))  # answered late
+    time.sleep(0.6)  # held long enough: printed by the console's own thread
+    out = stream.getvalue()
+    assert times(out) == [0.28, 0.30], out
+    assert out.splitlines()[0].endswith("probe web: FAIL (refused)")
+
+
+def test_finished_prints_everything_held_at_once_in_order():
+    stream = io.StringIO()
+    console = PlainConsole(stream, hold=5.0)
+    events = [PhaseStarted(t, f"p{t}") for t in (0.5, 0.1, 0.3)]
+    threads = [threading.Thread(target=console, args=(e,)) for e in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert stream.getvalue() == ""  # still held
+    console(Finished(0.9, "passed", (), None))
+    assert times(stream.getvalue()) == [0.1, 0.3, 0.5, 0.9]
+
+
+def test_without_a_hold_lines_are_printed_as_they_come():
+    stream = io.StringIO()
+    console = PlainConsole(stream)
+    console(PhaseStarted(0.3, "b"))
+    console(PhaseStarted(0.1, "a"))
+    assert times(stream.getvalue()) == [0.3, 0.1]
