@@ -17,7 +17,7 @@ from chaos.experiment.model import FaultStep, TargetSpec
 from chaos.fault import Fault
 from chaos.targets import TargetRef
 from chaos.targets.base import empty_criteria
-from chaos.targets.selection import Selection, choose
+from chaos.targets.selection import Selection, choose, default_max_targets
 
 if TYPE_CHECKING:
     from chaos.plugins import Plugins
@@ -68,9 +68,11 @@ def check_selector(registry: Registry, name: str, spec: TargetSpec) -> None:
 
 
 def check_selectors(loaded: LoadedExperiment, registry: Registry) -> None:
-    """:func:`check_selector` for every target of an experiment, before a run or a plan."""
+    """Input a run or a plan needs before it touches anything, as UsageError (exit 2):
+    :func:`check_selector` for every target, and the blast-radius limit's setting."""
     for name, spec in loaded.experiment.targets.items():
         check_selector(registry, name, spec)
+    default_max_targets()
 
 
 def acted_on(loaded: LoadedExperiment, registry: Registry) -> set[str]:
