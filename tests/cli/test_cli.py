@@ -103,3 +103,21 @@ def test_schema_accepts_the_examples():
     schema = json.loads(chaosdrill("schema").stdout)
     for path in (ROOT / "experiments").glob("*.yaml"):
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+def test_a_bad_blast_radius_setting_exits_2_before_anything(experiment_file, tmp_path):
+    path = experiment_file("""
+        version: 1
+        title: t
+        targets:
+          web: {select: {name: chaosdrill-no-such-container}}
+        method:
+          - {fault: container.kill, target: web}
+    """)
+    for value in ("abc", "0", "-1"):
+        proc = chaosdrill(
+            "run", str(path), "--report-dir", str(tmp_path), env={"CHAOSDRILL_MAX_TARGETS": value}
+        )
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "CHAOSDRILL_MAX_TARGETS" in proc.stderr and "Traceback" not in proc.stderr
+        assert not list(tmp_path.glob("*/journal.json"))  # the run never started
