@@ -52,7 +52,8 @@ from chaos.lab.nodes import (
     plan_nodes,
     wait_engine,
 )
-from chaos.swarm.inventory import Inventory, InventoryNode, load_inventory
+from chaos.lab.tls import TLS_DIR, ServerName, make_lab_tls
+from chaos.swarm.inventory import Inventory, InventoryNode, TlsFiles, load_inventory
 
 if TYPE_CHECKING:
     import docker
@@ -258,6 +259,7 @@ def up(
         say("failed: removing what was made")
         with contextlib.suppress(Exception):
             _remove(host, name)
+        shutil.rmtree(labs_dir() / name / TLS_DIR, ignore_errors=True)
         if isinstance(exc, UsageError | KeyboardInterrupt | SystemExit):
             raise
         reason = str(exc) if isinstance(exc, ChaosError) else describe_engine_error(exc)
@@ -301,6 +303,12 @@ def _create(
     _network, subnet = create_network(host, name, lab_labels(name, None, labels, directory))
     say(f"network {net_name} {subnet}")
     specs = plan_nodes(name, subnet, managers, workers)
+    certificates = make_lab_tls(
+        Path(directory) / name / TLS_DIR,
+        name,
+        [ServerName(s.hostname, s.container_name, s.address) for s in specs],
+    )
+    tls = TlsFiles(**certificates.as_inventory())
     containers: dict[str, str] = {}
     for spec in specs:
         containers[spec.hostname] = create_node(
@@ -309,6 +317,7 @@ def _create(
             image=image,
             network=net_name,
             labels=lab_labels(name, spec.role, labels, directory),
+            tls_dir=certificates.node_dir(spec.hostname),
             storage_driver=storage_driver,
         )
     for spec in specs:
@@ -318,40 +327,38 @@ def _create(
     engine_deadline = min(deadline, time.monotonic() + ENGINE_TIMEOUT)
     with ThreadPoolExecutor(len(specs)) as pool:
         futures = [
-            pool.submit(wait_engine, host, s, containers[s.hostname], engine_deadline)
+            pool.submit(wait_engine, host, s, containers[s.hostname], engine_deadline, tls)
             for s in specs
         ]
         clients = {s.hostname: f.result() for s, f in zip(specs, futures, strict=True)}
+    nodes = [
+        InventoryNode(
+            name=s.hostname,
+            role=s.role,
+            endpoint=s.endpoint,
+            tls=tls,
+            address=s.address,
+            control={
+                "type": "lab",
+                "lab": name,
+                "container": containers[s.hostname],
+                "container_name": s.container_name,
+                "network": net_name,
+                "engine": host_engine_url(),
+            },
+        )
+        for s in specs
+    ]
     try:
         drivers = {clients[s.hostname].info().get("Driver") for s in specs}
         say(f"engines answer (storage driver {', '.join(sorted(d for d in drivers if d))})")
         _form_swarm(host, specs, clients, containers, deadline, say)
-        load_images(host, {s.hostname: s.endpoint for s in specs}, images)
+        load_images(host, nodes, images)
         say(f"images loaded: {', '.join(images)}")
     finally:
-        for node in clients.values():
-            node.close()
-    return Inventory(
-        name=name,
-        nodes=[
-            InventoryNode(
-                name=s.hostname,
-                role=s.role,
-                endpoint=s.endpoint,
-                address=s.address,
-                control={
-                    "type": "lab",
-                    "lab": name,
-                    "container": containers[s.hostname],
-                    "container_name": s.container_name,
-                    "network": net_name,
-                    "engine": host_engine_url(),
-                },
-            )
-            for s in specs
-        ],
-        features=detect_features(),
-    )
+        for client in clients.values():
+            client.close()
+    return Inventory(name=name, nodes=nodes, features=detect_features())
 
 
 def _form_swarm(
@@ -492,7 +499,7 @@ def _existing(
                 f"remove it with `chaosdrill lab down --name {name}`"
             )
         time.sleep(1)
-    load_images(host, {n.name: n.endpoint for n in inventory.nodes}, images)
+    load_images(host, inventory.nodes, images)
     return LabUp(inventory, False, time.monotonic() - started, images, path, started=started_nodes)
 
 
@@ -509,7 +516,7 @@ def load(
     path = _recorded_inventory(host, name)
     inventory = load_inventory(path) if path else load_lab_inventory(name)
     check_images_present(host, images)
-    load_images(host, {n.name: n.endpoint for n in inventory.nodes}, images)
+    load_images(host, inventory.nodes, images)
     return inventory
 
 
@@ -586,7 +593,7 @@ def status(name: str, *, client: docker.DockerClient | None = None) -> LabStatus
 def _probe_engines(inventory: Inventory, nodes: list[NodeStatus]) -> None:
     def probe(node: InventoryNode) -> tuple[bool, str | None]:
         try:
-            client = node_client(node.endpoint, timeout=PROBE_TIMEOUT)
+            client = node_client(node.endpoint, timeout=PROBE_TIMEOUT, tls=node.tls)
         except Exception:
             return False, None
         try:
@@ -609,7 +616,7 @@ def _swarm_view(inventory: Inventory, nodes: list[NodeStatus]) -> dict[str, dict
         if manager.name not in answering:
             continue
         try:
-            client = node_client(manager.endpoint, timeout=PROBE_TIMEOUT)
+            client = node_client(manager.endpoint, timeout=PROBE_TIMEOUT, tls=manager.tls)
         except Exception:
             continue
         try:

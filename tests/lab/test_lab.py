@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +71,7 @@ def test_the_inventory_file_describes_the_lab(session_lab, docker_client):
     assert path.is_file()
     assert lab.load_lab_inventory(session_lab.name).nodes == session_lab.inventory.nodes
     data = json.loads(path.read_text())
+    certs = path.parent.resolve() / "tls"
     assert data["name"] == session_lab.name
     assert data["features"] == detect_features()
     assert isinstance(data["features"]["routing_mesh"], bool)
@@ -94,6 +96,27 @@ def test_the_inventory_file_describes_the_lab(session_lab, docker_client):
         ip = container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
         assert ip == node["address"]
         assert node["endpoint"].startswith("tcp://127.0.0.1:")
+        assert node["tls"] == {
+            "ca": str(certs / "ca.pem"),
+            "cert": str(certs / "cert.pem"),
+            "key": str(certs / "key.pem"),
+            "verify": True,
+        }
+        # the node's server files, read-only; never the CA's key or the client's
+        mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+        served = mounts["/etc/chaosdrill/tls"]
+        assert served["Source"] == str(certs / "nodes" / node["name"])
+        assert served["RW"] is False
+        assert sorted(p.name for p in Path(served["Source"]).iterdir()) == [
+            "ca.pem",
+            "cert.pem",
+            "key.pem",
+        ]
+    modes = {str(p.relative_to(certs)): p.stat().st_mode & 0o777 for p in certs.rglob("*")}
+    assert (certs.stat().st_mode & 0o777) == 0o700
+    assert modes["ca-key.pem"] == modes["key.pem"] == 0o600
+    assert all(mode == 0o600 for name, mode in modes.items() if name.endswith("key.pem"))
+    assert all(mode == 0o700 for name, mode in modes.items() if not name.endswith(".pem"))
 
 
 def test_engines_are_published_on_loopback_only(session_lab):
@@ -105,7 +128,7 @@ def test_engines_are_published_on_loopback_only(session_lab):
         assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}, bindings
         assert [b["HostPort"] for b in bindings] == [node.endpoint.rsplit(":", 1)[1]]
         # a fixed port, not left to Docker: it survives a restart of the node
-        configured = container.attrs["HostConfig"]["PortBindings"]["2375/tcp"]
+        configured = container.attrs["HostConfig"]["PortBindings"]["2376/tcp"]
         assert configured == [{"HostIp": "127.0.0.1", "HostPort": bindings[0]["HostPort"]}]
         assert session_lab.client(node.name).ping()
 
@@ -212,7 +235,7 @@ def test_a_node_restarted_keeps_its_address_port_and_swarm(own_lab, docker_clien
     container.reload()
     network = network_name(own_lab)
     assert container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"] == worker.address
-    port = container.attrs["NetworkSettings"]["Ports"]["2375/tcp"][0]
+    port = container.attrs["NetworkSettings"]["Ports"]["2376/tcp"][0]
     assert f"tcp://{port['HostIp']}:{port['HostPort']}" == worker.endpoint
     wait_for(lambda: lab.status(own_lab, client=docker_client).healthy, 60, "the lab healthy")
     nodes = lab.status(own_lab, client=docker_client).nodes
