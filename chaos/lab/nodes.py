@@ -7,8 +7,8 @@ into a swarm.
 
 A node container is not ``--privileged`` (that fails on some hosts); it gets
 every capability but ``SYS_RESOURCE``, no seccomp or AppArmor profile, the
-host's cgroup tree read-write and a tmpfs ``/run`` (docs/lab.md says why each
-is needed). Its ``/var/lib/docker`` is a named volume, so a node that a
+host's cgroup tree read-write and a tmpfs ``/run``; ``/proc`` keeps Docker's
+default masking (docs/lab.md, "Privileges", says why each is needed). Its ``/var/lib/docker`` is a named volume, so a node that a
 fault stopped comes back with its images and its swarm state. Its address on
 the lab network is fixed, and so is the loopback port its engine is published
 on, because Docker would pick new ones on restart.
@@ -242,9 +242,9 @@ def create_node(
         init=True,
         log_config=LOG_CONFIG,
     )
-    # `--security-opt systempaths=unconfined` of the CLI: the API takes the lists.
-    host_config["MaskedPaths"] = []
-    host_config["ReadonlyPaths"] = []
+    # /proc keeps Docker's default masking (kcore, keys, timer_list... hidden;
+    # /proc/sys, /proc/sysrq-trigger... read-only): the node's dockerd, its tasks
+    # and the node faults work with it (docs/lab.md, "Privileges").
     networking = api.create_networking_config(
         {network: api.create_endpoint_config(ipv4_address=spec.address)}
     )

@@ -133,6 +133,21 @@ def test_engines_are_published_on_loopback_only(session_lab):
         assert session_lab.client(node.name).ping()
 
 
+def test_nodes_keep_the_default_proc_masking(session_lab):
+    for node in session_lab.inventory.nodes:
+        container = session_lab.host_container(node.name)
+        config = container.attrs["HostConfig"]
+        assert "/proc/timer_list" in config["MaskedPaths"], config["MaskedPaths"]
+        assert "/proc/sys" in config["ReadonlyPaths"], config["ReadonlyPaths"]
+        assert "systempaths=unconfined" not in (config.get("SecurityOpt") or [])
+        # seen from inside the running node
+        code, output = container.exec_run(["sh", "-c", "grep ' /proc/sys ' /proc/mounts"])
+        assert code == 0 and " ro," in output.decode(), output
+        # masked: empty here (the host's has thousands of bytes)
+        code, output = container.exec_run(["sh", "-c", "wc -c < /proc/timer_list"])
+        assert code == 0 and output.decode().strip() == "0", output
+
+
 def test_images_are_in_every_node_and_lab_load_adds_more(session_lab, images):
     for node in session_lab.inventory.nodes:
         session_lab.client(node.name).images.get(BUSYBOX_IMAGE)
