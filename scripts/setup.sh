@@ -46,8 +46,13 @@ if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then
 fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
-  log "installing debootstrap (builds the network helper image from Debian's mirror)"
+  log "installing debootstrap (builds the Debian images from this host's apt mirror)"
   apt_install debootstrap
+fi
+
+if [ ! -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+  log "installing debian-archive-keyring (debootstrap checks every package's signature)"
+  apt_install debian-archive-keyring
 fi
 
 if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, pytest, hypothesis, jsonschema, lxml" >/dev/null 2>&1 \
