@@ -6,7 +6,8 @@ swarm on the first manager, joins the others, copies the framework's images
 into every node and writes the lab's :class:`~chaos.swarm.inventory.Inventory`
 to ``<labs dir>/<name>/inventory.json``. ``down`` removes every container,
 network and volume labelled ``chaosdrill.lab=<name>``, with or without that
-file. ``status`` says what each node's container, engine and swarm membership
+file; of directories it removes only the lab's own (see :func:`down`).
+``status`` says what each node's container, engine and swarm membership
 look like now. ``load`` copies more local images into every node.
 
 The command line (``chaosdrill lab ...``) is a thin client of these functions.
@@ -81,6 +82,9 @@ __all__ = [
 DEFAULT_NAME = "lab"
 LAB_DIR_ENV = "CHAOSDRILL_LAB_DIR"
 INVENTORY_FILE = "inventory.json"
+MARKER_FILE = ".chaosdrill-lab"
+"""Written into every lab directory ``up`` makes (the lab's name): ``down`` removes
+no directory without it."""
 DEFAULT_IMAGES = (BUSYBOX_IMAGE,)
 """Loaded into every node by ``up``: the demo services and helpers run it."""
 UP_TIMEOUT = 180.0
@@ -113,6 +117,57 @@ def load_lab_inventory(name: str) -> Inventory:
     if not path.is_file():
         raise UsageError(f"no lab named {name}; start one with `chaosdrill lab up --name {name}`")
     return load_inventory(path)
+
+
+def _make_lab_dir(name: str) -> Path:
+    """``<labs dir>/<name>``, made for this lab and marked as made by it."""
+    path = labs_dir() / name
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise UsageError(
+            f"{path} is in the way of lab {name}'s directory (it is not a directory); "
+            "move it away first"
+        )
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (path / MARKER_FILE).write_text(f"{name}\n", encoding="utf-8")
+    return path
+
+
+def _not_ours(path: Path, name: str) -> str | None:
+    """Why ``path`` is not a directory ``up`` made for lab ``name`` under this labs dir,
+    or None when it is (then ``down`` may remove it)."""
+    root = labs_dir()
+    if path.is_symlink():
+        return "it is a symbolic link"
+    if not path.is_dir():
+        return "it is not a directory"
+    try:
+        real, real_root = path.resolve(strict=True), root.resolve(strict=True)
+    except OSError as exc:
+        return f"it cannot be resolved ({exc.strerror or exc})"
+    if real != real_root / name:
+        return f"it is not lab {name}'s directory in the labs folder {real_root}"
+    try:
+        marker = (real / MARKER_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return f"it has no {MARKER_FILE} marker: `chaosdrill lab up` did not make it"
+    if marker != name:
+        return f"its {MARKER_FILE} marker names lab {marker!r}, not {name}"
+    return None
+
+
+def _remove_lab_dirs(name: str, candidates: Sequence[Path]) -> tuple[bool, list[str]]:
+    """Remove the lab's own directory among ``candidates``; say why any other is kept."""
+    removed, kept = False, []
+    for path in dict.fromkeys(candidates):
+        if not (path.exists() or path.is_symlink()):
+            continue
+        reason = _not_ours(path, name)
+        if reason:
+            kept.append(f"left {path} in place: {reason}")
+            continue
+        shutil.rmtree(path)
+        removed = True
+    return removed, kept
 
 
 def _write_inventory(inventory: Inventory) -> Path:
@@ -148,6 +203,9 @@ class DownResult:
     networks: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     inventory_removed: bool = False
+    kept: list[str] = field(default_factory=list)
+    """Directories the lab's labels name that ``down`` left in place, and why: only a
+    directory ``up`` made, in this labs folder, is removed."""
 
     @property
     def removed_anything(self) -> bool:
@@ -239,7 +297,9 @@ def up(
         say(f"removing the half-made lab {name} (an earlier `lab up` failed)")
         _remove(host, name)
         removed_partial = True
-    inventory_path(name).unlink(missing_ok=True)  # stale: its containers are gone
+    _remove_lab_dirs(name, [labs_dir() / name])  # stale: its containers are gone
+    lab_dir = _make_lab_dir(name)
+    (lab_dir / INVENTORY_FILE).unlink(missing_ok=True)
 
     deadline = started + timeout
     try:
@@ -259,7 +319,8 @@ def up(
         say("failed: removing what was made")
         with contextlib.suppress(Exception):
             _remove(host, name)
-        shutil.rmtree(labs_dir() / name / TLS_DIR, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _remove_lab_dirs(name, [lab_dir])
         if isinstance(exc, UsageError | KeyboardInterrupt | SystemExit):
             raise
         reason = str(exc) if isinstance(exc, ChaosError) else describe_engine_error(exc)
@@ -304,7 +365,7 @@ def _create(
     say(f"network {net_name} {subnet}")
     specs = plan_nodes(name, subnet, managers, workers)
     certificates = make_lab_tls(
-        Path(directory) / name / TLS_DIR,
+        labs_dir() / name / TLS_DIR,
         name,
         [ServerName(s.hostname, s.container_name, s.address) for s in specs],
     )
@@ -633,16 +694,20 @@ def _swarm_view(inventory: Inventory, nodes: list[NodeStatus]) -> dict[str, dict
 
 def down(name: str, *, client: docker.DockerClient | None = None) -> DownResult:
     """Remove every container, network and volume labelled ``chaosdrill.lab=<name>``
-    and the lab's inventory; UsageError when there is no such lab."""
+    and the lab's directory (inventory, certificates); UsageError when there is no
+    such lab.
+
+    A directory is removed only when ``up`` made it for this lab (it carries the
+    marker) and it is ``<labs dir>/<name>`` once symlinks are resolved. Any other
+    directory a label names is left in place, and ``kept`` says why.
+    """
     check_name(name)
     host = client or connect()
     recorded = _recorded_inventory(host, name)
     result = _remove(host, name)
-    for path in {inventory_path(name), *([recorded] if recorded else [])}:
-        if path.parent.exists():
-            shutil.rmtree(path.parent, ignore_errors=True)
-            result.inventory_removed = True
-    if not result.removed_anything:
+    candidates = [labs_dir() / name, *([recorded.parent] if recorded else [])]
+    result.inventory_removed, result.kept = _remove_lab_dirs(name, candidates)
+    if not result.removed_anything and not result.kept:
         raise UsageError(f"no lab named {name}; nothing to remove")
     return result
 

@@ -273,6 +273,7 @@ def test_down_leaves_nothing_and_a_half_made_lab_is_replaced(own_lab, docker_cli
     assert "removed 1 container, 1 network, 1 volume" in done.stdout
     assert lab_objects(docker_client, own_lab) == []
     assert not lab.inventory_path(own_lab).parent.exists()
+    assert "left" not in done.stderr
 
 
 def test_a_failed_up_removes_everything_it_made(own_lab, docker_client):
@@ -289,3 +290,51 @@ def test_a_failed_up_removes_everything_it_made(own_lab, docker_client):
     assert "dockerd" in str(failure.value)
     assert lab_objects(docker_client, own_lab) == []
     assert not lab.inventory_path(own_lab).exists()
+
+
+def test_down_removes_no_directory_it_did_not_make(docker_client, tmp_path, request):
+    """A label can name any directory: ``down`` removes only the lab's own, in the labs
+    folder, and leaves anything else (here a planted label, then a symlink) in place."""
+    from chaos.lab.nodes import DIR_LABEL
+
+    name = f"t{uuid.uuid4().hex[:6]}"
+    outside = tmp_path / "outside"
+    precious = outside / name
+    precious.mkdir(parents=True)
+    (precious / "inventory.json").write_text("{}")
+    (precious / "keep.txt").write_text("mine")
+    (precious / lab.MARKER_FILE).write_text(name)  # a marker alone does not make it the lab's
+    labels = {LAB_LABEL: name, DIR_LABEL: str(outside), **labels_for_test(request.node.name[:60])}
+    link = lab.labs_dir() / name
+
+    def planted() -> Any:
+        return docker_client.containers.create(BUSYBOX_IMAGE, ["sleep", "60"], labels=labels)
+
+    made = [planted()]
+    try:
+        done = chaosdrill("lab", "down", "--name", name)
+        assert done.returncode == 0, done.stderr
+        assert "removed 1 container" in done.stdout
+        assert f"left {precious} in place: it is not lab {name}'s directory" in done.stderr
+        assert (precious / "keep.txt").read_text() == "mine"
+        assert lab_objects(docker_client, name) == []
+        # the lab's own path in the labs folder, but a symlink to the outside directory
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(precious, target_is_directory=True)
+        made.append(planted())
+        done = chaosdrill("lab", "down", "--name", name)
+        assert done.returncode == 0, done.stderr
+        assert f"left {link} in place: it is a symbolic link" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert link.is_symlink() and (precious / "keep.txt").read_text() == "mine"
+        assert sorted(p.name for p in precious.iterdir()) == [
+            lab.MARKER_FILE,
+            "inventory.json",
+            "keep.txt",
+        ]
+    finally:
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        if link.is_symlink():
+            link.unlink()
