@@ -123,9 +123,9 @@ def _make_lab_dir(name: str) -> Path:
     """``<labs dir>/<name>``, made for this lab and marked as made by it."""
     path = labs_dir() / name
     if path.is_symlink() or (path.exists() and not path.is_dir()):
+        what = "a symbolic link" if path.is_symlink() else "not a directory"
         raise UsageError(
-            f"{path} is in the way of lab {name}'s directory (it is not a directory); "
-            "move it away first"
+            f"{path} is in the way of lab {name}'s directory (it is {what}); move it away first"
         )
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     (path / MARKER_FILE).write_text(f"{name}\n", encoding="utf-8")
