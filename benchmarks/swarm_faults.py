@@ -459,7 +459,7 @@ def diagnose(host: Any, inventory: api.Inventory) -> dict[str, Any]:
             "reachability": state.reachability,
         }
         with contextlib.suppress(Exception):
-            client = node_client(node.endpoint, timeout=5)
+            client = node_client(node.endpoint, timeout=5, tls=node.tls)
             try:
                 own = client.info().get("Swarm") or {}
                 seen["local_node_state"] = own.get("LocalNodeState")

@@ -42,14 +42,22 @@ class HelperCommand:
     image: str | None = None
     """Image to run it in; None means the watchdog image (iptables, tc, curl).
     Swarm faults use the swarm node image, which has the docker CLI."""
+    files: tuple[tuple[str, str], ...] = ()
+    """Files of the engine's host mounted read-only: (host path, path inside), such
+    as the client certificate a swarm watchdog needs for TLS engines."""
 
     def container_options(self) -> dict[str, Any]:
         mode = f"container:{self.network_of}" if self.network_of else self.network_mode or "none"
         options: dict[str, Any] = {"network_mode": mode}
         if self.cap_add:
             options["cap_add"] = list(self.cap_add)
+        volumes: dict[str, dict[str, str]] = {}
         if self.engine_socket:
-            options["volumes"] = {ENGINE_SOCKET: {"bind": ENGINE_SOCKET, "mode": "rw"}}
+            volumes[ENGINE_SOCKET] = {"bind": ENGINE_SOCKET, "mode": "rw"}
+        for source, inside in self.files:
+            volumes[source] = {"bind": inside, "mode": "ro"}
+        if volumes:
+            options["volumes"] = volumes
         return options
 
 

@@ -8,10 +8,12 @@ works on a machine that cannot reach any registry.
 
 ``chaosdrill/netns-helper`` is a minimal Debian with iptables, iproute2 (tc)
 and curl: network faults run it inside a target's network namespace, and
-watchdogs use it to call the engine. It is made with ``debootstrap`` from
-Debian's package mirror (root needed) and imported, so no registry is needed
-either; with a registry, ``docker build -f images/netns-helper.Dockerfile``
-gives the same image.
+watchdogs use it to call the engine. It is made with ``debootstrap`` (root
+needed) and imported, so no registry is needed either; with a registry,
+``docker build -f images/netns-helper.Dockerfile`` gives the same image.
+``debootstrap`` checks every package's signature against Debian's archive
+keyring, and takes its mirror from this host's own apt configuration (the
+first Debian source of the suite), or from ``$CHAOSDRILL_DEBIAN_MIRROR``.
 
 ``chaosdrill/swarm-node`` is the same kind of Debian with the Docker engine
 (``docker.io``): the nodes of the Swarm lab (``chaosdrill lab up``) are
@@ -24,9 +26,10 @@ equivalents.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +45,12 @@ NETNS_PACKAGES = ("iptables", "iproute2", "curl", "ca-certificates", "procps")
 SWARM_NODE_IMAGE = "chaosdrill/swarm-node:1"  # the nodes of `chaosdrill lab`
 SWARM_NODE_PACKAGES = ("docker.io", "iptables", "iproute2", "procps", "ca-certificates", "curl")
 DEBIAN_SUITE = "bookworm"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
+MIRROR_ENV = "CHAOSDRILL_DEBIAN_MIRROR"
+"""A Debian mirror URL for debootstrap, instead of the one in the host's apt sources."""
+APT_DIR = Path("/etc/apt")
+OS_RELEASE = Path("/etc/os-release")
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+MIRROR_SCHEMES = ("http://", "https://", "file:/")
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
 
 BUSYBOX_DOCKERFILE = """\
@@ -136,13 +144,154 @@ SWARM_NODE_ROOTFS = RootfsImage(
 ROOTFS_PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
 
 
+@dataclass(frozen=True)
+class AptSource:
+    """One ``deb`` source of the host's apt configuration."""
+
+    uri: str
+    suites: tuple[str, ...]
+    origin: str
+    """The file it was read from."""
+
+
+def apt_sources(apt_dir: Path = APT_DIR) -> list[AptSource]:
+    """The ``deb`` sources of ``sources.list``, ``sources.list.d/*.list`` (one-line
+    format) and ``sources.list.d/*.sources`` (deb822), in apt's order. Unreadable
+    files and malformed lines are skipped."""
+    files = [apt_dir / "sources.list"]
+    parts = apt_dir / "sources.list.d"
+    if parts.is_dir():
+        files += sorted(
+            p for p in parts.iterdir() if p.suffix in (".list", ".sources") and p.is_file()
+        )
+    found: list[AptSource] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        parse = _deb822_sources if path.suffix == ".sources" else _one_line_sources
+        found += [AptSource(uri, suites, str(path)) for uri, suites in parse(text)]
+    return found
+
+
+def _one_line_sources(text: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """``deb [options] URI SUITE [COMPONENT...]`` lines."""
+    for raw in text.splitlines():
+        words = raw.split("#", 1)[0].split()
+        if not words or words[0] != "deb":
+            continue
+        words = words[1:]
+        if words and words[0].startswith("["):  # options: [arch=amd64 signed-by=...]
+            while words and not words[0].endswith("]"):
+                words = words[1:]
+            words = words[1:]
+        if len(words) >= 2:
+            yield words[0], (words[1],)
+
+
+def _deb822_sources(text: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Stanzas of ``Types:``, ``URIs:``, ``Suites:`` (``Enabled: no`` skipped)."""
+    for stanza in _deb822_stanzas(text):
+        if stanza.get("enabled", "yes").strip().lower() == "no":
+            continue
+        if "deb" not in stanza.get("types", "").split():
+            continue
+        suites = tuple(stanza.get("suites", "").split())
+        for uri in stanza.get("uris", "").split():
+            if suites:
+                yield uri, suites
+
+
+def _deb822_stanzas(text: str) -> Iterator[dict[str, str]]:
+    fields: dict[str, str] = {}
+    last: str | None = None
+    for raw in [*text.splitlines(), ""]:
+        if raw.startswith("#"):
+            continue
+        if not raw.strip():
+            if fields:
+                yield fields
+            fields, last = {}, None
+            continue
+        if raw[0] in " \t" and last is not None:  # a continuation line
+            fields[last] += " " + raw.strip()
+            continue
+        name, sep, value = raw.partition(":")
+        if sep:
+            last = name.strip().lower()
+            fields[last] = value.strip()
+
+
+def host_release(os_release: Path = OS_RELEASE) -> tuple[str | None, str | None]:
+    """This host's distribution id and suite (``debian``, ``bookworm``), if it says."""
+    values: dict[str, str] = {}
+    try:
+        text = os_release.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None, None
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip("\"'")
+    return values.get("ID"), values.get("VERSION_CODENAME")
+
+
+def debian_mirror(
+    suite: str = DEBIAN_SUITE,
+    *,
+    apt_dir: Path = APT_DIR,
+    os_release: Path = OS_RELEASE,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The mirror debootstrap uses: ``$CHAOSDRILL_DEBIAN_MIRROR``, else the first ``deb``
+    source of the host's apt configuration whose suites include ``suite`` (or, on a
+    Debian host, the host's own suite: a Debian mirror carries every release).
+    UsageError, saying how to set one, when there is none."""
+    env = os.environ if environ is None else environ
+    given = env.get(MIRROR_ENV, "").strip()
+    if given:
+        if not given.startswith(MIRROR_SCHEMES):
+            raise UsageError(
+                f"{MIRROR_ENV}={given!r} is not a mirror URL (http://, https:// or file:/)"
+            )
+        return given
+    distribution, host_suite = host_release(os_release)
+    wanted = {suite}
+    if distribution == "debian" and host_suite:
+        wanted.add(host_suite)
+    for source in apt_sources(apt_dir):
+        if wanted & set(source.suites) and source.uri.startswith(MIRROR_SCHEMES):
+            return source.uri
+    raise UsageError(
+        f"no Debian mirror for {suite} in this host's apt sources ({apt_dir}/sources.list, "
+        f"{apt_dir}/sources.list.d); set {MIRROR_ENV} to a Debian mirror URL"
+    )
+
+
+def debootstrap_command(packages: tuple[str, ...], rootfs: Path, mirror: str) -> list[str]:
+    """debootstrap of a minimal Debian that checks every signature against Debian's keyring."""
+    return [
+        "debootstrap",
+        "--variant=minbase",
+        f"--keyring={DEBIAN_KEYRING}",
+        "--force-check-gpg",
+        f"--include={','.join(packages)}",
+        DEBIAN_SUITE,
+        str(rootfs),
+        mirror,
+    ]
+
+
 def build_rootfs_image(
     client: docker.DockerClient,
     spec: RootfsImage,
     tag: str | None = None,
-    mirror: str = DEBIAN_MIRROR,
+    mirror: str | None = None,
 ) -> str:
-    """debootstrap a minimal Debian with ``spec.packages``, import it, return its id."""
+    """debootstrap a minimal Debian with ``spec.packages``, import it, return its id.
+
+    ``mirror`` defaults to :func:`debian_mirror`."""
     import subprocess
     import tempfile
 
@@ -156,20 +305,19 @@ def build_rootfs_image(
             "(Debian/Ubuntu: apt-get install debootstrap); with a registry use "
             f"docker build -t {tag} -f {spec.dockerfile} images"
         )
+    if not DEBIAN_KEYRING.is_file():
+        raise UsageError(
+            f"{DEBIAN_KEYRING} is needed to check the packages of {tag} "
+            "(Debian/Ubuntu: apt-get install debian-archive-keyring)"
+        )
+    mirror = mirror or debian_mirror()
     with tempfile.TemporaryDirectory(prefix="chaosdrill-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        command = [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(spec.packages)}",
-            DEBIAN_SUITE,
-            str(rootfs),
-            mirror,
-        ]
+        command = debootstrap_command(spec.packages, rootfs, mirror)
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise UsageError(f"debootstrap failed building {tag}: {' '.join(tail)}")
+            raise UsageError(f"debootstrap from {mirror} failed building {tag}: {' '.join(tail)}")
         for path in ROOTFS_PRUNE:
             shutil.rmtree(rootfs / path, ignore_errors=True)
         archive = Path(tmp) / "rootfs.tar"
@@ -184,14 +332,14 @@ def build_rootfs_image(
 
 
 def build_netns_image(
-    client: docker.DockerClient, tag: str = NETNS_IMAGE, mirror: str = DEBIAN_MIRROR
+    client: docker.DockerClient, tag: str = NETNS_IMAGE, mirror: str | None = None
 ) -> str:
     """debootstrap a minimal Debian with the network tools and import it."""
     return build_rootfs_image(client, NETNS_ROOTFS, tag, mirror)
 
 
 def build_swarm_node_image(
-    client: docker.DockerClient, tag: str = SWARM_NODE_IMAGE, mirror: str = DEBIAN_MIRROR
+    client: docker.DockerClient, tag: str = SWARM_NODE_IMAGE, mirror: str | None = None
 ) -> str:
     """debootstrap a minimal Debian with the Docker engine (a lab node) and import it."""
     return build_rootfs_image(client, SWARM_NODE_ROOTFS, tag, mirror)

@@ -46,11 +46,16 @@ if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then
 fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
-  log "installing debootstrap (builds the network helper image from Debian's mirror)"
+  log "installing debootstrap (builds the Debian images from this host's apt mirror)"
   apt_install debootstrap
 fi
 
-if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, re2, pytest, hypothesis, jsonschema, lxml" >/dev/null 2>&1 \
+if [ ! -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+  log "installing debian-archive-keyring (debootstrap checks every package's signature)"
+  apt_install debian-archive-keyring
+fi
+
+if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, re2, cryptography, pytest, hypothesis, jsonschema, lxml" >/dev/null 2>&1 \
    || ! python3 -c "from importlib.metadata import entry_points as e; assert any(p.name == 'chaosdrill' for p in e(group='pytest11'))" >/dev/null 2>&1 \
    || ! command -v chaosdrill >/dev/null 2>&1 || ! command -v ruff >/dev/null 2>&1; then
   log "installing chaosdrill and its test tools (pip)"

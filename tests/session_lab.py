@@ -46,12 +46,11 @@ class SwarmLab:
         """A client of the node's own engine (cached; it connects on first use, so it can
         be made while the node is down)."""
         if node_name not in self._clients:
-            import docker
+            from chaos.swarm.inventory import docker_client
 
-            self._clients[node_name] = docker.DockerClient(
-                base_url=self.node(node_name).endpoint,
-                version=self.host.api.api_version,
-                timeout=NODE_TIMEOUT,
+            node = self.node(node_name)
+            self._clients[node_name] = docker_client(
+                node.endpoint, node.tls, version=self.host.api.api_version, timeout=NODE_TIMEOUT
             )
         return self._clients[node_name]
 

@@ -282,6 +282,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         f"lab {name} down: removed {_count(len(removed.containers), 'container')}, "
         f"{_count(len(removed.networks), 'network')}, {_count(len(removed.volumes), 'volume')}"
     )
+    for message in removed.kept:
+        print(f"chaosdrill: lab {name}: {message}", file=sys.stderr)
     return 0
 
 

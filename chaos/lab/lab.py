@@ -6,7 +6,8 @@ swarm on the first manager, joins the others, copies the framework's images
 into every node and writes the lab's :class:`~chaos.swarm.inventory.Inventory`
 to ``<labs dir>/<name>/inventory.json``. ``down`` removes every container,
 network and volume labelled ``chaosdrill.lab=<name>``, with or without that
-file. ``status`` says what each node's container, engine and swarm membership
+file; of directories it removes only the lab's own (see :func:`down`).
+``status`` says what each node's container, engine and swarm membership
 look like now. ``load`` copies more local images into every node.
 
 The command line (``chaosdrill lab ...``) is a thin client of these functions.
@@ -52,7 +53,8 @@ from chaos.lab.nodes import (
     plan_nodes,
     wait_engine,
 )
-from chaos.swarm.inventory import Inventory, InventoryNode, load_inventory
+from chaos.lab.tls import TLS_DIR, ServerName, make_lab_tls
+from chaos.swarm.inventory import Inventory, InventoryNode, TlsFiles, load_inventory
 
 if TYPE_CHECKING:
     import docker
@@ -80,6 +82,9 @@ __all__ = [
 DEFAULT_NAME = "lab"
 LAB_DIR_ENV = "CHAOSDRILL_LAB_DIR"
 INVENTORY_FILE = "inventory.json"
+MARKER_FILE = ".chaosdrill-lab"
+"""Written into every lab directory ``up`` makes (the lab's name): ``down`` removes
+no directory without it."""
 DEFAULT_IMAGES = (BUSYBOX_IMAGE,)
 """Loaded into every node by ``up``: the demo services and helpers run it."""
 UP_TIMEOUT = 180.0
@@ -112,6 +117,57 @@ def load_lab_inventory(name: str) -> Inventory:
     if not path.is_file():
         raise UsageError(f"no lab named {name}; start one with `chaosdrill lab up --name {name}`")
     return load_inventory(path)
+
+
+def _make_lab_dir(name: str) -> Path:
+    """``<labs dir>/<name>``, made for this lab and marked as made by it."""
+    path = labs_dir() / name
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        what = "a symbolic link" if path.is_symlink() else "not a directory"
+        raise UsageError(
+            f"{path} is in the way of lab {name}'s directory (it is {what}); move it away first"
+        )
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (path / MARKER_FILE).write_text(f"{name}\n", encoding="utf-8")
+    return path
+
+
+def _not_ours(path: Path, name: str) -> str | None:
+    """Why ``path`` is not a directory ``up`` made for lab ``name`` under this labs dir,
+    or None when it is (then ``down`` may remove it)."""
+    root = labs_dir()
+    if path.is_symlink():
+        return "it is a symbolic link"
+    if not path.is_dir():
+        return "it is not a directory"
+    try:
+        real, real_root = path.resolve(strict=True), root.resolve(strict=True)
+    except OSError as exc:
+        return f"it cannot be resolved ({exc.strerror or exc})"
+    if real != real_root / name:
+        return f"it is not lab {name}'s directory in the labs folder {real_root}"
+    try:
+        marker = (real / MARKER_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return f"it has no {MARKER_FILE} marker: `chaosdrill lab up` did not make it"
+    if marker != name:
+        return f"its {MARKER_FILE} marker names lab {marker!r}, not {name}"
+    return None
+
+
+def _remove_lab_dirs(name: str, candidates: Sequence[Path]) -> tuple[bool, list[str]]:
+    """Remove the lab's own directory among ``candidates``; say why any other is kept."""
+    removed, kept = False, []
+    for path in dict.fromkeys(candidates):
+        if not (path.exists() or path.is_symlink()):
+            continue
+        reason = _not_ours(path, name)
+        if reason:
+            kept.append(f"left {path} in place: {reason}")
+            continue
+        shutil.rmtree(path)
+        removed = True
+    return removed, kept
 
 
 def _write_inventory(inventory: Inventory) -> Path:
@@ -147,6 +203,9 @@ class DownResult:
     networks: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     inventory_removed: bool = False
+    kept: list[str] = field(default_factory=list)
+    """Directories the lab's labels name that ``down`` left in place, and why: only a
+    directory ``up`` made, in this labs folder, is removed."""
 
     @property
     def removed_anything(self) -> bool:
@@ -238,7 +297,9 @@ def up(
         say(f"removing the half-made lab {name} (an earlier `lab up` failed)")
         _remove(host, name)
         removed_partial = True
-    inventory_path(name).unlink(missing_ok=True)  # stale: its containers are gone
+    _remove_lab_dirs(name, [labs_dir() / name])  # stale: its containers are gone
+    lab_dir = _make_lab_dir(name)
+    (lab_dir / INVENTORY_FILE).unlink(missing_ok=True)
 
     deadline = started + timeout
     try:
@@ -258,6 +319,8 @@ def up(
         say("failed: removing what was made")
         with contextlib.suppress(Exception):
             _remove(host, name)
+        with contextlib.suppress(OSError):
+            _remove_lab_dirs(name, [lab_dir])
         if isinstance(exc, UsageError | KeyboardInterrupt | SystemExit):
             raise
         reason = str(exc) if isinstance(exc, ChaosError) else describe_engine_error(exc)
@@ -301,6 +364,12 @@ def _create(
     _network, subnet = create_network(host, name, lab_labels(name, None, labels, directory))
     say(f"network {net_name} {subnet}")
     specs = plan_nodes(name, subnet, managers, workers)
+    certificates = make_lab_tls(
+        labs_dir() / name / TLS_DIR,
+        name,
+        [ServerName(s.hostname, s.container_name, s.address) for s in specs],
+    )
+    tls = TlsFiles(**certificates.as_inventory())
     containers: dict[str, str] = {}
     for spec in specs:
         containers[spec.hostname] = create_node(
@@ -309,6 +378,7 @@ def _create(
             image=image,
             network=net_name,
             labels=lab_labels(name, spec.role, labels, directory),
+            tls_dir=certificates.node_dir(spec.hostname),
             storage_driver=storage_driver,
         )
     for spec in specs:
@@ -318,40 +388,38 @@ def _create(
     engine_deadline = min(deadline, time.monotonic() + ENGINE_TIMEOUT)
     with ThreadPoolExecutor(len(specs)) as pool:
         futures = [
-            pool.submit(wait_engine, host, s, containers[s.hostname], engine_deadline)
+            pool.submit(wait_engine, host, s, containers[s.hostname], engine_deadline, tls)
             for s in specs
         ]
         clients = {s.hostname: f.result() for s, f in zip(specs, futures, strict=True)}
+    nodes = [
+        InventoryNode(
+            name=s.hostname,
+            role=s.role,
+            endpoint=s.endpoint,
+            tls=tls,
+            address=s.address,
+            control={
+                "type": "lab",
+                "lab": name,
+                "container": containers[s.hostname],
+                "container_name": s.container_name,
+                "network": net_name,
+                "engine": host_engine_url(),
+            },
+        )
+        for s in specs
+    ]
     try:
         drivers = {clients[s.hostname].info().get("Driver") for s in specs}
         say(f"engines answer (storage driver {', '.join(sorted(d for d in drivers if d))})")
         _form_swarm(host, specs, clients, containers, deadline, say)
-        load_images(host, {s.hostname: s.endpoint for s in specs}, images)
+        load_images(host, nodes, images)
         say(f"images loaded: {', '.join(images)}")
     finally:
-        for node in clients.values():
-            node.close()
-    return Inventory(
-        name=name,
-        nodes=[
-            InventoryNode(
-                name=s.hostname,
-                role=s.role,
-                endpoint=s.endpoint,
-                address=s.address,
-                control={
-                    "type": "lab",
-                    "lab": name,
-                    "container": containers[s.hostname],
-                    "container_name": s.container_name,
-                    "network": net_name,
-                    "engine": host_engine_url(),
-                },
-            )
-            for s in specs
-        ],
-        features=detect_features(),
-    )
+        for client in clients.values():
+            client.close()
+    return Inventory(name=name, nodes=nodes, features=detect_features())
 
 
 def _form_swarm(
@@ -492,7 +560,7 @@ def _existing(
                 f"remove it with `chaosdrill lab down --name {name}`"
             )
         time.sleep(1)
-    load_images(host, {n.name: n.endpoint for n in inventory.nodes}, images)
+    load_images(host, inventory.nodes, images)
     return LabUp(inventory, False, time.monotonic() - started, images, path, started=started_nodes)
 
 
@@ -509,7 +577,7 @@ def load(
     path = _recorded_inventory(host, name)
     inventory = load_inventory(path) if path else load_lab_inventory(name)
     check_images_present(host, images)
-    load_images(host, {n.name: n.endpoint for n in inventory.nodes}, images)
+    load_images(host, inventory.nodes, images)
     return inventory
 
 
@@ -586,7 +654,7 @@ def status(name: str, *, client: docker.DockerClient | None = None) -> LabStatus
 def _probe_engines(inventory: Inventory, nodes: list[NodeStatus]) -> None:
     def probe(node: InventoryNode) -> tuple[bool, str | None]:
         try:
-            client = node_client(node.endpoint, timeout=PROBE_TIMEOUT)
+            client = node_client(node.endpoint, timeout=PROBE_TIMEOUT, tls=node.tls)
         except Exception:
             return False, None
         try:
@@ -609,7 +677,7 @@ def _swarm_view(inventory: Inventory, nodes: list[NodeStatus]) -> dict[str, dict
         if manager.name not in answering:
             continue
         try:
-            client = node_client(manager.endpoint, timeout=PROBE_TIMEOUT)
+            client = node_client(manager.endpoint, timeout=PROBE_TIMEOUT, tls=manager.tls)
         except Exception:
             continue
         try:
@@ -626,16 +694,20 @@ def _swarm_view(inventory: Inventory, nodes: list[NodeStatus]) -> dict[str, dict
 
 def down(name: str, *, client: docker.DockerClient | None = None) -> DownResult:
     """Remove every container, network and volume labelled ``chaosdrill.lab=<name>``
-    and the lab's inventory; UsageError when there is no such lab."""
+    and the lab's directory (inventory, certificates); UsageError when there is no
+    such lab.
+
+    A directory is removed only when ``up`` made it for this lab (it carries the
+    marker) and it is ``<labs dir>/<name>`` once symlinks are resolved. Any other
+    directory a label names is left in place, and ``kept`` says why.
+    """
     check_name(name)
     host = client or connect()
     recorded = _recorded_inventory(host, name)
     result = _remove(host, name)
-    for path in {inventory_path(name), *([recorded] if recorded else [])}:
-        if path.parent.exists():
-            shutil.rmtree(path.parent, ignore_errors=True)
-            result.inventory_removed = True
-    if not result.removed_anything:
+    candidates = [labs_dir() / name, *([recorded.parent] if recorded else [])]
+    result.inventory_removed, result.kept = _remove_lab_dirs(name, candidates)
+    if not result.removed_anything and not result.kept:
         raise UsageError(f"no lab named {name}; nothing to remove")
     return result
 

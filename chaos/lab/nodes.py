@@ -6,12 +6,16 @@ and what the host's kernel allows. :mod:`chaos.lab.lab` puts nodes together
 into a swarm.
 
 A node container is not ``--privileged`` (that fails on some hosts); it gets
-every capability but ``SYS_RESOURCE``, no seccomp or AppArmor profile, no
-masked or read-only ``/proc`` paths, the host's cgroup tree read-write and a
-tmpfs ``/run``. Its ``/var/lib/docker`` is a named volume, so a node that a
+every capability but ``SYS_RESOURCE``, no seccomp or AppArmor profile, the
+host's cgroup tree read-write and a tmpfs ``/run``; ``/proc`` keeps Docker's
+default masking (docs/lab.md, "Privileges", says why each is needed). Its ``/var/lib/docker`` is a named volume, so a node that a
 fault stopped comes back with its images and its swarm state. Its address on
 the lab network is fixed, and so is the loopback port its engine is published
 on, because Docker would pick new ones on restart.
+
+Its engine speaks only mutual TLS (:mod:`chaos.lab.tls`): the node's server
+certificate and key are mounted read-only, and a client needs the lab's
+client certificate.
 """
 
 from __future__ import annotations
@@ -31,9 +35,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError, UsageError
+from chaos.lab.tls import CA_FILE, CERT_FILE, KEY_FILE, NODE_TLS_PATH
 
 if TYPE_CHECKING:
     import docker
+
+    from chaos.swarm.inventory import InventoryNode, TlsFiles
 
 Role = Literal["manager", "worker"]
 
@@ -42,7 +49,8 @@ ROLE_LABEL = "chaosdrill.lab.role"
 DIR_LABEL = "chaosdrill.lab.dir"
 """Where the lab's inventory was written: found again under another labs dir."""
 PREFIX = "chaosdrill-lab"
-ENGINE_PORT = 2375
+ENGINE_PORT = 2376
+"""dockerd's TLS port, inside the node; published on the host's loopback only."""
 SWARM_PORT = 2377
 HOST_ENGINE = "unix:///var/run/docker.sock"
 CGROUP_PARENT = "chaosdrill-lab"
@@ -161,13 +169,16 @@ def free_ports(count: int) -> list[int]:
 
 
 def dockerd_command(storage_driver: str | None = None) -> list[str]:
-    # --tls=false: without it dockerd 20.10+ sleeps 15 s at start to warn about
-    # plain tcp. The port is published on the host's loopback only.
+    """The node's dockerd: its unix socket for ``docker exec NODE docker ...``, and tcp
+    with mutual TLS (the files mounted at :data:`~chaos.lab.tls.NODE_TLS_PATH`)."""
     command = [
         "dockerd",
         "--host=unix:///var/run/docker.sock",
         f"--host=tcp://0.0.0.0:{ENGINE_PORT}",
-        "--tls=false",
+        "--tlsverify",
+        f"--tlscacert={NODE_TLS_PATH}/{CA_FILE}",
+        f"--tlscert={NODE_TLS_PATH}/{CERT_FILE}",
+        f"--tlskey={NODE_TLS_PATH}/{KEY_FILE}",
         f"--cgroup-parent={CGROUP_PARENT}",
     ]
     if storage_driver:
@@ -209,9 +220,12 @@ def create_node(
     image: str,
     network: str,
     labels: Mapping[str, str],
+    tls_dir: Path,
     storage_driver: str | None = None,
 ) -> str:
-    """Create (not start) the node's volume and container; return the container id."""
+    """Create (not start) the node's volume and container; return the container id.
+
+    ``tls_dir`` holds the node's server files (:meth:`chaos.lab.tls.LabTls.node_dir`)."""
     api = host.api
     host.volumes.create(spec.volume_name, labels=dict(labels))
     host_config = api.create_host_config(
@@ -221,15 +235,16 @@ def create_node(
         binds={
             "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
             spec.volume_name: {"bind": "/var/lib/docker", "mode": "rw"},
+            str(tls_dir): {"bind": NODE_TLS_PATH, "mode": "ro"},
         },
         tmpfs={"/run": ""},
         port_bindings={ENGINE_PORT: ("127.0.0.1", spec.port)},
         init=True,
         log_config=LOG_CONFIG,
     )
-    # `--security-opt systempaths=unconfined` of the CLI: the API takes the lists.
-    host_config["MaskedPaths"] = []
-    host_config["ReadonlyPaths"] = []
+    # /proc keeps Docker's default masking (kcore, keys, timer_list... hidden;
+    # /proc/sys, /proc/sysrq-trigger... read-only): the node's dockerd, its tasks
+    # and the node faults work with it (docs/lab.md, "Privileges").
     networking = api.create_networking_config(
         {network: api.create_endpoint_config(ipv4_address=spec.address)}
     )
@@ -247,11 +262,14 @@ def create_node(
     return str(created["Id"])
 
 
-def node_client(endpoint: str, timeout: float = 30) -> docker.DockerClient:
-    """A client of a node's engine; raises (SDK errors) when it does not answer."""
-    import docker
+def node_client(
+    endpoint: str, timeout: float = 30, tls: TlsFiles | None = None
+) -> docker.DockerClient:
+    """A client of a node's engine (with the lab's client certificate when ``tls`` is
+    given); raises (SDK errors) when it does not answer."""
+    from chaos.swarm.inventory import docker_client
 
-    client = docker.DockerClient(base_url=endpoint, timeout=timeout)
+    client: docker.DockerClient = docker_client(endpoint, tls, timeout=timeout)
     try:
         client.ping()
     except BaseException:
@@ -261,13 +279,17 @@ def node_client(endpoint: str, timeout: float = 30) -> docker.DockerClient:
 
 
 def wait_engine(
-    host: docker.DockerClient, spec: NodeSpec, container: str, deadline: float
+    host: docker.DockerClient,
+    spec: NodeSpec,
+    container: str,
+    deadline: float,
+    tls: TlsFiles | None = None,
 ) -> docker.DockerClient:
     """Poll the node's engine until it answers; LabError naming the node otherwise."""
     last = "no answer"
     while True:
         try:
-            return node_client(spec.endpoint, timeout=10)
+            return node_client(spec.endpoint, timeout=10, tls=tls)
         except Exception as exc:
             last = describe_engine_error(exc)
         state = host.api.inspect_container(container)["State"]
@@ -333,9 +355,9 @@ def saved_images(host: docker.DockerClient, images: Sequence[str]) -> Iterator[l
         yield paths
 
 
-def load_into(endpoint: str, archives: Sequence[Path], timeout: float = 300) -> None:
+def load_into(node: InventoryNode, archives: Sequence[Path], timeout: float = 300) -> None:
     """Stream saved images into a node's engine; raise on the first the engine refuses."""
-    client = node_client(endpoint, timeout=timeout)
+    client = node_client(node.endpoint, timeout=timeout, tls=node.tls)
     try:
         for archive in archives:
             with archive.open("rb") as fh:
@@ -346,15 +368,17 @@ def load_into(endpoint: str, archives: Sequence[Path], timeout: float = 300) -> 
         client.close()
 
 
-def load_images(host: docker.DockerClient, nodes: Mapping[str, str], images: Sequence[str]) -> None:
-    """Copy ``images`` from the host engine into every node (name -> endpoint), nodes in
-    parallel. Raises UsageError for an image the host lacks, LabError naming a node."""
+def load_images(
+    host: docker.DockerClient, nodes: Sequence[InventoryNode], images: Sequence[str]
+) -> None:
+    """Copy ``images`` from the host engine into every node, nodes in parallel.
+    Raises UsageError for an image the host lacks, LabError naming a node."""
     images = list(dict.fromkeys(images))
     if not images or not nodes:
         return
     check_images_present(host, images)
     with saved_images(host, images) as archives, ThreadPoolExecutor(len(nodes)) as pool:
-        futures = {name: pool.submit(load_into, ep, archives) for name, ep in nodes.items()}
+        futures = {node.name: pool.submit(load_into, node, archives) for node in nodes}
         failed = []
         for name, future in futures.items():
             try:

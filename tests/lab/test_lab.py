@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +71,7 @@ def test_the_inventory_file_describes_the_lab(session_lab, docker_client):
     assert path.is_file()
     assert lab.load_lab_inventory(session_lab.name).nodes == session_lab.inventory.nodes
     data = json.loads(path.read_text())
+    certs = path.parent.resolve() / "tls"
     assert data["name"] == session_lab.name
     assert data["features"] == detect_features()
     assert isinstance(data["features"]["routing_mesh"], bool)
@@ -94,6 +96,27 @@ def test_the_inventory_file_describes_the_lab(session_lab, docker_client):
         ip = container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
         assert ip == node["address"]
         assert node["endpoint"].startswith("tcp://127.0.0.1:")
+        assert node["tls"] == {
+            "ca": str(certs / "ca.pem"),
+            "cert": str(certs / "cert.pem"),
+            "key": str(certs / "key.pem"),
+            "verify": True,
+        }
+        # the node's server files, read-only; never the CA's key or the client's
+        mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+        served = mounts["/etc/chaosdrill/tls"]
+        assert served["Source"] == str(certs / "nodes" / node["name"])
+        assert served["RW"] is False
+        assert sorted(p.name for p in Path(served["Source"]).iterdir()) == [
+            "ca.pem",
+            "cert.pem",
+            "key.pem",
+        ]
+    modes = {str(p.relative_to(certs)): p.stat().st_mode & 0o777 for p in certs.rglob("*")}
+    assert (certs.stat().st_mode & 0o777) == 0o700
+    assert modes["ca-key.pem"] == modes["key.pem"] == 0o600
+    assert all(mode == 0o600 for name, mode in modes.items() if name.endswith("key.pem"))
+    assert all(mode == 0o700 for name, mode in modes.items() if not name.endswith(".pem"))
 
 
 def test_engines_are_published_on_loopback_only(session_lab):
@@ -105,9 +128,24 @@ def test_engines_are_published_on_loopback_only(session_lab):
         assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}, bindings
         assert [b["HostPort"] for b in bindings] == [node.endpoint.rsplit(":", 1)[1]]
         # a fixed port, not left to Docker: it survives a restart of the node
-        configured = container.attrs["HostConfig"]["PortBindings"]["2375/tcp"]
+        configured = container.attrs["HostConfig"]["PortBindings"]["2376/tcp"]
         assert configured == [{"HostIp": "127.0.0.1", "HostPort": bindings[0]["HostPort"]}]
         assert session_lab.client(node.name).ping()
+
+
+def test_nodes_keep_the_default_proc_masking(session_lab):
+    for node in session_lab.inventory.nodes:
+        container = session_lab.host_container(node.name)
+        config = container.attrs["HostConfig"]
+        assert "/proc/timer_list" in config["MaskedPaths"], config["MaskedPaths"]
+        assert "/proc/sys" in config["ReadonlyPaths"], config["ReadonlyPaths"]
+        assert "systempaths=unconfined" not in (config.get("SecurityOpt") or [])
+        # seen from inside the running node
+        code, output = container.exec_run(["sh", "-c", "grep ' /proc/sys ' /proc/mounts"])
+        assert code == 0 and " ro," in output.decode(), output
+        # masked: empty here (the host's has thousands of bytes)
+        code, output = container.exec_run(["sh", "-c", "wc -c < /proc/timer_list"])
+        assert code == 0 and output.decode().strip() == "0", output
 
 
 def test_images_are_in_every_node_and_lab_load_adds_more(session_lab, images):
@@ -212,7 +250,7 @@ def test_a_node_restarted_keeps_its_address_port_and_swarm(own_lab, docker_clien
     container.reload()
     network = network_name(own_lab)
     assert container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"] == worker.address
-    port = container.attrs["NetworkSettings"]["Ports"]["2375/tcp"][0]
+    port = container.attrs["NetworkSettings"]["Ports"]["2376/tcp"][0]
     assert f"tcp://{port['HostIp']}:{port['HostPort']}" == worker.endpoint
     wait_for(lambda: lab.status(own_lab, client=docker_client).healthy, 60, "the lab healthy")
     nodes = lab.status(own_lab, client=docker_client).nodes
@@ -235,6 +273,7 @@ def test_down_leaves_nothing_and_a_half_made_lab_is_replaced(own_lab, docker_cli
     assert "removed 1 container, 1 network, 1 volume" in done.stdout
     assert lab_objects(docker_client, own_lab) == []
     assert not lab.inventory_path(own_lab).parent.exists()
+    assert "left" not in done.stderr
 
 
 def test_a_failed_up_removes_everything_it_made(own_lab, docker_client):
@@ -251,3 +290,51 @@ def test_a_failed_up_removes_everything_it_made(own_lab, docker_client):
     assert "dockerd" in str(failure.value)
     assert lab_objects(docker_client, own_lab) == []
     assert not lab.inventory_path(own_lab).exists()
+
+
+def test_down_removes_no_directory_it_did_not_make(docker_client, tmp_path, request):
+    """A label can name any directory: ``down`` removes only the lab's own, in the labs
+    folder, and leaves anything else (here a planted label, then a symlink) in place."""
+    from chaos.lab.nodes import DIR_LABEL
+
+    name = f"t{uuid.uuid4().hex[:6]}"
+    outside = tmp_path / "outside"
+    precious = outside / name
+    precious.mkdir(parents=True)
+    (precious / "inventory.json").write_text("{}")
+    (precious / "keep.txt").write_text("mine")
+    (precious / lab.MARKER_FILE).write_text(name)  # a marker alone does not make it the lab's
+    labels = {LAB_LABEL: name, DIR_LABEL: str(outside), **labels_for_test(request.node.name[:60])}
+    link = lab.labs_dir() / name
+
+    def planted() -> Any:
+        return docker_client.containers.create(BUSYBOX_IMAGE, ["sleep", "60"], labels=labels)
+
+    made = [planted()]
+    try:
+        done = chaosdrill("lab", "down", "--name", name)
+        assert done.returncode == 0, done.stderr
+        assert "removed 1 container" in done.stdout
+        assert f"left {precious} in place: it is not lab {name}'s directory" in done.stderr
+        assert (precious / "keep.txt").read_text() == "mine"
+        assert lab_objects(docker_client, name) == []
+        # the lab's own path in the labs folder, but a symlink to the outside directory
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(precious, target_is_directory=True)
+        made.append(planted())
+        done = chaosdrill("lab", "down", "--name", name)
+        assert done.returncode == 0, done.stderr
+        assert f"left {link} in place: it is a symbolic link" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert link.is_symlink() and (precious / "keep.txt").read_text() == "mine"
+        assert sorted(p.name for p in precious.iterdir()) == [
+            lab.MARKER_FILE,
+            "inventory.json",
+            "keep.txt",
+        ]
+    finally:
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        if link.is_symlink():
+            link.unlink()
