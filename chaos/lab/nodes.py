@@ -249,9 +249,9 @@ def create_node(
 
 def node_client(endpoint: str, timeout: float = 30) -> docker.DockerClient:
     """A client of a node's engine; raises (SDK errors) when it does not answer."""
-    import docker
+    from chaos.docker_client import client as engine_client
 
-    client = docker.DockerClient(base_url=endpoint, timeout=timeout)
+    client = engine_client(endpoint, timeout)
     try:
         client.ping()
     except BaseException:

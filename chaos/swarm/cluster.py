@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from chaos.docker_client import client as engine_client
 from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError, TargetError, UsageError
 from chaos.swarm.inventory import Inventory, InventoryNode
@@ -127,7 +128,7 @@ class Cluster:
             verify: Any = node.tls.ca if (node.tls.verify and node.tls.ca) else node.tls.verify
             tls = docker.tls.TLSConfig(client_cert=cert, verify=verify)
         try:
-            return docker.DockerClient(
+            return engine_client(
                 base_url=node.endpoint,
                 timeout=timeout,
                 tls=tls,
