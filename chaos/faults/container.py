@@ -12,9 +12,13 @@ from a crash, ``kill`` to test an operator's or orchestrator's stop.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from chaos.docker_client import engine_errors
+from chaos import cgroup_freezer, pausing
+from chaos.cgroup_freezer import Freezer, FreezerError
+from chaos.docker_client import describe_engine_error, engine_errors, is_engine_timeout
 from chaos.durations import Duration
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
@@ -165,11 +169,25 @@ class ContainerStop(Fault):
 
     def revert(self, ctx: FaultContext, params: StopParams, state: dict[str, Any]) -> None:
         runtime, target = ctx.runtime, ctx.target
-        info = _inspect(runtime, target, RevertFailed)
+        try:
+            info = runtime.docker.api.inspect_container(target.id)
+        except Exception as exc:
+            if _is_gone(exc):
+                return  # removed meanwhile: nothing left to start
+            raise RevertFailed(
+                f"inspecting container {target.name}: {describe_engine_error(exc)}"
+            ) from None
         if info["State"].get("Running"):
             return  # something else already started it again
         with engine_errors(RevertFailed, f"starting container {target.name}"):
             runtime.docker.api.start(target.id)
+        # done only once it shows: running again
+        state_after = _inspect(runtime, target, RevertFailed)["State"]
+        if not state_after.get("Running"):
+            raise RevertFailed(
+                f"container {target.name} was started but is not running "
+                f"({state_after.get('Status')}, exit code {state_after.get('ExitCode')})"
+            )
 
     def watchdog(self, ctx: FaultContext, params: StopParams) -> HelperCommand:
         return HelperCommand(
@@ -206,27 +224,132 @@ class ContainerPause(Fault):
             raise InjectionFailed(
                 f"container {target.name} is already paused; refusing to stack on another pause"
             )
-        with engine_errors(InjectionFailed, f"pausing container {target.name}"):
+        # announced before the pause call: no exec of this process starts in it from now on
+        pausing.hold(target.id, runtime.run_id)
+        try:
             runtime.docker.api.pause(target.id)
+        except Exception as exc:
+            if is_engine_timeout(exc):
+                # it may be frozen with its API wedged: held as injected, so that the
+                # revert (or the watchdog, or recover) thaws it
+                return {"pause": f"no answer: {describe_engine_error(exc)}"}
+            pausing.release(target.id, runtime.run_id)
+            raise InjectionFailed(
+                f"pausing container {target.name}: {describe_engine_error(exc)}"
+            ) from None
+        except BaseException:
+            pausing.release(target.id, runtime.run_id)
+            raise
         return {}
 
-    def revert(self, ctx: FaultContext, params: Params, state: dict[str, Any]) -> None:
-        runtime, target = ctx.runtime, ctx.target
-        try:
-            info = runtime.docker.api.inspect_container(target.id)
-        except Exception as exc:
-            if _is_gone(exc):
-                return  # removed meanwhile: nothing left to unpause
-            raise RevertFailed(f"inspecting container {target.name}: {exc}") from None
-        if not info["State"].get("Paused"):
-            return
-        with engine_errors(RevertFailed, f"unpausing container {target.name}"):
-            runtime.docker.api.unpause(target.id)
+    def revert(self, ctx: FaultContext, params: Params, state: dict[str, Any]) -> dict[str, Any]:
+        observed = unpause_verified(ctx.runtime, ctx.target)
+        pausing.release(ctx.target.id, ctx.runtime.run_id)
+        return observed
 
     def watchdog(self, ctx: FaultContext, params: Params) -> HelperCommand:
         return HelperCommand(
             engine_call("POST", f"/containers/{ctx.target.id}/unpause"), engine_socket=True
         )
+
+
+UNPAUSE_VERIFY_WITHIN = 15.0
+"""How long an unpause may take to show (through the API) once it was done."""
+
+
+def unpause_verified(runtime: Runtime, target: TargetRef) -> dict[str, Any]:
+    """Unpause the container and verify through the API that it is no longer paused.
+
+    When the engine does not answer for the container (an exec frozen in it
+    wedges every call), its freezer cgroup is thawed directly, if the engine
+    is on this host. Returns what was observed (``{}``, or how it was
+    unwedged); raises RevertFailed, naming the container, when the unpause
+    cannot be verified.
+    """
+    api = runtime.docker.api
+    try:
+        info = api.inspect_container(target.id)
+    except Exception as exc:
+        if _is_gone(exc):
+            return {"container": "gone"}
+        if not is_engine_timeout(exc):
+            raise RevertFailed(
+                f"inspecting container {target.name}: {describe_engine_error(exc)}"
+            ) from None
+        return _unwedge(runtime, target, f"inspect: {describe_engine_error(exc)}")
+    freezer = None
+    if runtime.engine_is_local:
+        with contextlib.suppress(FreezerError):
+            freezer = cgroup_freezer.find(target.id, info["State"].get("Pid"))
+    if info["State"].get("Paused"):
+        try:
+            api.unpause(target.id)
+        except Exception as exc:
+            if _is_gone(exc):
+                return {"container": "gone"}
+            if is_engine_timeout(exc):
+                return _unwedge(runtime, target, f"unpause: {describe_engine_error(exc)}")
+            # e.g. "not paused" after a thaw behind Docker's back: settled below
+    _verify_unpaused(runtime, target, freezer)
+    return {}
+
+
+def _unwedge(runtime: Runtime, target: TargetRef, wedged: str) -> dict[str, Any]:
+    freezer = _thaw_wedged(runtime, target, wedged)
+    _verify_unpaused(runtime, target, freezer)
+    return {"thawed": str(freezer.path), "engine": wedged}
+
+
+def _thaw_wedged(runtime: Runtime, target: TargetRef, wedged: str) -> Freezer:
+    if not runtime.engine_is_local:
+        raise RevertFailed(
+            f"unpausing container {target.name}: {wedged}; the engine is not on this host, "
+            "so its freezer cgroup cannot be thawed from here"
+        )
+    try:
+        freezer = cgroup_freezer.find(target.id)
+        if not freezer.thaw():
+            raise FreezerError(f"{freezer.path} still reads as frozen after the thaw")
+    except FreezerError as exc:
+        raise RevertFailed(
+            f"unpausing container {target.name}: {wedged}; thawing its cgroup failed: {exc}"
+        ) from None
+    return freezer
+
+
+def _verify_unpaused(runtime: Runtime, target: TargetRef, freezer: Freezer | None) -> None:
+    """Until the API says not paused (and the cgroup, when at hand, is thawed):
+    bring Docker's record and the cgroup into agreement, then unpause."""
+    api = runtime.docker.api
+    deadline = time.monotonic() + UNPAUSE_VERIFY_WITHIN
+    last = ""
+    while True:
+        try:
+            info = api.inspect_container(target.id)
+            paused = bool(info["State"].get("Paused"))
+            frozen = freezer is not None and freezer.frozen()
+            if not paused and not frozen:
+                return
+            if paused and freezer is not None and not frozen:
+                # thawed behind Docker's back: Docker's unpause would fail with "not
+                # paused", so freeze it again and let Docker do the unpause it records
+                freezer.freeze()
+                api.unpause(target.id)
+            elif paused:
+                api.unpause(target.id)
+            elif freezer is not None:
+                freezer.thaw()  # frozen behind Docker's back
+            last = "still paused" if paused else f"cgroup {freezer.path if freezer else ''} frozen"
+        except Exception as exc:
+            if _is_gone(exc):
+                return
+            last = describe_engine_error(exc) if not isinstance(exc, OSError) else str(exc)
+        if time.monotonic() >= deadline:
+            raise RevertFailed(
+                f"container {target.name}: the unpause could not be verified within "
+                f"{UNPAUSE_VERIFY_WITHIN:g}s ({last})"
+            )
+        time.sleep(0.2)
 
 
 class RemoveParams(Params):
