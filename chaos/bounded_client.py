@@ -10,9 +10,11 @@ container and the start of a stopped one.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
@@ -25,6 +27,21 @@ RETRIES = 2
 """Extra attempts of an idempotent call after a timeout."""
 BACKOFF = 0.5
 """Seconds before the first retry; doubled before the next."""
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def single_attempt() -> Iterator[None]:
+    """Calls made by this thread inside the block are not retried: for a caller
+    that has a better way out of a timeout than asking again."""
+    before = getattr(_local, "single", False)
+    _local.single = True
+    try:
+        yield
+    finally:
+        _local.single = before
+
 
 _REPEATABLE_POST = re.compile(r"/containers/[^/]+/(unpause|start)$")
 _VERSIONED = re.compile(r"^/v[0-9.]+")
@@ -60,7 +77,8 @@ class BoundedAPIClient(docker.APIClient):  # type: ignore[misc]
         repeatable: bool,
         kwargs: dict[str, Any],
     ) -> Any:
-        attempts = 1 + (RETRIES if repeatable else 0)
+        single = getattr(_local, "single", False)
+        attempts = 1 + (RETRIES if repeatable and not single else 0)
         for attempt in range(attempts):
             try:
                 return send(url, **kwargs)

@@ -105,8 +105,11 @@ def _ledger_pause(container_id: str) -> str | None:
     """Run id of another live process's run that holds a pause on the container."""
     from chaos.ledger import Ledger, default_state_dir
 
+    state_dir = default_state_dir()
+    if not state_dir.is_dir():
+        return None  # no run ever used it: nothing recorded (and nothing to create)
     try:
-        entries = Ledger(default_state_dir()).open_entries()
+        entries = Ledger(state_dir).open_entries()
     except (ChaosError, OSError):
         return None  # no usable ledger: nothing recorded there
     me, host = os.getpid(), socket.gethostname()

@@ -142,3 +142,17 @@ def test_every_client_of_a_run_carries_the_engine_timeout(monkeypatch):
         assert runtime.docker.api.ping()
     finally:
         runtime.close()
+
+
+def test_calls_inside_single_attempt_are_not_retried(engine_factory):
+    from chaos.bounded_client import single_attempt
+
+    engine = engine_factory(answer=set())
+    api = bounded(engine).api
+    with single_attempt(), pytest.raises(EngineTimeout) as caught:
+        api.inspect_container("c0ffee")
+    assert str(caught.value) == "engine call inspect c0ffee timed out after 0.3s"
+    assert len(engine.requests) == 1
+    with pytest.raises(EngineTimeout, match=r"\(3 attempts\)"):
+        api.inspect_container("c0ffee")  # retried again outside the block
+    assert len(engine.requests) == 4

@@ -266,9 +266,13 @@ def unpause_verified(runtime: Runtime, target: TargetRef) -> dict[str, Any]:
     unwedged); raises RevertFailed, naming the container, when the unpause
     cannot be verified.
     """
+    from chaos.bounded_client import single_attempt
+
     api = runtime.docker.api
     try:
-        info = api.inspect_container(target.id)
+        # a wedged container answers no retry either: go to the thaw at once
+        with single_attempt() if runtime.engine_is_local else contextlib.nullcontext():
+            info = api.inspect_container(target.id)
     except Exception as exc:
         if _is_gone(exc):
             return {"container": "gone"}
@@ -294,8 +298,15 @@ def unpause_verified(runtime: Runtime, target: TargetRef) -> dict[str, Any]:
     return {}
 
 
+UNWEDGE_SETTLE = 1.0
+"""After a thaw, calls the engine had queued (a pause, an unpause) may still
+run: the unpause is verified again this much later."""
+
+
 def _unwedge(runtime: Runtime, target: TargetRef, wedged: str) -> dict[str, Any]:
     freezer = _thaw_wedged(runtime, target, wedged)
+    _verify_unpaused(runtime, target, freezer)
+    time.sleep(UNWEDGE_SETTLE)
     _verify_unpaused(runtime, target, freezer)
     return {"thawed": str(freezer.path), "engine": wedged}
 
@@ -320,12 +331,15 @@ def _thaw_wedged(runtime: Runtime, target: TargetRef, wedged: str) -> Freezer:
 def _verify_unpaused(runtime: Runtime, target: TargetRef, freezer: Freezer | None) -> None:
     """Until the API says not paused (and the cgroup, when at hand, is thawed):
     bring Docker's record and the cgroup into agreement, then unpause."""
+    from chaos.bounded_client import single_attempt
+
     api = runtime.docker.api
     deadline = time.monotonic() + UNPAUSE_VERIFY_WITHIN
     last = ""
     while True:
         try:
-            info = api.inspect_container(target.id)
+            with single_attempt() if freezer is not None else contextlib.nullcontext():
+                info = api.inspect_container(target.id)
             paused = bool(info["State"].get("Paused"))
             frozen = freezer is not None and freezer.frozen()
             if not paused and not frozen:
@@ -344,6 +358,11 @@ def _verify_unpaused(runtime: Runtime, target: TargetRef, freezer: Freezer | Non
             if _is_gone(exc):
                 return
             last = describe_engine_error(exc) if not isinstance(exc, OSError) else str(exc)
+            if freezer is not None and is_engine_timeout(exc):
+                # wedged again (a pause call that was still queued froze it while
+                # an exec started): thaw again
+                with contextlib.suppress(FreezerError):
+                    freezer.thaw()
         if time.monotonic() >= deadline:
             raise RevertFailed(
                 f"container {target.name}: the unpause could not be verified within "
