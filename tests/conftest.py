@@ -247,5 +247,9 @@ def frozen_guard(containers: Any) -> Iterator[Callable[[str], None]]:
             freezer = cgroup_freezer.find(container_id)
             if freezer.frozen():
                 freezer.thaw()
+        with contextlib.suppress(OSError):  # a v2 hierarchy beside v1 (hybrid)
+            unified = Path("/sys/fs/cgroup/unified/docker") / container_id / "cgroup.freeze"
+            if unified.exists() and unified.read_text().strip() == "1":
+                unified.write_text("0")
         for run_id in pausing.held(container_id):
             pausing.release(container_id, run_id)

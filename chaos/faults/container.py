@@ -22,7 +22,7 @@ from chaos.docker_client import describe_engine_error, engine_errors, is_engine_
 from chaos.durations import Duration
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand, engine_call
+from chaos.helpers import ENGINE_SOCKET, HOST_CGROUPS, HelperCommand, engine_call
 from chaos.hookspecs import hookimpl
 from chaos.signals import SignalName, signal_number
 
@@ -249,8 +249,43 @@ class ContainerPause(Fault):
 
     def watchdog(self, ctx: FaultContext, params: Params) -> HelperCommand:
         return HelperCommand(
-            engine_call("POST", f"/containers/{ctx.target.id}/unpause"), engine_socket=True
+            ("sh", "-c", UNPAUSE_OR_THAW, "unpause", ctx.target.id, ENGINE_SOCKET, HOST_CGROUPS),
+            engine_socket=True,
+            host_cgroups=True,
         )
+
+
+UNPAUSE_OR_THAW = r"""
+id="$1"; sock="$2"; cg="$3"
+call() {
+  curl -s --max-time 10 --unix-socket "$sock" -o /dev/null -w '%{http_code}' \
+    -X POST "http://localhost/containers/$id/$1"
+}
+freeze() {
+  # cgroup v1 (also when a v2 hierarchy is mounted beside it): the freezer
+  # hierarchy alone, which is what Docker freezes; else cgroup v2
+  if [ -d "$cg/freezer" ]; then
+    for d in $(find "$cg/freezer" -maxdepth 4 -type d -name "*$id*" 2>/dev/null); do
+      echo "$1" > "$d/freezer.state"
+    done
+  elif [ -f "$cg/cgroup.controllers" ]; then
+    for d in $(find "$cg" -maxdepth 4 -type d -name "*$id*" 2>/dev/null); do
+      if [ "$1" = FROZEN ]; then echo 1; else echo 0; fi > "$d/cgroup.freeze"
+    done
+  fi
+}
+case "$(call unpause)" in 204|404) exit 0 ;; esac
+freeze THAWED
+sleep 1
+if curl -s --max-time 10 --unix-socket "$sock" "http://localhost/containers/$id/json" \
+    | grep -q '"Paused":true'; then
+  freeze FROZEN
+  call unpause
+fi
+"""
+"""The pause's dead man's switch: unpause through the engine; when the engine
+does not answer (wedged) or says the container is not paused, thaw its
+freezer cgroup directly, and let the engine unpause a pause it still records."""
 
 
 UNPAUSE_VERIFY_WITHIN = 15.0

@@ -51,6 +51,26 @@ def sleeper(containers: Any, frozen_guard: Any) -> Any:
     return container
 
 
+def answers_exec(container: Any) -> bool:
+    """A command runs in the container (bounded: a wedged one fails, never hangs)."""
+    from chaos.container_exec import exec_run
+
+    api = docker.APIClient(timeout=10)
+    try:
+        return exec_run(api, container.id, ["true"], timeout=10).exit_code == 0
+    finally:
+        api.close()
+
+
+UNIFIED = Path("/sys/fs/cgroup/unified")
+
+
+def v2_frozen(container: Any) -> bool:
+    """Frozen through a cgroup v2 hierarchy mounted beside v1 (which nothing may touch)."""
+    freeze = UNIFIED / "docker" / container.id / "cgroup.freeze"
+    return freeze.exists() and freeze.read_text().strip() == "1"
+
+
 def freezer_of(container: Any) -> cgroup_freezer.Freezer:
     return cgroup_freezer.find(container.id, docker_state(container.id)["Pid"])
 
@@ -79,7 +99,7 @@ def test_revert_settles_a_pause_thawed_behind_dockers_back(sleeper, runtime):
     fault.revert(ctx(runtime, sleeper), Params(), {})
     assert docker_state(sleeper.id)["Paused"] is False
     assert not freezer.frozen()
-    assert sleeper.exec_run(["true"]).exit_code == 0
+    assert answers_exec(sleeper)
     assert pausing.held(sleeper.id) == [], "released once verified"
 
 
@@ -104,6 +124,40 @@ def wedged(container_id: str) -> bool:
             return True
         raise
     return False
+
+
+def wedge(container: Any, max_cycles: int = 60, within: float = 40) -> int | None:
+    """Pause and unpause the container (through the Docker API, as nobody's
+    run) while execs that bypass chaos.pausing race the pauses, until the
+    engine wedges on it; return after how many cycles, or None."""
+    stop = threading.Event()
+
+    def raw_execs() -> None:
+        api = docker.APIClient(timeout=60)
+        while not stop.is_set():
+            with contextlib.suppress(Exception):
+                api.exec_start(api.exec_create(container.id, ["true"]))
+
+    racer = threading.Thread(target=raw_execs, daemon=True)
+    api = docker.APIClient(timeout=2)
+    racer.start()
+    try:
+        deadline = time.monotonic() + within
+        for cycle in range(1, max_cycles + 1):
+            if time.monotonic() > deadline:
+                return None
+            try:
+                api.pause(container.id)
+            except Exception:
+                return cycle if wedged(container.id) else None
+            time.sleep(0.05)
+            if wedged(container.id):
+                return cycle
+            api.unpause(container.id)
+        return None
+    finally:
+        stop.set()
+        api.close()
 
 
 def test_revert_thaws_a_container_wedged_by_a_real_exec_race(sleeper, monkeypatch):
@@ -151,10 +205,74 @@ def test_revert_thaws_a_container_wedged_by_a_real_exec_race(sleeper, monkeypatc
     assert docker_state(sleeper.id)["Paused"] is False
     assert time.monotonic() - asked < 5, "the engine answers for the container again"
     assert not cgroup_freezer.find(sleeper.id).frozen()
-    assert sleeper.exec_run(["true"]).exit_code == 0
+    assert answers_exec(sleeper)
     print(f"revert thawed and verified in {took:.1f}s")
     assert took < 45, f"revert took {took:.1f}s"
     racer.join(10)
+
+
+def arm_now(runtime: Runtime, container: Any) -> str:
+    """Arm the pause's dead man's switch to fire at once, as after a lost runner."""
+    from chaos import watchdog
+
+    command = ContainerPause().watchdog(ctx(runtime, container), Params())
+    return watchdog.arm(runtime, f"wd{container.id[:10]}", container.id, time.time(), command)
+
+
+def test_the_pause_watchdog_thaws_a_container_frozen_behind_dockers_back(
+    sleeper, runtime, docker_client
+):
+    freezer = freezer_of(sleeper)
+    assert freezer.freeze()
+    assert docker_state(sleeper.id)["Paused"] is False  # Docker cannot unpause this
+    watchdog_id = arm_now(runtime, sleeper)
+    deadline = time.monotonic() + 30
+    while freezer.frozen() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not freezer.frozen(), "thawed by the watchdog"
+    assert not v2_frozen(sleeper)
+    assert docker_state(sleeper.id)["Paused"] is False
+    while time.monotonic() < deadline:
+        if not docker_client.api.containers(all=True, filters={"id": watchdog_id}):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the watchdog did not remove itself")
+
+
+def test_the_pause_watchdog_unpauses_a_plain_pause(sleeper, runtime):
+    sleeper.pause()
+    arm_now(runtime, sleeper)
+    deadline = time.monotonic() + 30
+    while docker_state(sleeper.id)["Paused"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert docker_state(sleeper.id)["Paused"] is False
+    assert not freezer_of(sleeper).frozen()
+    assert not v2_frozen(sleeper)
+    assert answers_exec(sleeper)
+
+
+def test_the_pause_watchdog_unwedges_a_real_exec_race(sleeper, runtime):
+    """The runner is gone and the engine is wedged on the container: the watchdog
+    thaws the cgroup and the engine ends up unpausing it."""
+    cycles = wedge(sleeper)
+    if cycles is None:
+        pytest.skip("the exec race did not wedge the engine")
+    print(f"wedged after {cycles} pause cycles")
+    started = time.monotonic()
+    arm_now(runtime, sleeper)
+    while time.monotonic() - started < 60:
+        with contextlib.suppress(Exception):
+            if not docker_state(sleeper.id, timeout=2)["Paused"]:
+                break
+        time.sleep(0.5)
+    took = time.monotonic() - started
+    print(f"watchdog unwedged it in {took:.1f}s")
+    state = docker_state(sleeper.id)
+    assert state["Paused"] is False and state["Running"]
+    assert not cgroup_freezer.find(sleeper.id).frozen()
+    assert not v2_frozen(sleeper)
+    assert answers_exec(sleeper)
 
 
 class StuckAPI:
