@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from chaos.errors import ChaosError, EngineUnreachable
+from chaos.errors import ChaosError, EngineTimeout, EngineUnreachable, UsageError
 
 if TYPE_CHECKING:
     import docker
@@ -15,33 +15,62 @@ if TYPE_CHECKING:
 POOL_SIZE = 64
 """Connections kept to the engine: probes and faults call it from many threads."""
 
-CONNECT_TIMEOUT = float(os.environ.get("CHAOSDRILL_ENGINE_TIMEOUT", "30"))
+ENGINE_TIMEOUT_ENV = "CHAOSDRILL_ENGINE_TIMEOUT"
+DEFAULT_ENGINE_TIMEOUT = 15.0
+"""Seconds any one engine call may take before it counts as unanswered."""
+
+
+def engine_timeout() -> float:
+    """``$CHAOSDRILL_ENGINE_TIMEOUT`` seconds, else 15; raises UsageError when it is not
+    a positive number."""
+    raw = os.environ.get(ENGINE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_ENGINE_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise UsageError(
+            f"{ENGINE_TIMEOUT_ENV} must be a number of seconds greater than 0, got {raw!r}"
+        )
+    return value
+
+
+def client(base_url: str | None = None, timeout: float | None = None, **options: Any) -> Any:
+    """A Docker client (not yet pinged) whose every call is bounded by ``timeout``
+    (default: the engine timeout) and retried when idempotent; see
+    :mod:`chaos.bounded_client`. ``base_url=None`` reads ``DOCKER_HOST`` and
+    the other ``DOCKER_*`` variables."""
+    from chaos.bounded_client import BoundedDockerClient
+
+    options.setdefault("max_pool_size", POOL_SIZE)
+    timeout = engine_timeout() if timeout is None else timeout
+    if base_url:
+        return BoundedDockerClient(base_url=base_url, timeout=timeout, **options)
+    return BoundedDockerClient.from_env(timeout=timeout, **options)
 
 
 def connect(base_url: str | None = None) -> docker.DockerClient:
     """Return a client that has answered a ping; raise EngineUnreachable otherwise."""
-    import docker
-
     where = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    timeout = engine_timeout()
     try:
-        if base_url:
-            client = docker.DockerClient(
-                base_url=base_url, timeout=CONNECT_TIMEOUT, max_pool_size=POOL_SIZE
-            )
-        else:
-            client = docker.from_env(timeout=CONNECT_TIMEOUT, max_pool_size=POOL_SIZE)
-        client.ping()
+        engine = client(base_url, timeout)
+        engine.ping()
     except Exception as exc:
         raise EngineUnreachable(
             f"cannot reach the Docker engine at {where}: {describe_engine_error(exc)}"
         ) from None
-    return client
+    return engine
 
 
 def describe_engine_error(exc: BaseException) -> str:
     """One line for an SDK or transport error, without the noise."""
     import docker.errors
 
+    if isinstance(exc, EngineTimeout):
+        return str(exc)
     if isinstance(exc, docker.errors.NotFound):
         return f"not found: {exc.explanation or exc}"
     if isinstance(exc, docker.errors.APIError):
@@ -68,3 +97,12 @@ def engine_errors(error: type[ChaosError], what: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise error(f"{what}: {describe_engine_error(exc)}") from exc
+
+
+def is_engine_timeout(exc: BaseException) -> bool:
+    """True for an engine call that got no answer in time (as opposed to a refusal)."""
+    import requests.exceptions
+
+    if isinstance(exc, (EngineTimeout, requests.exceptions.Timeout)):
+        return True
+    return "timed out" in str(exc).lower() and not hasattr(exc, "response")

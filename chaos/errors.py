@@ -58,6 +58,10 @@ class EngineUnreachable(ChaosError):
     exit_code = ExitCode.ERROR
 
 
+class EngineTimeout(EngineUnreachable):
+    """An engine call got no answer within the engine timeout; names the call."""
+
+
 class TargetError(ChaosError):
     """A target could not be resolved, or its selection broke a limit."""
 

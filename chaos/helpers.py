@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 HELPER_TIMEOUT = 30.0
 ENGINE_SOCKET = "/var/run/docker.sock"
 """Where the engine's socket is on the engine's own host (mounted into watchdogs)."""
+HOST_CGROUPS = "/host/sys/fs/cgroup"
+"""Where a helper that asks for it sees the host's cgroup filesystem."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class HelperCommand:
     cap_add: tuple[str, ...] = ()
     engine_socket: bool = False
     """Mount the engine's socket at the same path, to call its API with curl."""
+    host_cgroups: bool = False
+    """Mount the host's cgroup filesystem at ``HOST_CGROUPS`` (read-write): to
+    thaw a container whose engine API is wedged."""
     network_mode: str | None = None
     """Docker network mode when not joining a container: ``host`` lets a
     watchdog reach engines published on this host's loopback (a Swarm lab)."""
@@ -56,6 +61,8 @@ class HelperCommand:
             volumes[ENGINE_SOCKET] = {"bind": ENGINE_SOCKET, "mode": "rw"}
         for source, inside in self.files:
             volumes[source] = {"bind": inside, "mode": "ro"}
+        if self.host_cgroups:
+            volumes["/sys/fs/cgroup"] = {"bind": HOST_CGROUPS, "mode": "rw"}
         if volumes:
             options["volumes"] = volumes
         return options

@@ -58,7 +58,10 @@ class ExecProbe(Probe):
         for item in results:
             if item.info is None:
                 return Check(False, f"{item.label}: {item.problem}")
-            if not item.info["State"].get("Running") or item.info["State"].get("Paused"):
+            state = item.info["State"]
+            if state.get("Paused"):
+                return Check(False, f"{item.label}: paused")
+            if not state.get("Running"):
                 return Check(False, f"{item.label}: not running")
             ok, detail = self._run(runtime, item.info["Id"], item.label, params)
             if not ok:
@@ -70,27 +73,39 @@ class ExecProbe(Probe):
     def _run(
         runtime: Runtime, container_id: str, label: str, params: ExecParams
     ) -> tuple[bool, str]:
+        from chaos.container_exec import exec_run
         from chaos.docker_client import describe_engine_error
+        from chaos.errors import ChaosError
 
         api = runtime.docker.api
         outcome: dict[str, object] = {}
 
         def work() -> None:
             try:
-                exec_id = api.exec_create(container_id, params.command, user=params.user or "")
-                output = api.exec_start(exec_id, demux=True)
-                outcome["stdout"] = (output[0] or b"").decode("utf-8", "replace")
-                outcome["exit"] = api.exec_inspect(exec_id).get("ExitCode")
+                result = exec_run(
+                    api,
+                    container_id,
+                    params.command,
+                    label=label,
+                    user=params.user,
+                    timeout=params.timeout,
+                )
+                outcome["stdout"], outcome["exit"] = result.stdout, result.exit_code
+            except ChaosError as exc:  # paused, or still running at the timeout
+                outcome["error"] = str(exc)
             except Exception as exc:  # turned into a failed check below
-                outcome["error"] = describe_engine_error(exc)
+                outcome["error"] = f"{label}: {describe_engine_error(exc)}"
 
+        # exec_run is bounded by the timeout and every engine call by the
+        # engine timeout, so the worker always ends; the sample does not wait
+        # longer than the probe's timeout for it
         worker = threading.Thread(target=work, daemon=True, name=f"exec-probe-{label}")
         worker.start()
-        worker.join(params.timeout)
+        worker.join(params.timeout + 0.5)
         if worker.is_alive():
             return False, f"{label}: command still running after {params.timeout:g}s"
         if "error" in outcome:
-            return False, f"{label}: {outcome['error']}"
+            return False, str(outcome["error"])
         exit_code, stdout = outcome.get("exit"), str(outcome.get("stdout", ""))
         if exit_code != params.expect.exit_code:
             tail = stdout.strip().splitlines()[-1:] or [""]

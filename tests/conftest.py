@@ -251,3 +251,24 @@ def chaosdrill(*args: str, env: dict[str, str] | None = None, timeout: float = 1
         cwd=kw.pop("cwd", ROOT),
         **kw,
     )
+
+
+@pytest.fixture
+def frozen_guard(containers: Any) -> Iterator[Callable[[str], None]]:
+    """Containers (ids) registered here are thawed at teardown, before the
+    ``containers`` fixture removes them, and their pauses are withdrawn."""
+    from chaos import cgroup_freezer, pausing
+
+    guarded: list[str] = []
+    yield guarded.append
+    for container_id in guarded:
+        with contextlib.suppress(OSError):
+            freezer = cgroup_freezer.find(container_id)
+            if freezer.frozen():
+                freezer.thaw()
+        with contextlib.suppress(OSError):  # a v2 hierarchy beside v1 (hybrid)
+            unified = Path("/sys/fs/cgroup/unified/docker") / container_id / "cgroup.freeze"
+            if unified.exists() and unified.read_text().strip() == "1":
+                unified.write_text("0")
+        for run_id in pausing.held(container_id):
+            pausing.release(container_id, run_id)

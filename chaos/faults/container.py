@@ -12,13 +12,17 @@ from a crash, ``kill`` to test an operator's or orchestrator's stop.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from chaos.docker_client import engine_errors
+from chaos import cgroup_freezer, pausing
+from chaos.cgroup_freezer import Freezer, FreezerError
+from chaos.docker_client import describe_engine_error, engine_errors, is_engine_timeout
 from chaos.durations import Duration
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand, engine_call
+from chaos.helpers import ENGINE_SOCKET, HOST_CGROUPS, HelperCommand, engine_call
 from chaos.hookspecs import hookimpl
 from chaos.signals import SignalName, signal_number
 
@@ -165,11 +169,25 @@ class ContainerStop(Fault):
 
     def revert(self, ctx: FaultContext, params: StopParams, state: dict[str, Any]) -> None:
         runtime, target = ctx.runtime, ctx.target
-        info = _inspect(runtime, target, RevertFailed)
+        try:
+            info = runtime.docker.api.inspect_container(target.id)
+        except Exception as exc:
+            if _is_gone(exc):
+                return  # removed meanwhile: nothing left to start
+            raise RevertFailed(
+                f"inspecting container {target.name}: {describe_engine_error(exc)}"
+            ) from None
         if info["State"].get("Running"):
             return  # something else already started it again
         with engine_errors(RevertFailed, f"starting container {target.name}"):
             runtime.docker.api.start(target.id)
+        # done only once it shows: running again
+        state_after = _inspect(runtime, target, RevertFailed)["State"]
+        if not state_after.get("Running"):
+            raise RevertFailed(
+                f"container {target.name} was started but is not running "
+                f"({state_after.get('Status')}, exit code {state_after.get('ExitCode')})"
+            )
 
     def watchdog(self, ctx: FaultContext, params: StopParams) -> HelperCommand:
         return HelperCommand(
@@ -206,27 +224,186 @@ class ContainerPause(Fault):
             raise InjectionFailed(
                 f"container {target.name} is already paused; refusing to stack on another pause"
             )
-        with engine_errors(InjectionFailed, f"pausing container {target.name}"):
+        # announced before the pause call: no exec of this process starts in it from now on
+        pausing.hold(target.id, runtime.run_id)
+        try:
             runtime.docker.api.pause(target.id)
+        except Exception as exc:
+            if is_engine_timeout(exc):
+                # it may be frozen with its API wedged: held as injected, so that the
+                # revert (or the watchdog, or recover) thaws it
+                return {"pause": f"no answer: {describe_engine_error(exc)}"}
+            pausing.release(target.id, runtime.run_id)
+            raise InjectionFailed(
+                f"pausing container {target.name}: {describe_engine_error(exc)}"
+            ) from None
+        except BaseException:
+            pausing.release(target.id, runtime.run_id)
+            raise
         return {}
 
-    def revert(self, ctx: FaultContext, params: Params, state: dict[str, Any]) -> None:
-        runtime, target = ctx.runtime, ctx.target
-        try:
-            info = runtime.docker.api.inspect_container(target.id)
-        except Exception as exc:
-            if _is_gone(exc):
-                return  # removed meanwhile: nothing left to unpause
-            raise RevertFailed(f"inspecting container {target.name}: {exc}") from None
-        if not info["State"].get("Paused"):
-            return
-        with engine_errors(RevertFailed, f"unpausing container {target.name}"):
-            runtime.docker.api.unpause(target.id)
+    def revert(self, ctx: FaultContext, params: Params, state: dict[str, Any]) -> dict[str, Any]:
+        observed = unpause_verified(ctx.runtime, ctx.target)
+        pausing.release(ctx.target.id, ctx.runtime.run_id)
+        return observed
 
     def watchdog(self, ctx: FaultContext, params: Params) -> HelperCommand:
         return HelperCommand(
-            engine_call("POST", f"/containers/{ctx.target.id}/unpause"), engine_socket=True
+            ("sh", "-c", UNPAUSE_OR_THAW, "unpause", ctx.target.id, ENGINE_SOCKET, HOST_CGROUPS),
+            engine_socket=True,
+            host_cgroups=True,
         )
+
+
+UNPAUSE_OR_THAW = r"""
+id="$1"; sock="$2"; cg="$3"
+call() {
+  curl -s --max-time 10 --unix-socket "$sock" -o /dev/null -w '%{http_code}' \
+    -X POST "http://localhost/containers/$id/$1"
+}
+freeze() {
+  # cgroup v1 (also when a v2 hierarchy is mounted beside it): the freezer
+  # hierarchy alone, which is what Docker freezes; else cgroup v2
+  if [ -d "$cg/freezer" ]; then
+    for d in $(find "$cg/freezer" -maxdepth 4 -type d -name "*$id*" 2>/dev/null); do
+      echo "$1" > "$d/freezer.state"
+    done
+  elif [ -f "$cg/cgroup.controllers" ]; then
+    for d in $(find "$cg" -maxdepth 4 -type d -name "*$id*" 2>/dev/null); do
+      if [ "$1" = FROZEN ]; then echo 1; else echo 0; fi > "$d/cgroup.freeze"
+    done
+  fi
+}
+case "$(call unpause)" in 204|404) exit 0 ;; esac
+freeze THAWED
+sleep 1
+if curl -s --max-time 10 --unix-socket "$sock" "http://localhost/containers/$id/json" \
+    | grep -q '"Paused":true'; then
+  freeze FROZEN
+  call unpause
+fi
+"""
+"""The pause's dead man's switch: unpause through the engine; when the engine
+does not answer (wedged) or says the container is not paused, thaw its
+freezer cgroup directly, and let the engine unpause a pause it still records."""
+
+
+UNPAUSE_VERIFY_WITHIN = 15.0
+"""How long an unpause may take to show (through the API) once it was done."""
+
+
+def unpause_verified(runtime: Runtime, target: TargetRef) -> dict[str, Any]:
+    """Unpause the container and verify through the API that it is no longer paused.
+
+    When the engine does not answer for the container (an exec frozen in it
+    wedges every call), its freezer cgroup is thawed directly, if the engine
+    is on this host. Returns what was observed (``{}``, or how it was
+    unwedged); raises RevertFailed, naming the container, when the unpause
+    cannot be verified.
+    """
+    from chaos.bounded_client import single_attempt
+
+    api = runtime.docker.api
+    try:
+        # a wedged container answers no retry either: go to the thaw at once
+        with single_attempt() if runtime.engine_is_local else contextlib.nullcontext():
+            info = api.inspect_container(target.id)
+    except Exception as exc:
+        if _is_gone(exc):
+            return {"container": "gone"}
+        if not is_engine_timeout(exc):
+            raise RevertFailed(
+                f"inspecting container {target.name}: {describe_engine_error(exc)}"
+            ) from None
+        return _unwedge(runtime, target, f"inspect: {describe_engine_error(exc)}")
+    freezer = None
+    if runtime.engine_is_local:
+        with contextlib.suppress(FreezerError):
+            freezer = cgroup_freezer.find(target.id, info["State"].get("Pid"))
+    if info["State"].get("Paused"):
+        try:
+            api.unpause(target.id)
+        except Exception as exc:
+            if _is_gone(exc):
+                return {"container": "gone"}
+            if is_engine_timeout(exc):
+                return _unwedge(runtime, target, f"unpause: {describe_engine_error(exc)}")
+            # e.g. "not paused" after a thaw behind Docker's back: settled below
+    _verify_unpaused(runtime, target, freezer)
+    return {}
+
+
+UNWEDGE_SETTLE = 1.0
+"""After a thaw, calls the engine had queued (a pause, an unpause) may still
+run: the unpause is verified again this much later."""
+
+
+def _unwedge(runtime: Runtime, target: TargetRef, wedged: str) -> dict[str, Any]:
+    freezer = _thaw_wedged(runtime, target, wedged)
+    _verify_unpaused(runtime, target, freezer)
+    time.sleep(UNWEDGE_SETTLE)
+    _verify_unpaused(runtime, target, freezer)
+    return {"thawed": str(freezer.path), "engine": wedged}
+
+
+def _thaw_wedged(runtime: Runtime, target: TargetRef, wedged: str) -> Freezer:
+    if not runtime.engine_is_local:
+        raise RevertFailed(
+            f"unpausing container {target.name}: {wedged}; the engine is not on this host, "
+            "so its freezer cgroup cannot be thawed from here"
+        )
+    try:
+        freezer = cgroup_freezer.find(target.id)
+        if not freezer.thaw():
+            raise FreezerError(f"{freezer.path} still reads as frozen after the thaw")
+    except FreezerError as exc:
+        raise RevertFailed(
+            f"unpausing container {target.name}: {wedged}; thawing its cgroup failed: {exc}"
+        ) from None
+    return freezer
+
+
+def _verify_unpaused(runtime: Runtime, target: TargetRef, freezer: Freezer | None) -> None:
+    """Until the API says not paused (and the cgroup, when at hand, is thawed):
+    bring Docker's record and the cgroup into agreement, then unpause."""
+    from chaos.bounded_client import single_attempt
+
+    api = runtime.docker.api
+    deadline = time.monotonic() + UNPAUSE_VERIFY_WITHIN
+    last = ""
+    while True:
+        try:
+            with single_attempt() if freezer is not None else contextlib.nullcontext():
+                info = api.inspect_container(target.id)
+            paused = bool(info["State"].get("Paused"))
+            frozen = freezer is not None and freezer.frozen()
+            if not paused and not frozen:
+                return
+            if paused and freezer is not None and not frozen:
+                # thawed behind Docker's back: Docker's unpause would fail with "not
+                # paused", so freeze it again and let Docker do the unpause it records
+                freezer.freeze()
+                api.unpause(target.id)
+            elif paused:
+                api.unpause(target.id)
+            elif freezer is not None:
+                freezer.thaw()  # frozen behind Docker's back
+            last = "still paused" if paused else f"cgroup {freezer.path if freezer else ''} frozen"
+        except Exception as exc:
+            if _is_gone(exc):
+                return
+            last = describe_engine_error(exc) if not isinstance(exc, OSError) else str(exc)
+            if freezer is not None and is_engine_timeout(exc):
+                # wedged again (a pause call that was still queued froze it while
+                # an exec started): thaw again
+                with contextlib.suppress(FreezerError):
+                    freezer.thaw()
+        if time.monotonic() >= deadline:
+            raise RevertFailed(
+                f"container {target.name}: the unpause could not be verified within "
+                f"{UNPAUSE_VERIFY_WITHIN:g}s ({last})"
+            )
+        time.sleep(0.2)
 
 
 class RemoveParams(Params):

@@ -126,16 +126,15 @@ def run_in_netns(
 
 def _exec_in(ctx: FaultContext, container_id: str, argv: list[str]) -> tuple[int, str] | None:
     """Exit code and output of ``argv`` run in a container; None if it is not running."""
-    api = ctx.runtime.docker.api
+    from chaos.container_exec import exec_run
+
     try:
-        exec_id = api.exec_create(container_id, argv)
-        output = api.exec_start(exec_id)
-        code = api.exec_inspect(exec_id).get("ExitCode")
-    except Exception:  # gone, or no longer running: the caller starts a helper instead
+        result = exec_run(ctx.runtime.docker.api, container_id, argv)
+    except Exception:  # gone, paused or no longer running: the caller starts a helper instead
         return None
-    if code is None:
+    if result.exit_code is None:
         return None
-    return int(code), output.decode("utf-8", "replace")
+    return result.exit_code, result.output
 
 
 def container_addresses(ctx: FaultContext, ref: TargetRef) -> list[str]:

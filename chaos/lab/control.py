@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chaos import pausing
 from chaos.docker_client import engine_errors
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.faults.network import APPLY_RULES, REVERT, chain_name
@@ -53,8 +54,13 @@ class LabNodeController(NodeController):
                     api.kill(self._container)
                 return {"graceful": graceful}
             if action == "pause":
-                api.pause(self._container)
-                return {}
+                pausing.hold(self._container, self.runtime.run_id)
+                try:
+                    api.pause(self._container)
+                except BaseException:
+                    pausing.release(self._container, self.runtime.run_id)
+                    raise
+                return {"container": self._container}
         peers = sorted(
             n.address for n in self.inventory.nodes if n.name != self.node.name and n.address
         )
@@ -81,6 +87,7 @@ class LabNodeController(NodeController):
             elif action == "pause":
                 if api.inspect_container(self._container)["State"].get("Paused"):
                     api.unpause(self._container)
+                pausing.release(self._container, self.runtime.run_id)
             else:
                 code, output = self._exec(
                     ["sh", "-c", REVERT, "revert", chain_name(tag)], what, RevertFailed
@@ -100,12 +107,12 @@ class LabNodeController(NodeController):
         return ("docker", "exec", self._container, "sh", "-c", REVERT, "revert", chain_name(tag))
 
     def _exec(self, argv: list[str], what: str, error: type = InjectionFailed) -> tuple[int, str]:
-        api = self.runtime.docker.api
+        from chaos.container_exec import exec_run
+
         with engine_errors(error, what):
-            exec_id = api.exec_create(self._container, argv)
-            output = api.exec_start(exec_id).decode("utf-8", "replace").strip()
-            code = api.exec_inspect(exec_id).get("ExitCode")
-        return int(code if code is not None else -1), output
+            result = exec_run(self.runtime.docker.api, self._container, argv, label=self.node.name)
+        code = result.exit_code
+        return int(code if code is not None else -1), result.output.strip()
 
 
 @hookimpl

@@ -266,7 +266,7 @@ def node_client(
     endpoint: str, timeout: float = 30, tls: TlsFiles | None = None
 ) -> docker.DockerClient:
     """A client of a node's engine (with the lab's client certificate when ``tls`` is
-    given); raises (SDK errors) when it does not answer."""
+    given), every call bounded by ``timeout``; raises (SDK errors) when it does not answer."""
     from chaos.swarm.inventory import docker_client
 
     client: docker.DockerClient = docker_client(endpoint, tls, timeout=timeout)

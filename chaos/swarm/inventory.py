@@ -63,16 +63,17 @@ before a TLS client is set up (below). Newer engines still serve it."""
 def docker_client(
     endpoint: str, tls: TlsFiles | None, *, version: str = API_VERSION, **options: Any
 ) -> Any:
-    """A docker SDK client of ``endpoint``, with ``tls``'s files when given. It
+    """A docker SDK client of ``endpoint``, with ``tls``'s files when given, whose
+    calls are bounded and retried as :mod:`chaos.bounded_client` says. It
     connects on its first call.
 
     A TLS client ignores the environment: requests lets ``$REQUESTS_CA_BUNDLE``
     or ``$CURL_CA_BUNDLE`` replace the CA a session was given, and the engine's
     certificate must be checked against the inventory's CA, not the system's.
     """
-    import docker
+    from chaos.bounded_client import BoundedDockerClient
 
-    client = docker.DockerClient(
+    client = BoundedDockerClient(
         base_url=endpoint,
         tls=tls.docker_config() if tls is not None else False,
         version=version,

@@ -238,23 +238,57 @@ def test_signal_reverts_every_fault(containers, experiment_file, tmp_path, group
 
 
 def test_failing_revert_is_reported_as_error(containers, experiment_file, tmp_path, group):
-    containers.run(labels={"grp": group})
+    """The stopped container cannot start again: another one took its host port."""
+    import threading
+
+    web = containers.run(publish=True, labels={"grp": group})
+    port = host_port(web)
     path = experiment_file(f"""
         version: 1
         title: revert fails
         targets:
           web: {{select: {{labels: {{grp: {group}}}}}}}
         method:
-          - {{name: stop, fault: container.stop, target: web, duration: 2s, timeout: 1s}}
-          - {{name: remove, fault: container.remove, target: web, at: 500ms}}
+          - {{name: stop, fault: container.stop, target: web, duration: 3s, timeout: 1s}}
     """)
+
+    def take_the_port() -> None:
+        deadline = time.monotonic() + 10
+        while running(web) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        containers.run("busybox", command=["sleep", "300"], ports={"80/tcp": ("127.0.0.1", port)})
+
+    taker = threading.Thread(target=take_the_port)
+    taker.start()
     result = run(path, tmp_path)
+    taker.join(20)
     assert result.verdict is Verdict.ERROR
     assert result.exit_code == 4
     revert = [r for r in result.reasons if r.kind == "revert"]
     assert revert and "could not be reverted on" in revert[0].message
+    assert "already allocated" in revert[0].message
     outcomes = {f.step: f.outcome for f in result.journal.faults}
-    assert outcomes == {"stop": "revert-failed", "remove": "injected"}
+    assert outcomes == {"stop": "revert-failed"}
+
+
+def test_a_stop_whose_container_was_removed_is_reverted(
+    containers, experiment_file, tmp_path, group
+):
+    """Nothing is left to start: the stop does not outlive the run."""
+    containers.run(labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: stopped, then removed
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: stop, fault: container.stop, target: web, duration: 3s, timeout: 1s}}
+          - {{name: remove, fault: container.remove, target: web, at: 1500ms}}
+    """)
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.PASSED, reasons(result)
+    outcomes = {f.step: f.outcome for f in result.journal.faults}
+    assert outcomes == {"stop": "reverted", "remove": "injected"}
 
 
 def test_injection_failure_is_error_and_reverts_the_others(

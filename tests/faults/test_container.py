@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from chaos import pausing
 from chaos.errors import InjectionFailed
 from chaos.fault import FaultContext
 from chaos.faults.container import (
@@ -147,7 +148,29 @@ def test_pause_revert_of_a_removed_container_is_a_no_op(containers, runtime):
     fault = ContainerPause()
     saved = fault.inject(ctx(runtime, ref(web)), fault.Params())
     web.remove(force=True)
-    fault.revert(ctx(runtime, ref(web)), fault.Params(), saved)  # must not raise
+    observed = fault.revert(ctx(runtime, ref(web)), fault.Params(), saved)  # must not raise
+    assert observed == {"container": "gone"}
+    assert pausing.held(web.id) == [], "the pause no longer keeps execs out"
+
+
+def test_pause_is_announced_before_it_is_applied_and_withdrawn_after_the_unpause(
+    containers, runtime
+):
+    web = containers.run()
+    fault = ContainerPause()
+    saved = fault.inject(ctx(runtime, ref(web)), fault.Params())
+    assert pausing.held(web.id) == [runtime.run_id]
+    fault.revert(ctx(runtime, ref(web)), fault.Params(), saved)
+    assert pausing.held(web.id) == []
+
+
+def test_stop_revert_of_a_removed_container_is_done(containers, runtime):
+    web = containers.run()
+    fault = ContainerStop()
+    params = fault.Params(timeout=1)
+    saved = fault.inject(ctx(runtime, ref(web)), params)
+    web.remove(force=True)
+    fault.revert(ctx(runtime, ref(web)), params, saved)  # gone counts as reverted
 
 
 def test_remove_deletes_the_container(containers, runtime, docker_client):

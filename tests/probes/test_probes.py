@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,58 @@ def test_exec_argv_is_not_a_shell_string(web, runtime):
 def test_exec_times_out(web, runtime):
     result = check(ExecProbe(), runtime, container=web.name, command=["sleep", "5"], timeout=0.5)
     assert not result.ok and "still running" in result.detail
+
+
+def test_exec_probe_leaves_no_thread_behind_after_its_timeout(web, runtime):
+    started = time.monotonic()
+    result = check(ExecProbe(), runtime, container=web.name, command=["sleep", "8"], timeout=0.5)
+    assert not result.ok and result.detail == f"{web.name}: command still running after 0.5s"
+    wait_for(
+        lambda: not any(t.name == f"exec-probe-{web.name}" for t in threading.enumerate()),
+        2.5,
+        "the exec probe's worker thread to end",
+    )
+    assert time.monotonic() - started < 4, "the worker did not wait for the command (8 s)"
+
+
+def exec_creates(docker_client: Any, container: Any, since: float) -> int:
+    events = docker_client.api.events(
+        since=since,
+        until=time.time() + 0.5,
+        filters={"container": container.id, "event": "exec_create"},
+        decode=True,
+    )
+    return sum(1 for _ in events)
+
+
+def test_exec_into_a_container_a_pause_holds_fails_without_an_exec(
+    containers, runtime, docker_client
+):
+    from chaos import pausing
+
+    web = containers.run("busybox", command=["sleep", "300"])  # no healthcheck execs
+    since = time.time() - 0.5
+    pausing.hold(web.id, "run-holding")
+    try:
+        held = check(ExecProbe(), runtime, container=web.name, command=["true"])
+    finally:
+        pausing.release(web.id, "run-holding")
+    assert not held.ok
+    assert held.detail == f"{web.name}: paused (by chaosdrill run run-holding)"
+    time.sleep(1.1)  # events are stamped in whole seconds
+    assert exec_creates(docker_client, web, since) == 0, "no exec was even created"
+    after = check(ExecProbe(), runtime, container=web.name, command=["true"])
+    assert after.ok, after.detail
+    assert exec_creates(docker_client, web, since) == 1
+
+
+def test_exec_into_a_paused_container_says_paused(web, runtime):
+    web.pause()
+    try:
+        result = check(ExecProbe(), runtime, container=web.name, command=["true"])
+    finally:
+        web.unpause()
+    assert not result.ok and result.detail == f"{web.name}: paused"
 
 
 def test_exec_on_a_missing_container_fails_the_sample(runtime):
