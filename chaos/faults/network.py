@@ -484,26 +484,13 @@ class NetworkDisconnect(Fault):
     def inject(self, ctx: FaultContext, params: DisconnectParams) -> dict[str, Any]:
         from chaos.docker_client import engine_errors
 
-        api = ctx.runtime.docker.api
-        with engine_errors(InjectionFailed, f"inspecting {ctx.target.name}"):
-            info = api.inspect_container(ctx.target.id)
-        networks = info["NetworkSettings"]["Networks"] or {}
-        name, endpoint = _endpoint(networks, params.network)
-        if endpoint is None:
-            raise InjectionFailed(
-                f"{ctx.target.name} is not connected to network {params.network!r} "
-                f"(it is on: {', '.join(networks) or 'none'})"
-            )
-        short_id = ctx.target.id[:12]
-        aliases = [a for a in endpoint.get("Aliases") or [] if a != short_id]
+        found = self.before(ctx, params)  # as it is now: the network may have changed since
+        name = found["network"]
         with engine_errors(InjectionFailed, f"disconnecting {ctx.target.name} from {name}"):
-            api.disconnect_container_from_network(ctx.target.id, endpoint["NetworkID"], force=True)
-        return {
-            "network": name,
-            "network_id": endpoint["NetworkID"],
-            "aliases": aliases,
-            "address_before": endpoint.get("IPAddress"),
-        }
+            ctx.runtime.docker.api.disconnect_container_from_network(
+                ctx.target.id, found["network_id"], force=True
+            )
+        return found
 
     def revert(
         self, ctx: FaultContext, params: DisconnectParams, state: dict[str, Any]
