@@ -211,6 +211,7 @@ class FaultActivity:
             return
         error = ""
         ctx = self._context(ref, record)
+        record.revert_started = self._clock.now()
         for attempt in range(REVERT_ATTEMPTS):
             try:
                 observed = fault.revert(

@@ -435,6 +435,19 @@ class Runner:
                     break
         return names
 
+    def _held_at(self, t: float) -> bool:
+        """True when some fault was in effect at ``t`` and not yet being reverted."""
+        for activity in self._activities:
+            for rec in activity.records:
+                if rec.injected_at is None:
+                    continue
+                end = next(
+                    e for e in (rec.revert_started, rec.reverted_at, activity.end) if e is not None
+                )
+                if rec.injected_at <= t <= end:
+                    return True
+        return False
+
     def _judge_series(self) -> None:
         experiment = self.loaded.experiment
         tolerances = {p.name: p for p in experiment.probes}
@@ -483,7 +496,7 @@ class Runner:
                     when = ""
                 failed = [s for s in series.samples if not s.ok and s.detail]
                 # what it said under the fault, rather than while a revert was undoing it
-                under_fault = [s for s in failed if self._active_faults_at(s.t)]
+                under_fault = [s for s in failed if self._held_at(s.t + s.latency)]
                 said = f"; it reported: {(under_fault or failed)[-1].detail}" if failed else ""
                 self.report(
                     ReasonRecord(

@@ -107,6 +107,8 @@ class FaultRecord(Record):
     """When the fault was in effect (inject returned)."""
     reverted_at: float | None = None
     """When the revert completed."""
+    revert_started: float | None = None
+    """When the revert began: until then the fault was in effect as injected."""
     before: dict[str, Any] | None = None
     """The object's state before the fault, recorded before the injection
     (what the revert restores); None for faults that need none."""
