@@ -72,3 +72,13 @@ def interrupt_signals(on_signal: Callable[[str], None], *, enabled: bool = True)
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def ignore_interrupts() -> None:
+    """From now on this process ignores SIGINT, SIGTERM and SIGHUP, except where a
+    run installs its own handlers (:func:`interrupt_signals` restores this after).
+    For the command line: once a run is over, a late signal must not kill the
+    process before it has printed its verdict and returned its exit code."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in INTERRUPTS:
+            signal.signal(signum, signal.SIG_IGN)

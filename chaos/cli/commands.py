@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chaos.exitcodes import ExitCode
 
@@ -63,7 +63,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from chaos import api
-    from chaos.cli.console import LiveConsole, PlainConsole
 
     loaded = api.load(args.file)
     inventory = api.inventory(lab=args.lab, path=args.inventory)
@@ -72,6 +71,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print_plan(api.plan(loaded, seed=args.seed, inventory=inventory))
         return 0
+    from chaos.signals import ignore_interrupts
+
+    # the run handles SIGINT, SIGTERM and SIGHUP itself; once it is over, one more
+    # must not kill the process before its verdict is printed and its code returned
+    ignore_interrupts()
+    return _run(args, api, loaded, inventory)
+
+
+def _run(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> int:
+    from chaos.cli.console import LiveConsole, PlainConsole
+
     if args.json:
         result = api.run(loaded, seed=args.seed, report_dir=args.report_dir, inventory=inventory)
         print(

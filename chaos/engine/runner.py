@@ -164,7 +164,9 @@ class Runner:
                 )
             finally:
                 self._wind_down()
-        return self._finish()
+            # still under the handlers: a signal now (a second SIGTERM, say) must not
+            # kill the process before the journal is written and the verdict returned
+            return self._finish()
 
     def _run_phases(self) -> None:
         experiment = self.loaded.experiment

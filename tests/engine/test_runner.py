@@ -478,3 +478,42 @@ def test_dry_run_touches_nothing(containers, experiment_file, group):
     assert web.name in proc.stdout and "container.pause" in proc.stdout
     assert "nothing is touched" in proc.stdout
     assert not paused(web) and running(web)
+
+
+def test_signals_after_the_revert_still_leave_a_verdict(
+    containers, experiment_file, tmp_path, group
+):
+    """A second SIGTERM that lands once the faults are reverted, while the run is
+    writing its journal and printing its verdict, must not kill it half-way."""
+    web = containers.run(labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: interrupted twice
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 60s}}
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaos", "run", str(path), "--json", "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        wait_for(lambda: paused(web), 20, "the pause")
+        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: not paused(web), 20, "the revert")
+        for _ in range(20):  # keep signalling until the process is gone
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, (proc.returncode, out, err)
+    data = json.loads(out)
+    assert data["verdict"] == "aborted" and Path(data["journal"]).exists()
