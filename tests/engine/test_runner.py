@@ -494,13 +494,9 @@ def test_signals_after_the_revert_still_leave_a_verdict(
         method:
           - {{name: freeze, fault: container.pause, target: web, duration: 60s}}
     """)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chaos", "run", str(path), "--json", "--report-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    from tests.engine.test_safeguards import start_run
+
+    proc = start_run(path, tmp_path)
     try:
         wait_for(lambda: paused(web), 20, "the pause")
         proc.send_signal(signal.SIGTERM)
