@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from chaos import watchdog
 from chaos.engine.clock import RunClock
 from chaos.engine.events import FaultFailed, FaultInjected, FaultReverted, Observer
 from chaos.engine.plan import PlannedFault
@@ -89,8 +90,14 @@ class FaultActivity:
 
     @property
     def end(self) -> float:
-        """When this step's window closes (seconds since the run started)."""
+        """When this step's window closes as planned (seconds since the run started)."""
         return self._start + (self.planned.step.duration or 0.0)
+
+    @property
+    def due(self) -> float:
+        """When the step's last fault ends: ``duration`` after it took effect."""
+        dues = [r.due for r in self.records if r.due is not None]
+        return max(dues, default=self.end)
 
     def start(self) -> None:
         self._thread.start()
@@ -108,7 +115,8 @@ class FaultActivity:
                 return
             self._inject_all()
             self.injected.set()
-            self._abort.wait(self._clock.until(self.end))
+            if not self.planned.fault.reversible:  # the method goes on that long after it
+                self._abort.wait(self._clock.until(self.due))
         except BaseException as exc:  # a bug must still end in a revert
             self._report(
                 ReasonRecord(
@@ -175,7 +183,9 @@ class FaultActivity:
             record.applied_at = self._clock.now()
             record.outcome = "injected"
             record.state = dict(state or {})
-            self._safeguards.after_inject(ctx, fault, record.state)
+            record.due = self._due(record.applied_at, ctx.revert_at)
+            revert_at = time.time() + self._clock.until(record.due) if fault.reversible else None
+            self._safeguards.after_inject(ctx, fault, record.state, revert_at)
         except ChaosError as exc:
             if record.outcome == "injected":  # in, but not recorded: revert it now
                 message = f"on {ref.name} could not be recorded in the ledger: {exc}"
@@ -193,7 +203,9 @@ class FaultActivity:
             )
             return
         self._observer(
-            FaultInjected(t, step.name, step.fault, ref.name, self.end, fault.reversible)
+            FaultInjected(
+                t, step.name, step.fault, ref.name, record.due or self.end, fault.reversible
+            )
         )
 
     def _skip_rest(self) -> None:
@@ -201,9 +213,25 @@ class FaultActivity:
             if record.outcome == "scheduled":
                 record.outcome = "skipped"
 
+    def _due(self, applied_at: float, armed_for: float | None) -> float:
+        """``duration`` after the fault took effect: the time spent arming its safety
+        net is not taken out of the fault. Never later than a second before its
+        watchdog fires (armed for the planned end plus the grace), so the run
+        always reverts first."""
+        due = applied_at + (self.planned.step.duration or 0.0)
+        if armed_for is not None:
+            latest = self._clock.now() + (armed_for + watchdog.grace() - 1.0 - time.time())
+            due = min(due, max(latest, applied_at))
+        return due
+
     def _revert_all(self) -> None:
         if self.planned.fault.reversible:
-            self._each_target(self._revert_one)
+            self._each_target(self._revert_when_due)
+
+    def _revert_when_due(self, ref: TargetRef, record: FaultRecord) -> None:
+        if record.outcome == "injected" and record.due is not None:
+            self._abort.wait(self._clock.until(record.due))
+        self._revert_one(ref, record)
 
     def _revert_one(self, ref: TargetRef, record: FaultRecord) -> None:
         step, fault = self.planned.step, self.planned.fault
@@ -242,6 +270,8 @@ class FaultActivity:
             return
         record.reverted_at = t
         record.outcome = "reverted"
+        if record.applied_at is not None:
+            record.in_effect = round(t - record.applied_at, 4)
         self._safeguards.after_revert(ctx, record.watchdog)
         self._observer(FaultReverted(t, step.name, step.fault, ref.name))
 

@@ -431,7 +431,8 @@ class Runner:
             for rec in activity.records:
                 if rec.injected_at is None:
                     continue
-                end = rec.reverted_at if rec.reverted_at is not None else activity.end
+                planned_end = rec.due if rec.due is not None else activity.end
+                end = rec.reverted_at if rec.reverted_at is not None else planned_end
                 if rec.injected_at <= t <= max(end, rec.injected_at):
                     names.append(rec.step)
                     break

@@ -95,11 +95,22 @@ class Safeguards:
         self.ledger.update(ctx.injection_id, watchdog=watchdog_id)
         return Armed(watchdog_id, before)
 
-    def after_inject(self, ctx: FaultContext, fault: Fault, state: dict[str, Any]) -> None:
+    def after_inject(
+        self,
+        ctx: FaultContext,
+        fault: Fault,
+        state: dict[str, Any],
+        revert_at: float | None = None,
+    ) -> None:
+        """Record the fault's state, and when it will be reverted (``revert_at``,
+        wall time: ``duration`` after it took effect)."""
         if self.ledger is None:
             return
         if fault.reversible:
-            self.ledger.update(ctx.injection_id, state=state)
+            changes: dict[str, Any] = {"state": state}
+            if revert_at is not None:
+                changes["revert_at"] = revert_at
+            self.ledger.update(ctx.injection_id, **changes)
         else:
             self.ledger.close(ctx.injection_id, "injected")
 

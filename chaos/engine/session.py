@@ -273,7 +273,7 @@ class Injection:
                     self.fault.reversible
                     and self.step.duration is not None
                     and reverted_at
-                    and ended >= activity.end
+                    and ended >= activity.due
                 )
                 if self.expired:
                     warnings.warn(

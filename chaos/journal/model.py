@@ -109,6 +109,11 @@ class FaultRecord(Record):
     """When the revert completed."""
     revert_started: float | None = None
     """When the revert began: until then the fault was in effect as injected."""
+    due: float | None = None
+    """When the fault was to end: ``duration`` after ``applied_at``."""
+    in_effect: float | None = None
+    """Seconds from ``applied_at`` to ``reverted_at``: how long the fault held
+    (``duration`` is what was asked for)."""
     before: dict[str, Any] | None = None
     """The object's state before the fault, recorded before the injection
     (what the revert restores); None for faults that need none."""

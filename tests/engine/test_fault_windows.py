@@ -1,0 +1,98 @@
+"""A fault lasts its ``duration`` from the moment it takes effect: the time spent
+arming its safety net is not taken out of it. Checked against what the kernel
+and the engine saw, not only against the journal."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import chaosdrill
+
+pytestmark = pytest.mark.docker
+
+TOLERANCE = 0.1
+"""Seconds the time in effect may differ from ``duration``."""
+
+
+def run_one(experiment_file, tmp_path: Path, group: str, step: str) -> dict[str, Any]:
+    path = experiment_file(f"""
+        version: 1
+        title: fault window
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {step}
+    """)
+    proc = chaosdrill("run", str(path), "--json", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    journal = json.loads(Path(json.loads(proc.stdout)["journal"]).read_text())
+    (fault,) = journal["faults"]
+    assert fault["outcome"] == "reverted"
+    return fault
+
+
+def test_a_pause_is_frozen_for_its_duration(containers, experiment_file, tmp_path):
+    group = f"g{uuid.uuid4().hex[:10]}"
+    web = containers.run("busybox", command=["sleep", "600"], labels={"grp": group})
+    state_file = Path(f"/sys/fs/cgroup/freezer/docker/{web.id}/freezer.state")
+    if not state_file.exists():
+        pytest.skip("no cgroup v1 freezer file to watch the pause from outside")
+    frozen: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:  # the kernel's own view, every 2 ms
+        while not stop.is_set():
+            if state_file.read_text().strip() == "FROZEN":
+                frozen.append(time.monotonic())
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        fault = run_one(
+            experiment_file, tmp_path, group,
+            "{name: freeze, fault: container.pause, target: web, duration: 2s}",
+        )  # fmt: skip
+    finally:
+        stop.set()
+        watcher.join(5)
+    assert frozen, "the watcher never saw the container frozen"
+    seen = frozen[-1] - frozen[0]
+    assert abs(seen - 2.0) <= TOLERANCE, f"frozen for {seen:.3f}s, asked 2s"
+    assert fault["duration"] == 2.0
+    assert abs(fault["in_effect"] - 2.0) <= TOLERANCE, fault
+
+
+def test_a_stop_keeps_the_container_down_for_its_duration(containers, experiment_file, tmp_path):
+    group = f"g{uuid.uuid4().hex[:10]}"
+    web = containers.run("busybox", command=["sleep", "600"], labels={"grp": group})
+    fault = run_one(
+        experiment_file, tmp_path, group,
+        "{name: down, fault: container.stop, target: web, duration: 2s, timeout: 0s}",
+    )  # fmt: skip
+    web.reload()
+    state = web.attrs["State"]
+    # the engine's own timestamps: when the container stopped, when it started again
+    down = _ts(state["StartedAt"]) - _ts(state["FinishedAt"])
+    # the engine takes a while to start a container again: that is the revert's own
+    # time, which the journal records; until the revert began it was 2 s
+    assert abs(fault["revert_started"] - fault["applied_at"] - 2.0) <= TOLERANCE, fault
+    assert down >= 2.0 - TOLERANCE, f"down for only {down:.3f}s, asked 2s"
+    # the engine's view starts when the container died, a little before the stop
+    # call returned (applied_at), and ends once it runs again (reverted_at)
+    assert down <= fault["in_effect"] + 0.5, (down, fault)
+
+
+def _ts(text: str) -> float:
+    """A Docker timestamp (nanoseconds, Z) as seconds."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    base = datetime.fromisoformat(head + "+00:00").timestamp()
+    return base + float("0." + (frac or "0"))
