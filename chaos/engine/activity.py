@@ -173,6 +173,7 @@ class FaultActivity:
             armed = self._safeguards.before_inject(ctx, fault, step.name, params)
             record.watchdog, record.before = armed.watchdog, armed.before
             ctx = dataclasses.replace(ctx, watchdog=record.watchdog)
+            began = self._clock.now()  # the safety net is armed: only the fault itself now
             try:
                 state = fault.inject(ctx, params)
             except BaseException:
@@ -183,7 +184,7 @@ class FaultActivity:
             record.applied_at = self._clock.now()
             record.outcome = "injected"
             record.state = dict(state or {})
-            record.due = self._due(record.applied_at, ctx.revert_at)
+            record.due = self._due(began, record.applied_at, ctx.revert_at)
             revert_at = time.time() + self._clock.until(record.due) if fault.reversible else None
             self._safeguards.after_inject(ctx, fault, record.state, revert_at)
         except ChaosError as exc:
@@ -213,12 +214,15 @@ class FaultActivity:
             if record.outcome == "scheduled":
                 record.outcome = "skipped"
 
-    def _due(self, applied_at: float, armed_for: float | None) -> float:
-        """``duration`` after the fault took effect: the time spent arming its safety
-        net is not taken out of the fault. Never later than a second before its
-        watchdog fires (armed for the planned end plus the grace), so the run
-        always reverts first."""
-        due = applied_at + (self.planned.step.duration or 0.0)
+    def _due(self, began: float, applied_at: float, armed_for: float | None) -> float:
+        """When to revert: ``duration`` after the injection call began, which came
+        after the safety net was armed, so arming is not taken out of the fault.
+        The call's start rather than its return (``applied_at``): the effect
+        begins inside the call and the revert's effect inside the revert call,
+        after about the same delay, so the fault holds for ``duration``. Never
+        later than a second before its watchdog fires (armed for the planned
+        end plus the grace), so the run always reverts first."""
+        due = max(began + (self.planned.step.duration or 0.0), applied_at)
         if armed_for is not None:
             latest = self._clock.now() + (armed_for + watchdog.grace() - 1.0 - time.time())
             due = min(due, max(latest, applied_at))

@@ -110,7 +110,8 @@ class FaultRecord(Record):
     revert_started: float | None = None
     """When the revert began: until then the fault was in effect as injected."""
     due: float | None = None
-    """When the fault was to end: ``duration`` after ``applied_at``."""
+    """When the revert was due: ``duration`` after the injection call began (once
+    the safety net was armed), so the fault holds ``duration``."""
     in_effect: float | None = None
     """Seconds from ``applied_at`` to ``reverted_at``: how long the fault held
     (``duration`` is what was asked for)."""
