@@ -146,14 +146,14 @@ def test_no_entry_is_opened_when_the_watchdog_cannot_be_worked_out(tmp_path):
     ledger = Ledger(tmp_path)
     ctx = FaultContext(Runtime(), TargetRef("container", "c1", "web"), "inj1", time.time() + 5)
     with pytest.raises(InjectionFailed, match="cannot work out the revert"):
-        Safeguards(ledger).before_inject(ctx, _NoSwitch(), "s", Params())
+        Safeguards(ledger).arm(ctx, _NoSwitch(), "s", Params(), ctx.revert_at)
     assert ledger.open_entries() == []
 
 
 def test_the_state_before_is_in_the_ledger_before_the_injection(tmp_path):
     ledger = Ledger(tmp_path)
     ctx = FaultContext(Runtime(), TargetRef("service", "s1", "web"), "inj2", None)
-    armed = Safeguards(ledger).before_inject(ctx, _Remembers(), "s", Params())
+    armed = Safeguards(ledger).arm(ctx, _Remembers(), "s", Params(), ctx.revert_at)
     assert armed.before == {"replicas_before": 3}
     (entry,) = ledger.open_entries()
     assert entry.before == {"replicas_before": 3} and entry.needs_before
@@ -174,7 +174,7 @@ def test_recover_never_removes_a_watchdog_of_another_ledger(
         ctx = FaultContext(
             runtime, TargetRef("container", web.id, web.name), "dw1", time.time() + 120
         )
-        armed = Safeguards(other).before_inject(ctx, ContainerPause(), "freeze", Params())
+        armed = Safeguards(other).arm(ctx, ContainerPause(), "freeze", Params(), ctx.revert_at)
         assert armed.watchdog
         # the runner of that ledger "dies": its entry's process is gone
         (entry,) = other.open_entries()

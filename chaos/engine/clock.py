@@ -21,6 +21,10 @@ class RunClock:
         """ISO 8601 UTC time of an offset."""
         return (self.started_at + timedelta(seconds=offset)).isoformat(timespec="milliseconds")
 
+    def epoch(self, offset: float) -> float:
+        """An offset as wall-clock seconds (``time.time()``), as deadlines are kept."""
+        return time.time() + (offset - self.now())
+
     def until(self, offset: float) -> float:
         """Seconds left until ``offset`` (never negative)."""
         return max(0.0, offset - self.now())

@@ -20,10 +20,11 @@ import contextlib
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from chaos import __version__
-from chaos.engine.activity import NOT_INJECTED, FaultActivity, fault_records
+from chaos.engine.activity import NOT_INJECTED, FaultActivity, StepContext, fault_records
 from chaos.engine.clock import RunClock
 from chaos.engine.events import (
     Aborting,
@@ -65,6 +66,9 @@ from chaos.runtime import Runtime
 from chaos.signals import interrupt_signals
 
 JOIN_POLL = 0.1
+PARALLEL_STEPS = 8
+"""Fault steps whose safety nets are armed at the same time (each arms its
+objects in parallel too)."""
 
 
 class Runner:
@@ -104,6 +108,7 @@ class Runner:
         self._reasons: list[ReasonRecord] = []
         self._lock = threading.RLock()
         self._activities: list[FaultActivity] = []
+        self._arming: threading.Thread | None = None
         self._samplers: list[Sampler] = []
         self._guard_failures: dict[str, int] = {}
         self.plan: Plan | None = None
@@ -178,6 +183,13 @@ class Runner:
         if self.abort.is_set():
             return
 
+        self._activities = [
+            FaultActivity(planned, self._step_context()) for planned in self.plan.faults
+        ]
+        arming = threading.Thread(target=self._arm_all, name="arm-safety-nets", daemon=True)
+        arming.start()  # the safety nets are armed while the steady state is checked
+        self._arming = arming
+
         self._phase("steady-state")
         before = [self._check_once(b) for b in self.plan.steady_state]
         self.journal.steady_state_before = [rec for rec, _ in before]
@@ -205,27 +217,17 @@ class Runner:
                     True,
                 )
                 return
+        self._join_arming()
         if self.abort.is_set():
             return
 
         self._phase("method", f"{len(self.plan.faults)} fault step(s)")
+        self._schedule_all()
         method_start = self.clock.now()
         self._monitor.start()
         self._start_samplers(self.plan)
-        for planned in self.plan.faults:
-            activity = FaultActivity(
-                planned,
-                self.runtime,
-                self.clock,
-                method_start,
-                self.abort,
-                self.report,
-                self.emit,
-                self._safeguards,
-                self._monitor.wait_until_up,
-            )
-            self._activities.append(activity)
-            activity.start()
+        for activity in self._activities:
+            activity.start(method_start)
         self._wait_for_activities()
         if self.abort.is_set():
             return
@@ -246,6 +248,50 @@ class Runner:
             lambda message: self.emit(Notice(self.clock.now(), message)),
         )
 
+    def _step_context(self) -> StepContext:
+        return StepContext(
+            self.runtime,
+            self.clock,
+            self.abort,
+            self.report,
+            self.emit,
+            self._safeguards,
+            self._monitor.wait_until_up,
+        )
+
+    def _arm_all(self) -> None:
+        """Arm every fault's safety net (ledger entry, watchdog), steps in parallel.
+        A fault that cannot be armed ends the run before its method."""
+        try:
+            with ThreadPoolExecutor(
+                max_workers=max(1, min(PARALLEL_STEPS, len(self._activities))),
+                thread_name_prefix="arm",
+            ) as pool:
+                problems = [
+                    p for found in pool.map(lambda a: a.arm(), self._activities) for p in found
+                ]
+        except Exception as exc:  # a bug: nothing may be injected without its safety net
+            problems = [f"arming the safety nets failed: {type(exc).__name__}: {exc}"]
+        for problem in problems:
+            self.report(ReasonRecord(kind="inject", message=problem, t=self.clock.now()), True)
+
+    def _join_arming(self) -> None:
+        """Wait for the safety nets, in short steps so signal handlers run promptly."""
+        if self._arming is None:
+            return
+        while self._arming.is_alive():
+            self._arming.join(JOIN_POLL)
+
+    def _schedule_all(self) -> None:
+        """Give every armed watchdog its deadline, all at once, before the method
+        starts: at a fault's ``at`` only the injection happens."""
+        estimate = self.clock.now()
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(PARALLEL_STEPS, len(self._activities))),
+            thread_name_prefix="schedule",
+        ) as pool:
+            list(pool.map(lambda a: a.schedule(estimate), self._activities))
+
     def _wait_for_activities(self) -> None:
         """Wait in short steps so signal handlers run promptly in this thread."""
         for activity in self._activities:
@@ -257,6 +303,9 @@ class Runner:
         if any(a.is_alive() for a in self._activities):
             self.abort.set()
             self._wait_for_activities()
+        self._join_arming()
+        for activity in self._activities:
+            activity.release()  # what was armed and never injected
         for sampler in self._samplers:
             sampler.stop()
         for sampler in self._samplers:

@@ -37,7 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from chaos.durations import check_interval, format_duration, parse_duration
-from chaos.engine.activity import FaultActivity
+from chaos.engine.activity import FaultActivity, StepContext
 from chaos.engine.clock import RunClock
 from chaos.engine.events import Notice, Observer, ignore, redacted
 from chaos.engine.plan import PlannedFault, resolve_seed, resolve_target
@@ -223,16 +223,17 @@ class Injection:
         )
         self._activity = FaultActivity(
             planned,
-            session.runtime,
-            session.clock,
-            session.clock.now(),
-            self._abort,
-            self._report,
-            session.observer,
-            session.safeguards,
+            StepContext(
+                session.runtime,
+                session.clock,
+                self._abort,
+                self._report,
+                session.observer,
+                session.safeguards,
+            ),
         )
         try:
-            self._activity.start()
+            self._activity.start(session.clock.now())
             while not self._activity.injected.wait(JOIN_POLL):  # short waits: Ctrl-C gets in
                 pass
         except BaseException:

@@ -220,7 +220,9 @@ def arm_now(runtime: Runtime, container: Any) -> str:
     from chaos import watchdog
 
     command = ContainerPause().watchdog(ctx(runtime, container), Params())
-    return watchdog.arm(runtime, f"wd{container.id[:10]}", container.id, time.time(), command)
+    return watchdog.arm(
+        runtime, f"wd{container.id[:10]}", container.id, command, fire_at=time.time()
+    )
 
 
 def test_the_pause_watchdog_thaws_a_container_frozen_behind_dockers_back(
@@ -323,7 +325,7 @@ def fake_runtime(api: StuckAPI) -> Any:
 def test_a_revert_that_cannot_be_verified_leaves_the_ledger_entry_open(
     monkeypatch, state_dir: Path, takes: bool
 ):
-    from chaos.engine.activity import FaultActivity
+    from chaos.engine.activity import FaultActivity, StepContext
     from chaos.engine.clock import RunClock
     from chaos.engine.plan import PlannedFault
     from chaos.engine.safeguards import Safeguards
@@ -344,15 +346,16 @@ def test_a_revert_that_cannot_be_verified_leaves_the_ledger_entry_open(
     clock = RunClock()
     activity = FaultActivity(
         planned,
-        fake_runtime(api),
-        clock,
-        clock.now(),
-        threading.Event(),
-        lambda reason, abort: reasons.append(reason.message),
-        lambda event: None,
-        Safeguards(ledger),
+        StepContext(
+            fake_runtime(api),
+            clock,
+            threading.Event(),
+            lambda reason, abort: reasons.append(reason.message),
+            lambda event: None,
+            Safeguards(ledger),
+        ),
     )
-    activity.start()
+    activity.start(clock.now())
     activity.join(20)
     record = activity.records[0]
     open_ids = [e.id for e in ledger.open_entries()]
