@@ -26,7 +26,7 @@ handle started with :meth:`Injection.start` and never reverted).
 from __future__ import annotations
 
 import contextlib
-import signal
+import sys
 import threading
 import time
 import warnings
@@ -36,18 +36,22 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from chaos import __version__
 from chaos.durations import check_interval, format_duration, parse_duration
 from chaos.engine.activity import FaultActivity
 from chaos.engine.clock import RunClock
-from chaos.engine.events import Notice, Observer, ignore, redacted
+from chaos.engine.events import Observer, ignore
 from chaos.engine.plan import PlannedFault, resolve_seed, resolve_target
+from chaos.engine.result import RunResult
 from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe
+from chaos.engine.scope import RunScope, target_records
+from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, UsageError
 from chaos.experiment.model import FaultStep, TargetSpec
 from chaos.experiment.validate import did_you_mean, unknown_name
 from chaos.fault import Fault
-from chaos.journal.model import FaultRecord, ReasonRecord
+from chaos.journal.model import FaultRecord, Journal, ReasonRecord
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
 from chaos.probe import Check, Probe
@@ -120,6 +124,8 @@ class Injection:
         self._finished = False
         self.selection: Selection | None = None
         """How the target was resolved (candidates, chosen, seed); None before :meth:`start`."""
+        self.selections: dict[str, Selection] = {}
+        """Every target resolved for it: its own and those in ``targets``."""
         self.reasons: list[ReasonRecord] = []
         """What went wrong, in the words of a run's reasons (inject and revert failures)."""
         self.expired = False
@@ -206,6 +212,7 @@ class Injection:
                 )
                 for name, spec in self._specs.items()
             }
+            self.selections = selections
             self.selection = selections[self.step.target]
             session._begin(self)
         except BaseException:  # nothing was touched
@@ -319,11 +326,13 @@ def _join(activity: FaultActivity) -> None:
 class FaultSession:
     """Injects faults and samples probes from code, with a run's safety net.
 
-    One session is one "run" as far as the ledger is concerned (one run id):
-    its faults may overlap on one target, another live run's may not. It
-    reverts whatever the runs before it left behind when its first fault
-    starts, like ``chaosdrill run`` does. Close it when done (a ``with``
-    block does): every fault still active is reverted.
+    One session is one run (one :class:`~chaos.engine.scope.RunScope`, one run
+    id): its faults may overlap on one target, another live run's may not. It
+    sets up and tears down like ``chaosdrill run``: it reverts whatever the
+    runs before it left behind when its first fault starts, and when it closes
+    (a ``with`` block does) it reverts every fault still active and, if it
+    started any, calls ``chaosdrill_run_finished`` with a result describing
+    what it injected.
     """
 
     def __init__(
@@ -340,33 +349,61 @@ class FaultSession:
         handle_signals: bool = True,
     ):
         """``safeguards=False`` turns the ledger and watchdogs off (as for ``api.run``).
-        ``handle_signals``: while a fault is active on the main thread, SIGTERM
-        raises KeyboardInterrupt there so every block is left and reverted (only
-        when SIGTERM has its default handler)."""
-        self.plugins = plugins or default_plugins()
-        self._owns_runtime = runtime is None
-        self.runtime = runtime or Runtime(docker_url=docker_url, inventory=inventory)
-        self.runtime.node_controllers = self.plugins.registry.node_controllers
-        self.ledger = Ledger(Path(state_dir) if state_dir else None) if safeguards else None
-        self.safeguards = Safeguards(self.ledger)
+        ``handle_signals``: while a fault is active on the main thread, SIGINT,
+        SIGTERM and SIGHUP raise KeyboardInterrupt there so every block is left
+        and reverted (only where the signal still has its default handler)."""
+        self.scope = RunScope(
+            plugins or default_plugins(),
+            runtime,
+            docker_url=docker_url,
+            inventory=inventory,
+            ledger=Ledger(Path(state_dir) if state_dir else None) if safeguards else None,
+            observer=observer,
+            handle_signals=handle_signals,
+        )
         self.seed = resolve_seed(seed)
         """Picks among candidates for targets without a seed of their own (``mode: one``)."""
-        self.clock = RunClock()
-        self.observer: Observer = lambda event: observer(
-            redacted(event, self.runtime.redactor.text)
-        )
-        self.handle_signals = handle_signals
         self._active: list[Injection] = []
+        self._started: list[Injection] = []
         self._lock = threading.Lock()
-        self._recovered = False
-        self._previous_sigterm: dict[int, Any] = {}
+        self._signals = contextlib.ExitStack()
+        self._interrupted_by: str | None = None
         self._closed = False
+        self.result: RunResult | None = None
+        """What the session did, once it is closed (None if it started no fault)."""
 
     def __enter__(self) -> FaultSession:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # what faults and probes stand on: the run scope's
+
+    @property
+    def plugins(self) -> Plugins:
+        return self.scope.plugins
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.scope.runtime
+
+    @property
+    def ledger(self) -> Ledger | None:
+        return self.scope.ledger
+
+    @property
+    def safeguards(self) -> Safeguards:
+        return self.scope.safeguards
+
+    @property
+    def clock(self) -> RunClock:
+        return self.scope.clock
+
+    @property
+    def observer(self) -> Observer:
+        """Events go through the scope: redacted, and an observer that raises is ignored."""
+        return self.scope.emit
 
     @property
     def run_id(self) -> str:
@@ -569,14 +606,13 @@ class FaultSession:
     # -- bookkeeping -----------------------------------------------------------
 
     def _begin(self, injection: Injection) -> None:
-        if not self._recovered:
-            self._recovered = True
-            self._recover_orphans()
+        self.scope.recover_orphans()
         with self._lock:
+            self._started.append(injection)
             self._active.append(injection)
             first = len(self._active) == 1
-        if first:
-            self._trap_sigterm()
+        if first and threading.current_thread() is threading.main_thread():
+            self._signals.enter_context(self.scope.interrupts(self._on_signal, defaults_only=True))
 
     def _end(self, injection: Injection) -> None:
         with self._lock:
@@ -584,43 +620,22 @@ class FaultSession:
                 self._active.remove(injection)
             last = not self._active
         if last:
-            self._release_sigterm()
+            self._release_signals()
 
-    def _recover_orphans(self) -> None:
-        """Revert what dead runs left in the ledger before adding faults of our own."""
-        if self.ledger is None:
-            return
-        from chaos.recovery import recover_orphans
+    def _on_signal(self, name: str) -> None:
+        """SIGINT, SIGTERM or SIGHUP while a fault is active: leave the block (the
+        revert holds further ones back until it is done), as Ctrl-C does."""
+        self._interrupted_by = self._interrupted_by or name
+        raise KeyboardInterrupt(f"{name}: every active fault is reverted")
 
-        recover_orphans(
-            self.plugins,
-            self.runtime,
-            self.ledger,
-            lambda message: self.observer(Notice(self.clock.now(), message)),
-        )
-
-    def _trap_sigterm(self) -> None:
-        """SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt in the
-        main thread while a fault is active, as Ctrl-C does, so every block is
-        left and reverted; only where they still have their default handler."""
-        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
-            return
-        with contextlib.suppress(ValueError, OSError):
-            for signum in TRAPPED:
-                if signal.getsignal(signum) is signal.SIG_DFL:
-                    self._previous_sigterm[signum] = signal.signal(signum, _sigterm)
-
-    def _release_sigterm(self) -> None:
-        if not self._previous_sigterm:
-            return
-        with contextlib.suppress(ValueError, OSError):
-            if threading.current_thread() is threading.main_thread():
-                for signum, previous in self._previous_sigterm.items():
-                    signal.signal(signum, previous)
-                self._previous_sigterm = {}
+    def _release_signals(self) -> None:
+        """Give the signals back; only the main thread can (else :meth:`close` does)."""
+        if threading.current_thread() is threading.main_thread():
+            self._signals.close()
 
     def close(self) -> None:
-        """Revert every fault still active (newest first) and let go of the engine.
+        """Revert every fault still active (newest first), report the session to
+        ``chaosdrill_run_finished`` (if it started a fault) and let go of the engine.
 
         Raises RevertFailed naming every fault that could not be reverted."""
         if self._closed:
@@ -632,19 +647,56 @@ class FaultSession:
             except RevertFailed as exc:
                 errors.append(str(exc))
         self._closed = True
-        self._release_sigterm()
-        if self._owns_runtime:
-            self.runtime.close()
+        self._release_signals()
+        try:
+            if self._started:
+                self.result = self.scope.finished(self._result())
+        finally:
+            self.scope.close()
         if errors:
             raise RevertFailed("; ".join(errors))
 
+    def _result(self) -> RunResult:
+        """What the session did, as a run's result: every fault it started, with
+        its targets and records, and the reasons (inject and revert failures, a
+        signal) deciding the verdict. It writes no journal file."""
+        reasons = [reason for injection in self._started for reason in injection.reasons]
+        end = self.clock.now()
+        if self._interrupted_by is not None:
+            reasons.append(
+                ReasonRecord(
+                    kind="interrupted",
+                    message=f"fault session interrupted by {self._interrupted_by}; "
+                    "every active fault was reverted",
+                    t=end,
+                )
+            )
+        verdict = decide(reasons)
+        journal = Journal(
+            run_id=self.run_id,
+            versions={"chaosdrill": __version__, "python": sys.version.split()[0]},
+            experiment={"file": None, "title": SESSION_TITLE, "tags": []},
+            started_at=self.clock.started_at.isoformat(timespec="milliseconds"),
+            ended_at=self.clock.wall(end),
+            duration=round(end, 4),
+            seed=self.seed,
+            targets=target_records(
+                {name: sel for i in self._started for name, sel in i.selections.items()}
+            ),
+            faults=[record for injection in self._started for record in injection.records],
+            verdict=verdict.value,
+            reasons=ordered(reasons, verdict),
+            exit_code=int(verdict.exit_code),
+        )
+        # as a run's journal: every string may carry a secret value
+        journal = Journal.model_validate(
+            self.runtime.redactor.data(journal.model_dump(mode="json"))
+        )
+        return RunResult(verdict, tuple(journal.reasons), journal, None)
 
-TRAPPED = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
-
-def _sigterm(signum: int, frame: object) -> None:
-    name = signal.Signals(signum).name
-    raise KeyboardInterrupt(f"{name}: every active fault is reverted")
+SESSION_TITLE = "faults injected from code"
+"""The title a session's result carries (``result.journal.experiment["title"]``)."""
 
 
 # -- validation messages ------------------------------------------------------------
