@@ -48,8 +48,16 @@ from chaos.engine.sampling import BoundProbe
 from chaos.engine.scope import RunScope, target_records
 from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, UsageError
-from chaos.experiment.model import FaultStep, TargetSpec
-from chaos.experiment.validate import did_you_mean, unknown_name
+from chaos.experiment.model import FAULT_STEP_KEYS, FaultStep, TargetSpec
+from chaos.experiment.validate import (
+    STEP_KEYS,
+    CallProblems,
+    Parts,
+    check_params,
+    not_a_parameter,
+    unknown_kind,
+    validate_plugins,
+)
 from chaos.fault import Fault
 from chaos.journal.model import FaultRecord, Journal, ReasonRecord
 from chaos.ledger import Ledger
@@ -57,7 +65,6 @@ from chaos.plugins import Plugins, default_plugins
 from chaos.probe import Check, Probe
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
-from chaos.targets.base import empty_criteria
 from chaos.targets.selection import Selection
 
 JOIN_POLL = 0.1
@@ -450,85 +457,68 @@ class FaultSession:
         params: dict[str, Any],
         owns_session: bool = False,
     ) -> Injection:
+        """The fault call checked as a one-step experiment, by the experiment
+        validator's own checks (:mod:`chaos.experiment.validate`): the same
+        mistake reads the same as in a file."""
         __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         if self._closed:
             raise UsageError("this fault session is closed")
         registry = self.plugins.registry
-        faults = registry.faults
-        if fault_name not in faults:
-            raise UsageError(unknown_name("fault", fault_name, faults))
-        fault = faults[fault_name].cls()
-        owner = f"fault {fault_name}"
         step_name = name or fault_name
-        try:
-            step = FaultStep.model_validate(
-                {"name": step_name, "fault": fault_name, "target": step_name, "duration": duration}
-            )
-        except ValidationError as exc:
-            message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-            raise UsageError(f"{owner}: duration: {message}") from None
-        if fault.reversible and step.duration is None:
-            raise UsageError(
-                f"{owner} is reversible and needs a duration: the longest it may last, "
-                "and when its watchdog reverts it if this process dies"
-            )
-        specs = {step_name: self._target(owner, "target", target, fault.target_kinds)}
-        for other, spec in (targets or {}).items():
+        owner = f"fault {fault_name}"
+        problems = CallProblems(owner, own_target=step_name)
+        if fault_name not in registry.faults:
+            raise UsageError(unknown_kind("fault", fault_name, registry))
+        written = {step_name: ("target", target)}
+        for other, value in (targets or {}).items():
             if other == step_name:
                 raise UsageError(f"{owner}: targets: {other!r} is the fault's own target name")
-            specs[other] = self._target(owner, f"targets[{other!r}]", spec, None)
-        model = fault.Params
-        validated = _validate(owner, model, params)
-        for key, names in fault.references(validated).items():
-            missing = [n for n in names if n not in specs or n == step_name]
-            if missing:
-                defined = ", ".join(sorted(set(specs) - {step_name})) or "none"
-                raise UsageError(
-                    f"{owner}: parameter {key!r} names {', '.join(map(repr, missing))}: "
-                    f"pass it in targets={{...}} (defined: {defined})"
-                )
+            written[other] = (f"targets[{other!r}]", value)
+        specs = {
+            target_name: spec
+            for target_name, (where, value) in written.items()
+            if (spec := self._target_spec(owner, where, value, target_name, problems)) is not None
+        }
+        given = set(params) & set(FAULT_STEP_KEYS)
+        for key in sorted(given):  # ``at`` and the like are the call's to set, not a parameter
+            problems.at_key(
+                ("method", 0, key),
+                not_a_parameter(key, owner, registry.faults[fault_name].cls.Params),
+            )
+        document = {"name": step_name, "fault": fault_name, "target": step_name}
+        step = None
+        try:
+            step = FaultStep.model_validate(
+                {**{k: v for k, v in params.items() if k not in given}, **document}
+                | ({} if duration is None else {"duration": duration})
+            )
+        except ValidationError as exc:
+            problems.pydantic(exc, ("method", 0), model=FaultStep)
+        validated = None
+        if step is not None:
+            parts = Parts(frozenset(written), specs, {"method": [(0, step)]})
+            validated = validate_plugins(parts, registry, problems).get(("method", 0))
+        if problems.messages or step is None or validated is None:
+            raise UsageError(problems.text())
+        fault = registry.faults[fault_name].cls()
         return Injection(self, fault, step, validated, specs, owns_session=owns_session)
 
-    def _target(
-        self, owner: str, where: str, value: Any, kinds: tuple[str, ...] | None
-    ) -> TargetSpec:
-        registry = self.plugins.registry
+    def _target_spec(
+        self, owner: str, where: str, value: Any, name: str, problems: CallProblems
+    ) -> TargetSpec | None:
+        """``value`` as a target spec, or None with its problems reported."""
         if isinstance(value, TargetSpec):
-            spec = value
-        elif isinstance(value, Mapping):
-            try:
-                spec = TargetSpec.model_validate(dict(value))
-            except ValidationError as exc:
-                raise UsageError(
-                    _problems(owner, exc, what=where, model=TargetSpec, noun="key")
-                ) from None
-        else:
+            return value
+        if not isinstance(value, Mapping):
             raise UsageError(
                 f"{owner}: {where} must be a mapping like {{'select': {{'name': 'web'}}}}, "
                 f"not {type(value).__name__}"
             )
-        kind = registry.target_kinds.get(spec.kind)
-        if kind is None:
-            raise UsageError(
-                f"{owner}: {where}: {unknown_name('target kind', spec.kind, registry.target_kinds)}"
-            )
-        selector = kind.cls.Selector
         try:
-            selector.model_validate(spec.select)
+            return TargetSpec.model_validate(dict(value))
         except ValidationError as exc:
-            raise UsageError(
-                _problems(owner, exc, what=f"{where} select", model=selector, noun="key")
-            ) from None
-        for key, message in empty_criteria(selector, spec.select):
-            if key is None:
-                raise UsageError(
-                    f"{owner}: {where} needs a select (one of: "
-                    f"{', '.join(selector.model_fields)}): an empty selector would match everything"
-                )
-            raise UsageError(f"{owner}: {where} {message}")
-        if kinds is not None and spec.kind not in kinds:
-            raise UsageError(f"{owner} acts on {', '.join(kinds)}, but its target is a {spec.kind}")
-        return spec
+            problems.pydantic(exc, ("targets", name), model=TargetSpec)
+            return None
 
     # -- probes --------------------------------------------------------------
 
@@ -548,18 +538,23 @@ class FaultSession:
         """
         __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         registry = self.plugins.registry
-        probes = registry.probes
-        if probe not in probes:
-            raise UsageError(unknown_name("probe", probe, probes))
-        cls: type[Probe] = probes[probe].cls
+        if probe not in registry.probes:
+            raise UsageError(unknown_kind("probe", probe, registry))
+        cls: type[Probe] = registry.probes[probe].cls
         owner = f"probe {probe}"
-        limit = _seconds(owner, "within", within)
-        every = _seconds(owner, "interval", interval)
-        try:
-            check_interval(every)
-        except ValueError as exc:
-            raise UsageError(f"{owner}: interval: {exc}") from None
-        validated = _validate(owner, cls.Params, params)
+        problems = CallProblems(owner)
+        limit = _seconds(problems, "within", within)
+        every = _seconds(problems, "interval", interval)
+        if every is not None:
+            try:
+                check_interval(every)
+            except ValueError as exc:
+                problems.value("interval", str(exc))
+        validated = check_params(
+            problems, ("probes", 0), params, cls.Params, STEP_KEYS["probes"], owner
+        )
+        if problems.messages or limit is None or every is None:
+            raise UsageError(problems.text())
         refs: tuple[TargetRef, ...] = ()
         if target is not None:
             if not cls.accepts_target:
@@ -592,7 +587,13 @@ class FaultSession:
         if isinstance(target, TargetRef):
             return (target,)
         if isinstance(target, TargetSpec | Mapping):
-            spec = self._target(owner, "target", target, None)
+            problems = CallProblems(owner, own_target="target")
+            spec = self._target_spec(owner, "target", target, "target", problems)
+            if spec is not None:
+                parts = Parts(frozenset({"target"}), {"target": spec}, {})
+                validate_plugins(parts, self.plugins.registry, problems)
+            if problems.messages or spec is None:
+                raise UsageError(problems.text())
             return resolve_target(
                 self.plugins.registry, self.runtime, "target", spec, self.seed, acted_upon=False
             ).chosen
@@ -699,54 +700,15 @@ SESSION_TITLE = "faults injected from code"
 """The title a session's result carries (``result.journal.experiment["title"]``)."""
 
 
-# -- validation messages ------------------------------------------------------------
+# -- validation ----------------------------------------------------------------------
 
 
-def _validate(owner: str, model: type[BaseModel], values: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise UsageError(_problems(owner, exc, what="", model=model)) from None
-
-
-def _problems(
-    owner: str,
-    exc: ValidationError,
-    *,
-    what: str,
-    model: type[BaseModel] | None = None,
-    noun: str = "parameter",
-) -> str:
-    """Pydantic errors as one line per problem, naming the owner and the key."""
-    written = [info.alias or key for key, info in model.model_fields.items()] if model else []
-    lines = []
-    for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
-        field = ".".join(str(p) for p in loc)
-        prefix = f"{owner}: {what}" if what else owner
-        if error["type"] == "extra_forbidden" and len(loc) == 1:
-            hint = did_you_mean(loc[0], written)
-            takes = ", ".join(written) or f"no {noun}s"
-            where = f" of {what}" if what else ""
-            lines.append(f"{owner}: {loc[0]!r} is not a {noun}{where}{hint}; it takes: {takes}")
-        elif error["type"] == "missing":
-            lines.append(f"{prefix}: missing required {noun} {field!r}")
-        else:
-            message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            if not field:
-                lines.append(f"{prefix}: {message}")
-            elif what:  # a key of the target: target.mode
-                lines.append(f"{prefix}.{field}: {message}")
-            else:
-                lines.append(f"{prefix}: {noun} {field}: {message}")
-    return "; ".join(dict.fromkeys(lines))
-
-
-def _seconds(owner: str, key: str, value: str | float) -> float:
+def _seconds(problems: CallProblems, key: str, value: str | float) -> float | None:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise UsageError(f"{owner}: {key}: {exc}") from None
+        problems.value(key, str(exc))
+        return None
 
 
 def _describe_params(params: BaseModel) -> str:
