@@ -8,11 +8,15 @@ pytest plugin's ``chaos`` fixture stand on::
         ...  # the fault is in effect here, on injected.targets
 
 Each injection goes through the same machinery as a fault step of a run:
+the call is validated as a one-step experiment by the experiment validator
+(:mod:`chaos.experiment.validate`, so a mistake reads as it does in a file),
 the target is resolved by :func:`chaos.engine.plan.resolve_target` (kind,
-``select``, ``mode``, ``seed``, blast-radius limits), the parameters are
-validated by the fault's own model, and a :class:`~chaos.engine.activity.FaultActivity`
-injects it, which writes the ledger entry and arms the watchdog
-(:class:`~chaos.engine.safeguards.Safeguards`) before touching anything.
+``select``, ``mode``, ``seed``, blast-radius limits), and a
+:class:`~chaos.engine.activity.FaultActivity` injects it, which writes the
+ledger entry and arms the watchdog (:class:`~chaos.engine.safeguards.Safeguards`)
+before touching anything. The session is a run
+(:class:`~chaos.engine.scope.RunScope`): recovery at the start, signals and
+the run-finished hook are a run's.
 
 The fault is reverted when the block ends, however it ends (normally, an
 exception, KeyboardInterrupt, SIGTERM while a fault is active), and at the

@@ -35,6 +35,7 @@ from chaos.experiment.model import Experiment
 from chaos.experiment.validate import (
     KIND_KEY,
     Parts,
+    Report,
     did_you_mean,
     error_text,
     invalid_value,
@@ -195,7 +196,7 @@ def _name_unnamed_steps(body: dict[str, Any]) -> None:
                 step["name"] = f"{step[kind_key]}#{index + 1}"
 
 
-class _Report:
+class _Report(Report):
     """Collects problems and turns data paths into positions."""
 
     def __init__(self, filename: str):
@@ -223,17 +224,6 @@ class _Report:
             for p in self.problems
         }
         return sorted(unique, key=lambda p: (p.line, p.column))
-
-    def pydantic(
-        self,
-        exc: ValidationError,
-        prefix: DataPath,
-        *,
-        model: type[BaseModel] | None = None,
-        owner: str = "",
-    ) -> None:
-        """Report each pydantic error at its position, in our own words."""
-        self.errors(exc.errors(include_url=False), prefix, model=model, owner=owner)
 
     def errors(
         self,

@@ -18,9 +18,10 @@ sees every problem in one run, not a second batch after fixing the first.
 from __future__ import annotations
 
 import difflib
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -44,12 +45,23 @@ DataPath = tuple[Any, ...]
 """Where a value is in the experiment document: ``("method", 0, "timeout")``."""
 
 
-class Report(Protocol):
-    """Where problems go: the loader's (with file positions) or :class:`CallProblems`."""
+class Report(ABC):
+    """Where problems go: the loader's (with file positions) or :class:`CallProblems`.
 
+    ``at_value``/``at_key`` take a message as it is; ``errors`` words pydantic's
+    errors (their ``loc`` relative to ``prefix``) with :func:`unknown_key`,
+    :func:`missing_key` and :func:`invalid_value`."""
+
+    @abstractmethod
     def at_value(self, path: DataPath, message: str) -> None: ...
 
+    @abstractmethod
     def at_key(self, path: DataPath, message: str) -> None: ...
+
+    @abstractmethod
+    def errors(
+        self, errors: list[Any], prefix: DataPath, *, model: type[BaseModel] | None, owner: str
+    ) -> None: ...
 
     def pydantic(
         self,
@@ -58,16 +70,9 @@ class Report(Protocol):
         *,
         model: type[BaseModel] | None = None,
         owner: str = "",
-    ) -> None: ...
-
-    def errors(
-        self,
-        errors: list[Any],
-        prefix: DataPath,
-        *,
-        model: type[BaseModel] | None = None,
-        owner: str = "",
-    ) -> None: ...
+    ) -> None:
+        """Report each error of ``exc``, in our own words."""
+        self.errors(exc.errors(include_url=False), prefix, model=model, owner=owner)
 
 
 STEP_KEYS = {
@@ -360,7 +365,7 @@ def error_text(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-class CallProblems:
+class CallProblems(Report):
     """The problems of a call from code, in the words a file's problems have.
 
     A file's problem is located by ``FILE:LINE:COL`` and the value's place in
@@ -397,16 +402,6 @@ class CallProblems:
     def value(self, argument: str, message: str) -> None:
         """An argument that is wrong for a reason of its own (a duration that does not parse)."""
         self.messages.append(invalid_value(f"{self.owner}: {argument}", [message]))
-
-    def pydantic(
-        self,
-        exc: ValidationError,
-        prefix: DataPath,
-        *,
-        model: type[BaseModel] | None = None,
-        owner: str = "",
-    ) -> None:
-        self.errors(exc.errors(include_url=False), prefix, model=model, owner=owner)
 
     def errors(
         self,

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from chaos.hookspecs import hookimpl
 from chaos.ledger import Ledger
 from chaos.plugins import DISABLE_ENV, Plugins, build_plugin_manager
 from chaos.signals import interrupt_signals
-from tests.conftest import ROOT, wait_for
+from tests.pytest_plugin.test_fault_api import sigterm_once_paused
 from tests.test_recovery import pause_entry, paused
 
 
@@ -193,23 +191,11 @@ with api.session(plugins=plugins) as session:
 @pytest.mark.docker
 def test_sigterm_ends_a_session_aborted_and_reports_it(containers, state_dir, tmp_path):
     web = containers.run("busybox", command=["sleep", "300"])
-    mark, report = tmp_path / "injected", tmp_path / "result.json"
-    inner = subprocess.Popen(
-        [sys.executable, "-c", SIGTERM_SCRIPT, web.name, str(mark), str(report)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
+    report = tmp_path / "result.json"
+    returncode, output = sigterm_once_paused(
+        SIGTERM_SCRIPT, web, tmp_path / "injected", str(report)
     )
-    try:
-        wait_for(lambda: mark.exists() or inner.poll() is not None, 60, "the fault injected")
-        assert paused(web)
-        inner.send_signal(signal.SIGTERM)
-        output, _ = inner.communicate(timeout=20)
-    finally:
-        if inner.poll() is None:
-            inner.kill()
-    assert inner.returncode != 0, output
+    assert returncode != 0, output
     assert "KeyboardInterrupt: SIGTERM: every active fault is reverted" in output
     assert not paused(web)
     assert json.loads(report.read_text()) == {

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -365,24 +366,32 @@ with api.fault("container.pause", target={"select": {"name": sys.argv[1]}}, dura
 """
 
 
-@pytest.mark.docker
-def test_sigterm_in_a_block_reverts_at_once(containers, state_dir, tmp_path):
-    web = containers.run("busybox", command=["sleep", "300"])
-    mark = tmp_path / "injected"
+def sigterm_once_paused(script: str, container: Any, mark: Path, *args: str) -> tuple[int, str]:
+    """Run ``script`` (arguments: the container's name, ``mark``, ``args``) and
+    SIGTERM it once it wrote ``mark`` with ``container`` paused; return its
+    exit code and output."""
     inner = subprocess.Popen(
-        [sys.executable, "-c", SIGTERM_SCRIPT, web.name, str(mark)],
+        [sys.executable, "-c", script, container.name, str(mark), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
         wait_for(lambda: mark.exists() or inner.poll() is not None, 60, "the fault injected")
-        assert paused(web)
+        assert paused(container)
         inner.send_signal(signal.SIGTERM)
         output, _ = inner.communicate(timeout=20)
     finally:
         if inner.poll() is None:
             inner.kill()
+    return inner.returncode, output
+
+
+@pytest.mark.docker
+def test_sigterm_in_a_block_reverts_at_once(containers, state_dir, tmp_path):
+    web = containers.run("busybox", command=["sleep", "300"])
+    returncode, output = sigterm_once_paused(SIGTERM_SCRIPT, web, tmp_path / "injected")
+    assert returncode != 0, "the process still ends"
     assert not paused(web), "reverted by the process itself, long before the 60s deadline"
     assert "KeyboardInterrupt: SIGTERM: every active fault is reverted" in output
     assert Ledger(state_dir).open_entries() == []
