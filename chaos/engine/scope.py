@@ -67,7 +67,9 @@ class RunScope:
     """The plugins, runtime, ledger, safeguards, clock and observer of one run.
 
     ``runtime``: None makes one (:func:`runtime_for_run`) that :meth:`close`
-    closes; a runtime passed in is the caller's to close. ``ledger`` None
+    closes; a runtime passed in is the caller's to close, and should come from
+    :func:`runtime_for_run` too (``api.runtime_for`` for an experiment) so it
+    carries the node controllers. ``ledger`` None
     turns the ledger and the watchdogs off. ``handle_signals`` lets
     :meth:`interrupts` install signal handlers (main thread only);
     ``interrupt`` interrupts the run from another thread as a signal would.
