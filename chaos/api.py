@@ -207,7 +207,9 @@ def session(
 ) -> FaultSession:
     """A session that injects faults from code (``session.fault(...)``) and
     waits on probes (``session.wait_until(...)``); closing it (``with``)
-    reverts every fault still active. Its faults are one run for the ledger."""
+    reverts every fault still active. It is one run: one run id for the
+    ledger, what dead runs left reverted before its first fault, and, once it
+    started a fault, ``chaosdrill_run_finished`` when it closes."""
     from chaos.engine.session import FaultSession
 
     return FaultSession(
