@@ -21,6 +21,7 @@ from chaos.engine.interrupt import Interrupt
 from chaos.engine.plan import Plan, check_selectors, make_plan, resolve_seed
 from chaos.engine.result import RunResult, Verdict
 from chaos.engine.runner import Runner
+from chaos.engine.scope import RunScope, runtime_for_run
 from chaos.experiment.configuration import Redactor
 from chaos.experiment.loader import LoadedExperiment, load_experiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
@@ -72,8 +73,16 @@ def runtime_for(
     *,
     docker_url: str | None = None,
     inventory: Inventory | None = None,
+    plugins: Plugins | None = None,
 ) -> Runtime:
-    return Runtime(docker_url=docker_url, redactor=Redactor(loaded.secrets), inventory=inventory)
+    """The runtime to plan or run ``loaded`` with: its secrets redacted, and the
+    node controllers of ``plugins``."""
+    return runtime_for_run(
+        plugins or default_plugins(),
+        docker_url=docker_url,
+        inventory=inventory,
+        redactor=Redactor(loaded.secrets),
+    )
 
 
 def plan(
@@ -87,8 +96,7 @@ def plan(
     """Resolve targets without touching anything (what ``--dry-run`` shows)."""
     plugins = plugins or default_plugins()
     check_selectors(loaded, plugins.registry)
-    runtime = runtime or runtime_for(loaded, inventory=inventory)
-    runtime.node_controllers = plugins.registry.node_controllers
+    runtime = runtime or runtime_for(loaded, inventory=inventory, plugins=plugins)
     return make_plan(loaded, plugins, runtime, resolve_seed(seed))
 
 
@@ -127,20 +135,17 @@ def run(
     """
     plugins = plugins or default_plugins()
     check_selectors(loaded, plugins.registry)  # invalid input: UsageError, nothing touched
-    runtime = runtime or runtime_for(loaded, inventory=inventory)
-    ledger = Ledger(Path(state_dir) if state_dir else None) if safeguards else None
+    runtime = runtime or runtime_for(loaded, inventory=inventory, plugins=plugins)
+    scope = RunScope(
+        plugins,
+        runtime,
+        ledger=Ledger(Path(state_dir) if state_dir else None) if safeguards else None,
+        observer=observer,
+        handle_signals=handle_signals,
+        interrupt=interrupt,
+    )
     try:
-        return Runner(
-            loaded,
-            plugins,
-            runtime,
-            seed=resolve_seed(seed),
-            report_dir=report_dir,
-            observer=observer,
-            handle_signals=handle_signals,
-            ledger=ledger,
-            interrupt=interrupt,
-        ).run()
+        return Runner(loaded, scope, seed=resolve_seed(seed), report_dir=report_dir).run()
     finally:
         runtime.close()
 
@@ -202,7 +207,9 @@ def session(
 ) -> FaultSession:
     """A session that injects faults from code (``session.fault(...)``) and
     waits on probes (``session.wait_until(...)``); closing it (``with``)
-    reverts every fault still active. Its faults are one run for the ledger."""
+    reverts every fault still active. It is one run: one run id for the
+    ledger, what dead runs left reverted before its first fault, and, once it
+    started a fault, ``chaosdrill_run_finished`` when it closes."""
     from chaos.engine.session import FaultSession
 
     return FaultSession(
@@ -291,10 +298,11 @@ def recover(
     ``outcomes, removed``); damaged ledger lines are in ``ledger_problems``."""
     from chaos.recovery import recover as recover_ledger
 
-    runtime = Runtime(docker_url=docker_url, inventory=inventory)
+    plugins = plugins or default_plugins()
+    runtime = runtime_for_run(plugins, docker_url=docker_url, inventory=inventory)
     try:
         return recover_ledger(
-            plugins or default_plugins(),
+            plugins,
             runtime,
             Ledger(Path(state_dir) if state_dir else None),
             include_live=include_live,

@@ -117,4 +117,13 @@ def chaosdrill_run_finished(result: RunResult) -> None:
     the journal's path (None when no report directory was given). Use it to
     notify, export or render reports. An exception raised here is reported
     and does not change the verdict.
+
+    Faults injected from code are a run too: a fault session
+    (``api.session``, ``api.fault``, the pytest ``chaos`` fixture) that
+    started a fault calls this hook once, when it closes, with a result of the
+    same shape describing what it injected: its run id, every fault's
+    record (``journal.faults``) and target (``journal.targets``), the reasons
+    (a fault that could not be injected or reverted, a signal) and their
+    verdict; ``journal.experiment["title"]`` is ``faults injected from
+    code`` and ``journal_path`` is None (a session writes no journal file).
     """

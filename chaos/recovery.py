@@ -72,8 +72,10 @@ class RecoveryReport:
 def recover(
     plugins: Plugins, runtime: Runtime, ledger: Ledger, *, include_live: bool = False
 ) -> RecoveryReport:
-    """Revert every orphaned entry; report what happened and the helpers removed."""
-    runtime.node_controllers = plugins.registry.node_controllers
+    """Revert every orphaned entry; report what happened and the helpers removed.
+
+    ``runtime`` is made with ``plugins``' node controllers (see
+    :func:`chaos.engine.scope.runtime_for_run`): swarm node faults need them."""
     report = RecoveryReport()
     live_runs = set()
     entries = ledger.open_entries()

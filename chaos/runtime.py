@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chaos.experiment.configuration import Redactor
@@ -58,7 +59,10 @@ class Runtime:
         run_id: str | None = None,
         redactor: Redactor | None = None,
         inventory: Inventory | None = None,
+        node_controllers: Mapping[str, Registered[NodeController]] | None = None,
     ):
+        """``node_controllers`` come from the plugins (``registry.node_controllers``):
+        a runtime made for a run gets them here, once."""
         self.docker_url = docker_url
         self.helper_image = helper_image or os.environ.get(HELPER_IMAGE_ENV, DEFAULT_HELPER_IMAGE)
         self.netns_image = os.environ.get(NETNS_IMAGE_ENV, DEFAULT_NETNS_IMAGE)
@@ -69,8 +73,10 @@ class Runtime:
         """The swarm's nodes and engines (``--lab``/``--inventory``); None means
         the local engine is the swarm, if it is a manager."""
         self._swarm: Cluster | None = None
-        self.node_controllers: dict[str, Registered[NodeController]] = {}
-        """Registered node controllers by ``control.type`` (set from the plugins)."""
+        self.node_controllers: Mapping[str, Registered[NodeController]] = (
+            node_controllers if node_controllers is not None else {}
+        )
+        """Registered node controllers by ``control.type`` (from the plugins)."""
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.redactor = redactor or Redactor()
         self._docker: docker.DockerClient | None = None

@@ -50,14 +50,22 @@ SSH session (SIGHUP), which must not leave faults to the watchdog."""
 
 
 @contextlib.contextmanager
-def interrupt_signals(on_signal: Callable[[str], None], *, enabled: bool = True) -> Iterator[None]:
+def interrupt_signals(
+    on_signal: Callable[[str], None], *, enabled: bool = True, defaults_only: bool = False
+) -> Iterator[None]:
     """Call ``on_signal("SIGINT")`` (or ``SIGTERM``, ``SIGHUP``) for the length of the block.
 
-    The handler only reports the signal: it never raises, so a second signal
-    while faults are being reverted cannot cut a revert short. Only the main
-    thread can install handlers: elsewhere (or when not ``enabled``) the block
-    runs with the handlers it had. The previous handlers come back when the
-    block ends.
+    The one way chaosdrill handles signals, for a run and for faults injected
+    from code. The handler only passes the signal's name on: a runner's
+    ``on_signal`` records it and never raises, so a second signal while faults
+    are being reverted cannot cut a revert short; a fault session's raises
+    KeyboardInterrupt to leave the caller's block (its revert waits out further
+    ones). Only the main thread can install handlers: elsewhere (or when not
+    ``enabled``) the block runs with the handlers it had. ``defaults_only``
+    takes over only the signals that still have their default disposition
+    (``SIG_DFL``, or Python's own KeyboardInterrupt for SIGINT), leaving alone a
+    handler the program installed and a signal it ignores (``nohup``). The
+    previous handlers come back when the block ends.
     """
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
@@ -66,12 +74,19 @@ def interrupt_signals(on_signal: Callable[[str], None], *, enabled: bool = True)
     def handler(signum: int, frame: object) -> None:
         on_signal(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, handler) for s in INTERRUPTS}
+    previous = {}
+    for signum in INTERRUPTS:
+        if defaults_only and signal.getsignal(signum) not in _DEFAULTS:
+            continue
+        previous[signum] = signal.signal(signum, handler)
     try:
         yield
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+_DEFAULTS = (signal.SIG_DFL, signal.default_int_handler)
 
 
 def ignore_interrupts() -> None:

@@ -276,8 +276,7 @@ def test_hook_chaosdrill_register_node_controllers():
             ),
         ]
     )
-    runtime = Runtime(inventory=inventory)
-    runtime.node_controllers = plugins.registry.node_controllers
+    runtime = Runtime(inventory=inventory, node_controllers=plugins.registry.node_controllers)
     controller = controller_for(runtime, inventory.nodes[0], inventory)
     assert isinstance(controller, PowerSwitch)
     assert controller.apply("stop", "t1") == {"outlet": 3}

@@ -16,33 +16,25 @@ The phases, in order (see the README's "Engine semantics"):
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from chaos import __version__
 from chaos.engine.activity import NOT_INJECTED, FaultActivity, StepContext, fault_records
-from chaos.engine.clock import RunClock
 from chaos.engine.events import (
     Aborting,
     Event,
-    Finished,
     Notice,
-    Observer,
     PhaseStarted,
     ProbeSampled,
-    ignore,
-    redacted,
 )
-from chaos.engine.interrupt import Interrupt
 from chaos.engine.monitor import EngineMonitor
 from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
-from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe, Sample, Sampler, Series
+from chaos.engine.scope import RunScope, target_records
 from chaos.engine.summary import summarize, tolerance_violations
 from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, EngineUnreachable, TargetError
@@ -56,14 +48,9 @@ from chaos.journal.model import (
     RecoveryRecord,
     SampleRecord,
     SummaryRecord,
-    TargetRecord,
     ViolationRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
-from chaos.ledger import Ledger
-from chaos.plugins import Plugins
-from chaos.runtime import Runtime
-from chaos.signals import interrupt_signals
 
 JOIN_POLL = 0.1
 PARALLEL_STEPS = 8
@@ -77,34 +64,25 @@ class Runner:
     def __init__(
         self,
         loaded: LoadedExperiment,
-        plugins: Plugins,
-        runtime: Runtime,
+        scope: RunScope,
         *,
         seed: int,
         report_dir: str | Path | None = DEFAULT_REPORT_DIR,
-        observer: Observer = ignore,
-        handle_signals: bool = True,
-        ledger: Ledger | None = None,
-        interrupt: Interrupt | None = None,
     ):
-        """``ledger`` records every injection so faults never outlive the run
-        (see :mod:`chaos.engine.safeguards`); None turns that off. ``interrupt``
-        lets another thread interrupt the run as a signal would (for runs on
-        worker threads, which cannot handle signals)."""
+        """``scope`` holds what the run stands on (see :mod:`chaos.engine.scope`):
+        plugins, runtime, the ledger and safeguards (so faults never outlive the
+        run), the clock, the observer, signals and the interrupt."""
         self.loaded = loaded
-        self.plugins = plugins
-        self.runtime = runtime
-        runtime.node_controllers = plugins.registry.node_controllers
+        self.scope = scope
+        self.plugins = scope.plugins
+        self.runtime = runtime = scope.runtime
         self.seed = seed
         self.report_dir = report_dir
-        self.handle_signals = handle_signals
-        self.interrupt = interrupt
-        self.ledger = ledger
-        self._safeguards = Safeguards(ledger)
-        self.clock = RunClock()
+        self.ledger = scope.ledger
+        self._safeguards = scope.safeguards
+        self.clock = scope.clock
         self._monitor = EngineMonitor(runtime, self.clock)
         self.abort = threading.Event()
-        self._observer = observer
         self._reasons: list[ReasonRecord] = []
         self._lock = threading.RLock()
         self._activities: list[FaultActivity] = []
@@ -129,8 +107,7 @@ class Runner:
     # -- reporting -------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        with contextlib.suppress(Exception):  # a broken observer must not break the run
-            self._observer(redacted(event, self.runtime.redactor.text))
+        self.scope.emit(event)
 
     def report(self, reason: ReasonRecord, abort_run: bool = False) -> None:
         with self._lock:
@@ -148,7 +125,7 @@ class Runner:
     # -- the run -----------------------------------------------------------
 
     def run(self) -> RunResult:
-        with self._signals(), self._interruptible():
+        with self.scope.interrupts(self._interrupted):
             try:
                 self._run_phases()
             except ChaosError as exc:
@@ -177,7 +154,7 @@ class Runner:
         experiment = self.loaded.experiment
         self._phase("targets")
         self.journal.versions["engine"] = self.runtime.engine_versions()
-        self._recover_orphans()
+        self.scope.recover_orphans()
         self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
         self._record_targets(self.plan)
         if self.abort.is_set():
@@ -234,19 +211,6 @@ class Runner:
 
         self._phase("recovery", f"within {experiment.recovery.within:g}s")
         self._recover()
-
-    def _recover_orphans(self) -> None:
-        """Revert what earlier, dead runs left behind before adding faults of our own."""
-        if self.ledger is None:
-            return
-        from chaos.recovery import recover_orphans
-
-        recover_orphans(
-            self.plugins,
-            self.runtime,
-            self.ledger,
-            lambda message: self.emit(Notice(self.clock.now(), message)),
-        )
 
     def _step_context(self) -> StepContext:
         return StepContext(
@@ -420,20 +384,6 @@ class Runner:
 
     # -- signals -----------------------------------------------------------
 
-    def _signals(self) -> contextlib.AbstractContextManager[None]:
-        return interrupt_signals(self._interrupted, enabled=self.handle_signals)
-
-    @contextlib.contextmanager
-    def _interruptible(self) -> Iterator[None]:
-        if self.interrupt is None:
-            yield
-            return
-        unsubscribe = self.interrupt.subscribe(self._interrupted)
-        try:
-            yield
-        finally:
-            unsubscribe()
-
     def _interrupted(self, name: str) -> None:
         """A signal (or the suite's interrupt): revert everything at once. Only
         the first is a reason; later ones change nothing (reverts finish)."""
@@ -452,18 +402,7 @@ class Runner:
     # -- the record ----------------------------------------------------------
 
     def _record_targets(self, plan: Plan) -> None:
-        self.journal.targets = [
-            TargetRecord(
-                name=name,
-                kind=sel.spec.kind,
-                mode=sel.spec.describe_mode(),
-                seed=sel.seed,
-                candidates=sel.candidates,
-                chosen=len(sel.chosen),
-                selected=[ref.to_json() for ref in sel.chosen],
-            )
-            for name, sel in plan.selections.items()
-        ]
+        self.journal.targets = target_records(plan.selections)
 
     def _sample_record(self, sample: Sample) -> SampleRecord:
         return SampleRecord(
@@ -595,14 +534,4 @@ class Runner:
                 self.runtime.redactor.text(self.loaded.experiment.title),
             )
             path = write_journal(self.journal, directory)
-        self.emit(
-            Finished(
-                end, verdict.value, tuple(r.message for r in reasons), str(path) if path else None
-            )
-        )
-        result = RunResult(verdict, tuple(reasons), self.journal, path)
-        for failure in self.plugins.call_each("chaosdrill_run_finished", result=result):
-            notice = f"plugin {failure.plugin}: chaosdrill_run_finished failed: {failure.error}"
-            result.notices.append(notice)
-            self.emit(Notice(self.clock.now(), notice))
-        return result
+        return self.scope.finished(RunResult(verdict, tuple(reasons), self.journal, path))

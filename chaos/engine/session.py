@@ -8,11 +8,15 @@ pytest plugin's ``chaos`` fixture stand on::
         ...  # the fault is in effect here, on injected.targets
 
 Each injection goes through the same machinery as a fault step of a run:
+the call is validated as a one-step experiment by the experiment validator
+(:mod:`chaos.experiment.validate`, so a mistake reads as it does in a file),
 the target is resolved by :func:`chaos.engine.plan.resolve_target` (kind,
-``select``, ``mode``, ``seed``, blast-radius limits), the parameters are
-validated by the fault's own model, and a :class:`~chaos.engine.activity.FaultActivity`
-injects it, which writes the ledger entry and arms the watchdog
-(:class:`~chaos.engine.safeguards.Safeguards`) before touching anything.
+``select``, ``mode``, ``seed``, blast-radius limits), and a
+:class:`~chaos.engine.activity.FaultActivity` injects it, which writes the
+ledger entry and arms the watchdog (:class:`~chaos.engine.safeguards.Safeguards`)
+before touching anything. The session is a run
+(:class:`~chaos.engine.scope.RunScope`): recovery at the start, signals and
+the run-finished hook are a run's.
 
 The fault is reverted when the block ends, however it ends (normally, an
 exception, KeyboardInterrupt, SIGTERM while a fault is active), and at the
@@ -26,7 +30,7 @@ handle started with :meth:`Injection.start` and never reverted).
 from __future__ import annotations
 
 import contextlib
-import signal
+import sys
 import threading
 import time
 import warnings
@@ -36,24 +40,35 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from chaos import __version__
 from chaos.durations import check_interval, format_duration, parse_duration
 from chaos.engine.activity import FaultActivity, StepContext
 from chaos.engine.clock import RunClock
-from chaos.engine.events import Notice, Observer, ignore, redacted
+from chaos.engine.events import Observer, ignore
 from chaos.engine.plan import PlannedFault, resolve_seed, resolve_target
+from chaos.engine.result import RunResult
 from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe
+from chaos.engine.scope import RunScope, target_records
+from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, UsageError
-from chaos.experiment.model import FaultStep, TargetSpec
-from chaos.experiment.validate import did_you_mean, unknown_name
+from chaos.experiment.model import FAULT_STEP_KEYS, FaultStep, TargetSpec
+from chaos.experiment.validate import (
+    STEP_KEYS,
+    CallProblems,
+    Parts,
+    check_params,
+    not_a_parameter,
+    unknown_kind,
+    validate_plugins,
+)
 from chaos.fault import Fault
-from chaos.journal.model import FaultRecord, ReasonRecord
+from chaos.journal.model import FaultRecord, Journal, ReasonRecord
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
 from chaos.probe import Check, Probe
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
-from chaos.targets.base import empty_criteria
 from chaos.targets.selection import Selection
 
 JOIN_POLL = 0.1
@@ -120,6 +135,8 @@ class Injection:
         self._finished = False
         self.selection: Selection | None = None
         """How the target was resolved (candidates, chosen, seed); None before :meth:`start`."""
+        self.selections: dict[str, Selection] = {}
+        """Every target resolved for it: its own and those in ``targets``."""
         self.reasons: list[ReasonRecord] = []
         """What went wrong, in the words of a run's reasons (inject and revert failures)."""
         self.expired = False
@@ -206,6 +223,7 @@ class Injection:
                 )
                 for name, spec in self._specs.items()
             }
+            self.selections = selections
             self.selection = selections[self.step.target]
             session._begin(self)
         except BaseException:  # nothing was touched
@@ -320,11 +338,13 @@ def _join(activity: FaultActivity) -> None:
 class FaultSession:
     """Injects faults and samples probes from code, with a run's safety net.
 
-    One session is one "run" as far as the ledger is concerned (one run id):
-    its faults may overlap on one target, another live run's may not. It
-    reverts whatever the runs before it left behind when its first fault
-    starts, like ``chaosdrill run`` does. Close it when done (a ``with``
-    block does): every fault still active is reverted.
+    One session is one run (one :class:`~chaos.engine.scope.RunScope`, one run
+    id): its faults may overlap on one target, another live run's may not. It
+    sets up and tears down like ``chaosdrill run``: it reverts whatever the
+    runs before it left behind when its first fault starts, and when it closes
+    (a ``with`` block does) it reverts every fault still active and, if it
+    started any, calls ``chaosdrill_run_finished`` with a result describing
+    what it injected.
     """
 
     def __init__(
@@ -341,33 +361,61 @@ class FaultSession:
         handle_signals: bool = True,
     ):
         """``safeguards=False`` turns the ledger and watchdogs off (as for ``api.run``).
-        ``handle_signals``: while a fault is active on the main thread, SIGTERM
-        raises KeyboardInterrupt there so every block is left and reverted (only
-        when SIGTERM has its default handler)."""
-        self.plugins = plugins or default_plugins()
-        self._owns_runtime = runtime is None
-        self.runtime = runtime or Runtime(docker_url=docker_url, inventory=inventory)
-        self.runtime.node_controllers = self.plugins.registry.node_controllers
-        self.ledger = Ledger(Path(state_dir) if state_dir else None) if safeguards else None
-        self.safeguards = Safeguards(self.ledger)
+        ``handle_signals``: while a fault is active on the main thread, SIGINT,
+        SIGTERM and SIGHUP raise KeyboardInterrupt there so every block is left
+        and reverted (only where the signal still has its default handler)."""
+        self.scope = RunScope(
+            plugins or default_plugins(),
+            runtime,
+            docker_url=docker_url,
+            inventory=inventory,
+            ledger=Ledger(Path(state_dir) if state_dir else None) if safeguards else None,
+            observer=observer,
+            handle_signals=handle_signals,
+        )
         self.seed = resolve_seed(seed)
         """Picks among candidates for targets without a seed of their own (``mode: one``)."""
-        self.clock = RunClock()
-        self.observer: Observer = lambda event: observer(
-            redacted(event, self.runtime.redactor.text)
-        )
-        self.handle_signals = handle_signals
         self._active: list[Injection] = []
+        self._started: list[Injection] = []
         self._lock = threading.Lock()
-        self._recovered = False
-        self._previous_sigterm: dict[int, Any] = {}
+        self._signals = contextlib.ExitStack()
+        self._interrupted_by: str | None = None
         self._closed = False
+        self.result: RunResult | None = None
+        """What the session did, once it is closed (None if it started no fault)."""
 
     def __enter__(self) -> FaultSession:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # what faults and probes stand on: the run scope's
+
+    @property
+    def plugins(self) -> Plugins:
+        return self.scope.plugins
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.scope.runtime
+
+    @property
+    def ledger(self) -> Ledger | None:
+        return self.scope.ledger
+
+    @property
+    def safeguards(self) -> Safeguards:
+        return self.scope.safeguards
+
+    @property
+    def clock(self) -> RunClock:
+        return self.scope.clock
+
+    @property
+    def observer(self) -> Observer:
+        """Events go through the scope: redacted, and an observer that raises is ignored."""
+        return self.scope.emit
 
     @property
     def run_id(self) -> str:
@@ -414,85 +462,68 @@ class FaultSession:
         params: dict[str, Any],
         owns_session: bool = False,
     ) -> Injection:
+        """The fault call checked as a one-step experiment, by the experiment
+        validator's own checks (:mod:`chaos.experiment.validate`): the same
+        mistake reads the same as in a file."""
         __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         if self._closed:
             raise UsageError("this fault session is closed")
         registry = self.plugins.registry
-        faults = registry.faults
-        if fault_name not in faults:
-            raise UsageError(unknown_name("fault", fault_name, faults))
-        fault = faults[fault_name].cls()
-        owner = f"fault {fault_name}"
         step_name = name or fault_name
-        try:
-            step = FaultStep.model_validate(
-                {"name": step_name, "fault": fault_name, "target": step_name, "duration": duration}
-            )
-        except ValidationError as exc:
-            message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-            raise UsageError(f"{owner}: duration: {message}") from None
-        if fault.reversible and step.duration is None:
-            raise UsageError(
-                f"{owner} is reversible and needs a duration: the longest it may last, "
-                "and when its watchdog reverts it if this process dies"
-            )
-        specs = {step_name: self._target(owner, "target", target, fault.target_kinds)}
-        for other, spec in (targets or {}).items():
+        owner = f"fault {fault_name}"
+        problems = CallProblems(owner, own_target=step_name)
+        if fault_name not in registry.faults:
+            raise UsageError(unknown_kind("fault", fault_name, registry))
+        written = {step_name: ("target", target)}
+        for other, value in (targets or {}).items():
             if other == step_name:
                 raise UsageError(f"{owner}: targets: {other!r} is the fault's own target name")
-            specs[other] = self._target(owner, f"targets[{other!r}]", spec, None)
-        model = fault.Params
-        validated = _validate(owner, model, params)
-        for key, names in fault.references(validated).items():
-            missing = [n for n in names if n not in specs or n == step_name]
-            if missing:
-                defined = ", ".join(sorted(set(specs) - {step_name})) or "none"
-                raise UsageError(
-                    f"{owner}: parameter {key!r} names {', '.join(map(repr, missing))}: "
-                    f"pass it in targets={{...}} (defined: {defined})"
-                )
+            written[other] = (f"targets[{other!r}]", value)
+        specs = {
+            target_name: spec
+            for target_name, (where, value) in written.items()
+            if (spec := self._target_spec(owner, where, value, target_name, problems)) is not None
+        }
+        given = set(params) & set(FAULT_STEP_KEYS)
+        for key in sorted(given):  # ``at`` and the like are the call's to set, not a parameter
+            problems.at_key(
+                ("method", 0, key),
+                not_a_parameter(key, owner, registry.faults[fault_name].cls.Params),
+            )
+        document = {"name": step_name, "fault": fault_name, "target": step_name}
+        step = None
+        try:
+            step = FaultStep.model_validate(
+                {**{k: v for k, v in params.items() if k not in given}, **document}
+                | ({} if duration is None else {"duration": duration})
+            )
+        except ValidationError as exc:
+            problems.pydantic(exc, ("method", 0), model=FaultStep)
+        validated = None
+        if step is not None:
+            parts = Parts(frozenset(written), specs, {"method": [(0, step)]})
+            validated = validate_plugins(parts, registry, problems).get(("method", 0))
+        if problems.messages or step is None or validated is None:
+            raise UsageError(problems.text())
+        fault = registry.faults[fault_name].cls()
         return Injection(self, fault, step, validated, specs, owns_session=owns_session)
 
-    def _target(
-        self, owner: str, where: str, value: Any, kinds: tuple[str, ...] | None
-    ) -> TargetSpec:
-        registry = self.plugins.registry
+    def _target_spec(
+        self, owner: str, where: str, value: Any, name: str, problems: CallProblems
+    ) -> TargetSpec | None:
+        """``value`` as a target spec, or None with its problems reported."""
         if isinstance(value, TargetSpec):
-            spec = value
-        elif isinstance(value, Mapping):
-            try:
-                spec = TargetSpec.model_validate(dict(value))
-            except ValidationError as exc:
-                raise UsageError(
-                    _problems(owner, exc, what=where, model=TargetSpec, noun="key")
-                ) from None
-        else:
+            return value
+        if not isinstance(value, Mapping):
             raise UsageError(
                 f"{owner}: {where} must be a mapping like {{'select': {{'name': 'web'}}}}, "
                 f"not {type(value).__name__}"
             )
-        kind = registry.target_kinds.get(spec.kind)
-        if kind is None:
-            raise UsageError(
-                f"{owner}: {where}: {unknown_name('target kind', spec.kind, registry.target_kinds)}"
-            )
-        selector = kind.cls.Selector
         try:
-            selector.model_validate(spec.select)
+            return TargetSpec.model_validate(dict(value))
         except ValidationError as exc:
-            raise UsageError(
-                _problems(owner, exc, what=f"{where} select", model=selector, noun="key")
-            ) from None
-        for key, message in empty_criteria(selector, spec.select):
-            if key is None:
-                raise UsageError(
-                    f"{owner}: {where} needs a select (one of: "
-                    f"{', '.join(selector.model_fields)}): an empty selector would match everything"
-                )
-            raise UsageError(f"{owner}: {where} {message}")
-        if kinds is not None and spec.kind not in kinds:
-            raise UsageError(f"{owner} acts on {', '.join(kinds)}, but its target is a {spec.kind}")
-        return spec
+            problems.pydantic(exc, ("targets", name), model=TargetSpec)
+            return None
 
     # -- probes --------------------------------------------------------------
 
@@ -512,18 +543,23 @@ class FaultSession:
         """
         __tracebackhide__ = True  # pytest: keep parameters (secrets) out of tracebacks
         registry = self.plugins.registry
-        probes = registry.probes
-        if probe not in probes:
-            raise UsageError(unknown_name("probe", probe, probes))
-        cls: type[Probe] = probes[probe].cls
+        if probe not in registry.probes:
+            raise UsageError(unknown_kind("probe", probe, registry))
+        cls: type[Probe] = registry.probes[probe].cls
         owner = f"probe {probe}"
-        limit = _seconds(owner, "within", within)
-        every = _seconds(owner, "interval", interval)
-        try:
-            check_interval(every)
-        except ValueError as exc:
-            raise UsageError(f"{owner}: interval: {exc}") from None
-        validated = _validate(owner, cls.Params, params)
+        problems = CallProblems(owner)
+        limit = _seconds(problems, "within", within)
+        every = _seconds(problems, "interval", interval)
+        if every is not None:
+            try:
+                check_interval(every)
+            except ValueError as exc:
+                problems.value("interval", str(exc))
+        validated = check_params(
+            problems, ("probes", 0), params, cls.Params, STEP_KEYS["probes"], owner
+        )
+        if problems.messages or limit is None or every is None:
+            raise UsageError(problems.text())
         refs: tuple[TargetRef, ...] = ()
         if target is not None:
             if not cls.accepts_target:
@@ -556,7 +592,13 @@ class FaultSession:
         if isinstance(target, TargetRef):
             return (target,)
         if isinstance(target, TargetSpec | Mapping):
-            spec = self._target(owner, "target", target, None)
+            problems = CallProblems(owner, own_target="target")
+            spec = self._target_spec(owner, "target", target, "target", problems)
+            if spec is not None:
+                parts = Parts(frozenset({"target"}), {"target": spec}, {})
+                validate_plugins(parts, self.plugins.registry, problems)
+            if problems.messages or spec is None:
+                raise UsageError(problems.text())
             return resolve_target(
                 self.plugins.registry, self.runtime, "target", spec, self.seed, acted_upon=False
             ).chosen
@@ -570,14 +612,13 @@ class FaultSession:
     # -- bookkeeping -----------------------------------------------------------
 
     def _begin(self, injection: Injection) -> None:
-        if not self._recovered:
-            self._recovered = True
-            self._recover_orphans()
+        self.scope.recover_orphans()
         with self._lock:
+            self._started.append(injection)
             self._active.append(injection)
             first = len(self._active) == 1
-        if first:
-            self._trap_sigterm()
+        if first and threading.current_thread() is threading.main_thread():
+            self._signals.enter_context(self.scope.interrupts(self._on_signal, defaults_only=True))
 
     def _end(self, injection: Injection) -> None:
         with self._lock:
@@ -585,43 +626,22 @@ class FaultSession:
                 self._active.remove(injection)
             last = not self._active
         if last:
-            self._release_sigterm()
+            self._release_signals()
 
-    def _recover_orphans(self) -> None:
-        """Revert what dead runs left in the ledger before adding faults of our own."""
-        if self.ledger is None:
-            return
-        from chaos.recovery import recover_orphans
+    def _on_signal(self, name: str) -> None:
+        """SIGINT, SIGTERM or SIGHUP while a fault is active: leave the block (the
+        revert holds further ones back until it is done), as Ctrl-C does."""
+        self._interrupted_by = self._interrupted_by or name
+        raise KeyboardInterrupt(f"{name}: every active fault is reverted")
 
-        recover_orphans(
-            self.plugins,
-            self.runtime,
-            self.ledger,
-            lambda message: self.observer(Notice(self.clock.now(), message)),
-        )
-
-    def _trap_sigterm(self) -> None:
-        """SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt in the
-        main thread while a fault is active, as Ctrl-C does, so every block is
-        left and reverted; only where they still have their default handler."""
-        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
-            return
-        with contextlib.suppress(ValueError, OSError):
-            for signum in TRAPPED:
-                if signal.getsignal(signum) is signal.SIG_DFL:
-                    self._previous_sigterm[signum] = signal.signal(signum, _sigterm)
-
-    def _release_sigterm(self) -> None:
-        if not self._previous_sigterm:
-            return
-        with contextlib.suppress(ValueError, OSError):
-            if threading.current_thread() is threading.main_thread():
-                for signum, previous in self._previous_sigterm.items():
-                    signal.signal(signum, previous)
-                self._previous_sigterm = {}
+    def _release_signals(self) -> None:
+        """Give the signals back; only the main thread can (else :meth:`close` does)."""
+        if threading.current_thread() is threading.main_thread():
+            self._signals.close()
 
     def close(self) -> None:
-        """Revert every fault still active (newest first) and let go of the engine.
+        """Revert every fault still active (newest first), report the session to
+        ``chaosdrill_run_finished`` (if it started a fault) and let go of the engine.
 
         Raises RevertFailed naming every fault that could not be reverted."""
         if self._closed:
@@ -633,69 +653,67 @@ class FaultSession:
             except RevertFailed as exc:
                 errors.append(str(exc))
         self._closed = True
-        self._release_sigterm()
-        if self._owns_runtime:
-            self.runtime.close()
+        self._release_signals()
+        try:
+            if self._started:
+                self.result = self.scope.finished(self._result())
+        finally:
+            self.scope.close()
         if errors:
             raise RevertFailed("; ".join(errors))
 
-
-TRAPPED = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-
-def _sigterm(signum: int, frame: object) -> None:
-    name = signal.Signals(signum).name
-    raise KeyboardInterrupt(f"{name}: every active fault is reverted")
-
-
-# -- validation messages ------------------------------------------------------------
-
-
-def _validate(owner: str, model: type[BaseModel], values: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise UsageError(_problems(owner, exc, what="", model=model)) from None
-
-
-def _problems(
-    owner: str,
-    exc: ValidationError,
-    *,
-    what: str,
-    model: type[BaseModel] | None = None,
-    noun: str = "parameter",
-) -> str:
-    """Pydantic errors as one line per problem, naming the owner and the key."""
-    written = [info.alias or key for key, info in model.model_fields.items()] if model else []
-    lines = []
-    for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
-        field = ".".join(str(p) for p in loc)
-        prefix = f"{owner}: {what}" if what else owner
-        if error["type"] == "extra_forbidden" and len(loc) == 1:
-            hint = did_you_mean(loc[0], written)
-            takes = ", ".join(written) or f"no {noun}s"
-            where = f" of {what}" if what else ""
-            lines.append(f"{owner}: {loc[0]!r} is not a {noun}{where}{hint}; it takes: {takes}")
-        elif error["type"] == "missing":
-            lines.append(f"{prefix}: missing required {noun} {field!r}")
-        else:
-            message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            if not field:
-                lines.append(f"{prefix}: {message}")
-            elif what:  # a key of the target: target.mode
-                lines.append(f"{prefix}.{field}: {message}")
-            else:
-                lines.append(f"{prefix}: {noun} {field}: {message}")
-    return "; ".join(dict.fromkeys(lines))
+    def _result(self) -> RunResult:
+        """What the session did, as a run's result: every fault it started, with
+        its targets and records, and the reasons (inject and revert failures, a
+        signal) deciding the verdict. It writes no journal file."""
+        reasons = [reason for injection in self._started for reason in injection.reasons]
+        end = self.clock.now()
+        if self._interrupted_by is not None:
+            reasons.append(
+                ReasonRecord(
+                    kind="interrupted",
+                    message=f"fault session interrupted by {self._interrupted_by}; "
+                    "every active fault was reverted",
+                    t=end,
+                )
+            )
+        verdict = decide(reasons)
+        journal = Journal(
+            run_id=self.run_id,
+            versions={"chaosdrill": __version__, "python": sys.version.split()[0]},
+            experiment={"file": None, "title": SESSION_TITLE, "tags": []},
+            started_at=self.clock.started_at.isoformat(timespec="milliseconds"),
+            ended_at=self.clock.wall(end),
+            duration=round(end, 4),
+            seed=self.seed,
+            targets=target_records(
+                {name: sel for i in self._started for name, sel in i.selections.items()}
+            ),
+            faults=[record for injection in self._started for record in injection.records],
+            verdict=verdict.value,
+            reasons=ordered(reasons, verdict),
+            exit_code=int(verdict.exit_code),
+        )
+        # as a run's journal: every string may carry a secret value
+        journal = Journal.model_validate(
+            self.runtime.redactor.data(journal.model_dump(mode="json"))
+        )
+        return RunResult(verdict, tuple(journal.reasons), journal, None)
 
 
-def _seconds(owner: str, key: str, value: str | float) -> float:
+SESSION_TITLE = "faults injected from code"
+"""The title a session's result carries (``result.journal.experiment["title"]``)."""
+
+
+# -- validation ----------------------------------------------------------------------
+
+
+def _seconds(problems: CallProblems, key: str, value: str | float) -> float | None:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise UsageError(f"{owner}: {key}: {exc}") from None
+        problems.value(key, str(exc))
+        return None
 
 
 def _describe_params(params: BaseModel) -> str:

@@ -32,7 +32,17 @@ from chaos.experiment.configuration import (
     substitute,
 )
 from chaos.experiment.model import Experiment
-from chaos.experiment.validate import KIND_KEY, Parts, did_you_mean, validate_plugins
+from chaos.experiment.validate import (
+    KIND_KEY,
+    Parts,
+    Report,
+    did_you_mean,
+    error_text,
+    invalid_value,
+    missing_key,
+    unknown_key,
+    validate_plugins,
+)
 from chaos.experiment.yamlpos import Path as DataPath
 from chaos.experiment.yamlpos import Positions, YamlProblem, parse, position_of
 
@@ -186,7 +196,7 @@ def _name_unnamed_steps(body: dict[str, Any]) -> None:
                 step["name"] = f"{step[kind_key]}#{index + 1}"
 
 
-class _Report:
+class _Report(Report):
     """Collects problems and turns data paths into positions."""
 
     def __init__(self, filename: str):
@@ -215,17 +225,6 @@ class _Report:
         }
         return sorted(unique, key=lambda p: (p.line, p.column))
 
-    def pydantic(
-        self,
-        exc: ValidationError,
-        prefix: DataPath,
-        *,
-        model: type[BaseModel] | None = None,
-        owner: str = "",
-    ) -> None:
-        """Report each pydantic error at its position, in our own words."""
-        self.errors(exc.errors(include_url=False), prefix, model=model, owner=owner)
-
     def errors(
         self,
         errors: list[Any],
@@ -242,25 +241,18 @@ class _Report:
             kind = error["type"]
             if kind == "extra_forbidden":
                 allowed = _fields_at(model or Experiment, loc[:-1])
-                where = f" of {owner}" if owner else ""
-                hint = did_you_mean(loc[-1], allowed)
-                takes = f"; accepted: {', '.join(allowed)}" if allowed and not hint else ""
-                self.at_key(path, f"unknown key {loc[-1]!r}{where}{hint}{takes}")
+                self.at_key(path, unknown_key(loc[-1], owner, allowed))
             elif kind == "missing":
                 parent = self._in_file(path[:-1])
-                where = _dotted(parent) or "the experiment"
-                self.at_value(parent, f"{where}: missing required key {loc[-1]!r}")
+                self.at_value(parent, missing_key(_dotted(parent) or "the experiment", loc[-1]))
             elif kind == "invalid_key" or loc[-1:] == ("[key]",):
                 self._key_not_string(path[:-1], path[-1] if kind == "invalid_key" else None)
             else:
-                msg = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
                 at = self._in_file(path)
                 if at not in self.explained:
-                    by_value.setdefault(at, []).append(msg)
+                    by_value.setdefault(at, []).append(error_text(error))
         for path, messages in by_value.items():
-            # several messages for one value come from the branches of a union
-            alternatives = [messages[0], *(m[:1].lower() + m[1:] for m in messages[1:])]
-            self.at_value(path, f"{_dotted(path)}: {'; or '.join(alternatives)}")
+            self.at_value(path, invalid_value(_dotted(path), messages))
 
     def _in_file(self, path: DataPath) -> DataPath:
         """The longest start of ``path`` that exists in the file.

@@ -4,6 +4,11 @@ Everything a plugin defines (fault and probe names and parameters, target
 kinds and selectors) is checked here, so ``chaosdrill validate`` catches a
 misspelt parameter before a run ever starts.
 
+It is also the one validation of a fault (or probe) given from code
+(``api.fault``, ``api.wait_until``): the session hands its call to the same
+checks with a :class:`CallProblems` report, so a mistake reads the same in
+code as in a file, with the call's argument in place of ``FILE:LINE:COL``.
+
 The pass works on :class:`Parts` rather than on a whole :class:`Experiment`:
 when the experiment as a whole is invalid, each target and step is validated
 on its own and the ones that are fine are still checked here. A user then
@@ -13,6 +18,7 @@ sees every problem in one run, not a second batch after fixing the first.
 from __future__ import annotations
 
 import difflib
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,8 +39,41 @@ from chaos.experiment.model import (
 from chaos.targets.base import empty_criteria
 
 if TYPE_CHECKING:
-    from chaos.experiment.loader import _Report
     from chaos.registry import Registry
+
+DataPath = tuple[Any, ...]
+"""Where a value is in the experiment document: ``("method", 0, "timeout")``."""
+
+
+class Report(ABC):
+    """Where problems go: the loader's (with file positions) or :class:`CallProblems`.
+
+    ``at_value``/``at_key`` take a message as it is; ``errors`` words pydantic's
+    errors (their ``loc`` relative to ``prefix``) with :func:`unknown_key`,
+    :func:`missing_key` and :func:`invalid_value`."""
+
+    @abstractmethod
+    def at_value(self, path: DataPath, message: str) -> None: ...
+
+    @abstractmethod
+    def at_key(self, path: DataPath, message: str) -> None: ...
+
+    @abstractmethod
+    def errors(
+        self, errors: list[Any], prefix: DataPath, *, model: type[BaseModel] | None, owner: str
+    ) -> None: ...
+
+    def pydantic(
+        self,
+        exc: ValidationError,
+        prefix: DataPath,
+        *,
+        model: type[BaseModel] | None = None,
+        owner: str = "",
+    ) -> None:
+        """Report each error of ``exc``, in our own words."""
+        self.errors(exc.errors(include_url=False), prefix, model=model, owner=owner)
+
 
 STEP_KEYS = {
     "method": FAULT_STEP_KEYS,
@@ -112,7 +151,7 @@ def _valid(model: type[BaseModel], value: Any) -> Any:
 
 
 def validate_plugins(
-    parts: Parts, registry: Registry, report: _Report
+    parts: Parts, registry: Registry, report: Report
 ) -> dict[tuple[str, int], BaseModel]:
     """Check ``parts`` against the plugins; return validated parameters per ``(section, index)``."""
     checker = _Checker(parts, registry, report)
@@ -133,7 +172,7 @@ def validate_plugins(
 class _Checker:
     """The checks of one plugin pass; collects validated parameters as it goes."""
 
-    def __init__(self, parts: Parts, registry: Registry, report: _Report):
+    def __init__(self, parts: Parts, registry: Registry, report: Report):
         self.parts = parts
         self.registry = registry
         self.report = report
@@ -176,11 +215,7 @@ class _Checker:
         table = self.registry.faults if key == "fault" else self.registry.probes
         if name in table:
             return True
-        broken = ", ".join(sorted({f.plugin for f in self.registry.failures}))
-        note = f" (plugins that failed to load: {broken}; see chaosdrill plugins)" if broken else ""
-        self.report.at_value(
-            (section, index, key), f"unknown {key} {name!r}{did_you_mean(name, table)}{note}"
-        )
+        self.report.at_value((section, index, key), unknown_kind(key, name, self.registry))
         return False
 
     def fault_step(self, index: int, step: FaultStep) -> None:
@@ -234,35 +269,35 @@ class _Checker:
         self, section: str, index: int, step: Any, model: type[BaseModel], owner: str
     ) -> None:
         where = (section, index)
-        try:
-            self.params[where] = model.model_validate(step.params)
-        except ValidationError as exc:
-            self.param_errors(exc, where, model, STEP_KEYS[section], owner)
-        except Exception as exc:  # a plugin's validator must not take the loader down
-            self.report.at_value(where, _plugin_bug(owner, exc))
+        params = check_params(self.report, where, step.params, model, STEP_KEYS[section], owner)
+        if params is not None:
+            self.params[where] = params
 
-    def param_errors(
-        self,
-        exc: ValidationError,
-        where: tuple[Any, ...],
-        model: type[BaseModel],
-        step_keys: tuple[str, ...],
-        owner: str,
-    ) -> None:
+
+def check_params(
+    report: Report,
+    where: DataPath,
+    values: dict[str, Any],
+    model: type[BaseModel],
+    step_keys: tuple[str, ...],
+    owner: str,
+) -> BaseModel | None:
+    """``values`` validated by a fault's or probe's ``Params`` model, or None with
+    every problem reported (``owner``: ``fault container.stop``)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
         others = []
-        written = [info.alias or name for name, info in model.model_fields.items()]
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
             if error["type"] == "extra_forbidden" and len(loc) == 1:
-                hint = did_you_mean(loc[0], [*step_keys, *written])
-                takes = ", ".join(written) or "no parameters"
-                self.report.at_key(
-                    (*where, *loc),
-                    f"{loc[0]!r} is not a parameter of {owner}{hint}; it takes: {takes}",
-                )
+                report.at_key((*where, *loc), not_a_parameter(loc[0], owner, model, step_keys))
             else:
                 others.append(error)
-        self.report.errors(others, where, model=model, owner=owner)
+        report.errors(others, where, model=model, owner=owner)
+    except Exception as exc:  # a plugin's validator must not take the loader down
+        report.at_value(where, _plugin_bug(owner, exc))
+    return None
 
 
 def _plugin_bug(owner: str, exc: Exception) -> str:
@@ -282,3 +317,115 @@ def did_you_mean(word: Any, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- the words, for files and for code alike ---------------------------------------------
+
+
+def unknown_kind(key: str, name: Any, registry: Registry) -> str:
+    """``unknown fault 'x' (did you mean 'y'?)``, naming plugins that failed to load."""
+    table = registry.faults if key == "fault" else registry.probes
+    broken = ", ".join(sorted({f.plugin for f in registry.failures}))
+    note = f" (plugins that failed to load: {broken}; see chaosdrill plugins)" if broken else ""
+    return f"unknown {key} {name!r}{did_you_mean(name, table)}{note}"
+
+
+def not_a_parameter(
+    key: Any, owner: str, model: type[BaseModel], step_keys: Iterable[str] = ()
+) -> str:
+    """``'x' is not a parameter of fault f (did you mean 'y'?); it takes: a, b``."""
+    written = [info.alias or name for name, info in model.model_fields.items()]
+    hint = did_you_mean(key, [*step_keys, *written])
+    takes = ", ".join(written) or "no parameters"
+    return f"{key!r} is not a parameter of {owner}{hint}; it takes: {takes}"
+
+
+def unknown_key(key: Any, owner: str, allowed: list[str]) -> str:
+    """``unknown key 'x' of a container selector (did you mean 'y'?)``."""
+    where = f" of {owner}" if owner else ""
+    hint = did_you_mean(key, allowed)
+    takes = f"; accepted: {', '.join(allowed)}" if allowed and not hint else ""
+    return f"unknown key {key!r}{where}{hint}{takes}"
+
+
+def missing_key(where: str, key: Any) -> str:
+    """``method[0]: missing required key 'target'``."""
+    return f"{where}: missing required key {key!r}"
+
+
+def invalid_value(where: str, messages: list[str]) -> str:
+    """``method[0].timeout: invalid duration 'soon'``; several messages for one
+    value come from the branches of a union."""
+    alternatives = [messages[0], *(m[:1].lower() + m[1:] for m in messages[1:])]
+    return f"{where}: {'; or '.join(alternatives)}"
+
+
+def error_text(error: Any) -> str:
+    """A pydantic error's message without pydantic's prefixes."""
+    return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+class CallProblems(Report):
+    """The problems of a call from code, in the words a file's problems have.
+
+    A file's problem is located by ``FILE:LINE:COL`` and the value's place in
+    the document (``method[0].timeout``); a call's by its owner and argument
+    (``fault container.stop: parameter timeout``). The call is checked as a
+    one-step document: its targets under ``targets`` (the fault's own named
+    ``own_target``, shown as ``target``) and its step at ``(section, 0)``.
+    """
+
+    def __init__(self, owner: str, own_target: str | None = None):
+        self.owner = owner
+        self.own_target = own_target
+        self.messages: list[str] = []
+
+    def locate(self, path: DataPath) -> str:
+        if path[:1] == ("targets",) and len(path) > 1:
+            name = path[1]
+            shown = "target" if name == self.own_target else f"targets[{name!r}]"
+            return f"{self.owner}: {shown}" + "".join(f".{p}" for p in path[2:3])
+        section = path[0] if path else None
+        rest = path[2:] if section in STEP_KEYS else path
+        if not rest:
+            return self.owner
+        key = rest[0]
+        step_keys = STEP_KEYS.get(section, ()) if isinstance(section, str) else ()
+        return f"{self.owner}: {key}" if key in step_keys else f"{self.owner}: parameter {key}"
+
+    def at_value(self, path: DataPath, message: str) -> None:
+        self.messages.append(message)
+
+    def at_key(self, path: DataPath, message: str) -> None:
+        self.messages.append(message)
+
+    def value(self, argument: str, message: str) -> None:
+        """An argument that is wrong for a reason of its own (a duration that does not parse)."""
+        self.messages.append(invalid_value(f"{self.owner}: {argument}", [message]))
+
+    def errors(
+        self,
+        errors: list[Any],
+        prefix: DataPath,
+        *,
+        model: type[BaseModel] | None = None,
+        owner: str = "",
+    ) -> None:
+        by_value: dict[str, list[str]] = {}
+        for error in errors:
+            loc = tuple(error["loc"])
+            kind = error["type"]
+            if kind == "extra_forbidden":
+                allowed = list(model.model_fields) if model is not None and len(loc) == 1 else []
+                self.messages.append(unknown_key(loc[-1], owner, allowed))
+            elif kind == "missing":
+                self.messages.append(missing_key(self.locate((*prefix, *loc[:-1])), loc[-1]))
+            else:
+                # a union's branch or a list index is no argument: locate the argument
+                by_value.setdefault(self.locate((*prefix, *loc[:1])), []).append(error_text(error))
+        for where, messages in by_value.items():
+            self.messages.append(invalid_value(where, messages))
+
+    def text(self) -> str:
+        """Every problem once, in the order found, on one line."""
+        return "; ".join(dict.fromkeys(self.messages))

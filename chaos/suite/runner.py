@@ -273,7 +273,7 @@ class _RunContext:
         when it cannot be planned (it will then run alone, and say why)."""
         from chaos import api
 
-        runtime = api.runtime_for(case.loaded, inventory=self.inventory)
+        runtime = api.runtime_for(case.loaded, inventory=self.inventory, plugins=self.plugins)
         try:
             plan = api.plan(case.loaded, seed=case.seed, plugins=self.plugins, runtime=runtime)
             return fault_targets(plan)

@@ -13,13 +13,15 @@ import sys
 import time
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos import api
 from chaos.engine.session import FaultExpired, ProbeTimeout
-from chaos.errors import InjectionFailed, TargetError, UsageError
+from chaos.errors import InjectionFailed, InvalidExperiment, TargetError, UsageError
+from chaos.experiment.loader import load_text
 from chaos.ledger import Ledger
 from tests.conftest import free_port, host_port, wait_for
 from tests.faults.test_network import fetch, on
@@ -61,7 +63,7 @@ def target(group: str, **extra: Any) -> dict[str, Any]:
         ),
         (
             lambda: api.fault("container.pause", {"select": {"name": "w"}}, "1s", force=True),
-            "fault container.pause: 'force' is not a parameter; it takes: no parameters",
+            "'force' is not a parameter of fault container.pause; it takes: no parameters",
         ),
         (
             lambda: api.fault("container.stop", {"select": {"name": "w"}}, "1s", timeout="soon"),
@@ -73,11 +75,11 @@ def target(group: str, **extra: Any) -> dict[str, Any]:
         ),
         (
             lambda: api.fault("container.pause", {"select": {"nmae": "w"}}, "1s"),
-            "fault container.pause: 'nmae' is not a key of target select (did you mean 'name'?)",
+            "unknown key 'nmae' of a container selector (did you mean 'name'?)",
         ),
         (
             lambda: api.fault("container.pause", {"select": {}}, "1s"),
-            "fault container.pause: target needs a select",
+            "target 'container.pause' needs a select: an empty selector would match everything",
         ),
         (
             lambda: api.fault("container.pause", {"select": {"name": "w"}, "mode": "two"}, "1s"),
@@ -89,11 +91,11 @@ def target(group: str, **extra: Any) -> dict[str, Any]:
         ),
         (
             lambda: api.fault("node.drain", {"select": {"name": "w"}}, "1s"),
-            "fault node.drain acts on node, but its target is a container",
+            "fault node.drain acts on node, but target 'node.drain' is a container",
         ),
         (
             lambda: api.fault("network.partition", {"select": {"name": "w"}}, "1s", from_=["db"]),
-            "fault network.partition: parameter 'from' names 'db': pass it in targets=",
+            "target 'db' is not defined; defined: network.partition",
         ),
         (
             lambda: api.wait_until("htp", url="http://127.0.0.1:1/"),
@@ -101,7 +103,7 @@ def target(group: str, **extra: Any) -> dict[str, Any]:
         ),
         (
             lambda: api.wait_until("tcp", host="127.0.0.1"),
-            "probe tcp: missing required parameter 'port'",
+            "probe tcp: missing required key 'port'",
         ),
         (
             lambda: api.wait_until("tcp", target={"select": {"name": "w"}}, host="h", port=1),
@@ -125,6 +127,83 @@ def test_invalid_use_is_a_usage_error_naming_the_fault_and_parameter(call, messa
     with pytest.raises(UsageError) as raised:
         call()
     assert message in str(raised.value)
+
+
+W = {"select": {"name": "w"}}
+
+
+@pytest.mark.parametrize(
+    ("call", "targets", "step"),
+    [
+        (
+            lambda: api.fault("container.pasue", W, "1s", name="web"),
+            "web: {select: {name: w}}",
+            "{name: web, fault: container.pasue, target: web, duration: 1s}",
+        ),
+        (
+            lambda: api.fault("container.kill", W, name="web", sigal="SIGTERM"),
+            "web: {select: {name: w}}",
+            "{name: web, fault: container.kill, target: web, sigal: SIGTERM}",
+        ),
+        (
+            lambda: api.fault("container.stop", W, name="web", duraton="5s"),
+            "web: {select: {name: w}}",
+            "{name: web, fault: container.stop, target: web, duraton: 5s}",
+        ),
+        (
+            lambda: api.fault("node.drain", W, "1s", name="web"),
+            "web: {select: {name: w}}",
+            "{name: web, fault: node.drain, target: web, duration: 1s}",
+        ),
+        (
+            lambda: api.fault("container.pause", {"select": {"nmae": "w"}}, "1s", name="web"),
+            "web: {select: {nmae: w}}",
+            "{name: web, fault: container.pause, target: web, duration: 1s}",
+        ),
+        (
+            lambda: api.fault("container.pause", {"select": {"name": ""}}, "1s", name="web"),
+            "web: {select: {name: ''}}",
+            "{name: web, fault: container.pause, target: web, duration: 1s}",
+        ),
+        (
+            lambda: api.fault("network.partition", W, "1s", name="web", from_=["db"]),
+            "web: {select: {name: w}}",
+            "{name: web, fault: network.partition, target: web, from: [db], duration: 1s}",
+        ),
+    ],
+    ids=[
+        "unknown-fault",
+        "not-a-parameter",
+        "misspelt-step-key",
+        "target-kind",
+        "selector-key",
+        "empty-criterion",
+        "undefined-peer",
+    ],
+)
+def test_a_bad_fault_step_reads_the_same_in_code_and_in_a_file(call, targets, step):
+    """One validation of a fault step: a call says what the file says, without
+    ``FILE:LINE:COL``."""
+    with pytest.raises(InvalidExperiment) as in_file:
+        load_text(f"version: 1\ntitle: t\ntargets:\n  {targets}\nmethod:\n  - {step}\n", "x.yaml")
+    with pytest.raises(UsageError) as in_code:
+        call()
+    assert str(in_code.value) == "; ".join(p.message for p in in_file.value.problems)
+
+
+def test_a_bad_value_reads_the_same_in_code_and_in_a_file_but_for_where_it_is():
+    with pytest.raises(InvalidExperiment) as in_file:
+        load_text(
+            "version: 1\ntitle: t\ntargets:\n  web: {select: {name: w}}\nmethod:\n"
+            "  - {fault: container.stop, target: web, duration: 1s, timeout: soon}\n",
+            "x.yaml",
+        )
+    with pytest.raises(UsageError) as in_code:
+        api.fault("container.stop", W, "1s", timeout="soon")
+    (problem,) = in_file.value.problems
+    said = problem.message.removeprefix("method[0].timeout: ")
+    assert said != problem.message and said.startswith("invalid duration 'soon'")
+    assert str(in_code.value) == f"fault container.stop: parameter timeout: {said}"
 
 
 def test_wait_until_timeout_says_which_probe_and_what_it_last_saw():
@@ -287,24 +366,32 @@ with api.fault("container.pause", target={"select": {"name": sys.argv[1]}}, dura
 """
 
 
-@pytest.mark.docker
-def test_sigterm_in_a_block_reverts_at_once(containers, state_dir, tmp_path):
-    web = containers.run("busybox", command=["sleep", "300"])
-    mark = tmp_path / "injected"
+def sigterm_once_paused(script: str, container: Any, mark: Path, *args: str) -> tuple[int, str]:
+    """Run ``script`` (arguments: the container's name, ``mark``, ``args``) and
+    SIGTERM it once it wrote ``mark`` with ``container`` paused; return its
+    exit code and output."""
     inner = subprocess.Popen(
-        [sys.executable, "-c", SIGTERM_SCRIPT, web.name, str(mark)],
+        [sys.executable, "-c", script, container.name, str(mark), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
         wait_for(lambda: mark.exists() or inner.poll() is not None, 60, "the fault injected")
-        assert paused(web)
+        assert paused(container)
         inner.send_signal(signal.SIGTERM)
         output, _ = inner.communicate(timeout=20)
     finally:
         if inner.poll() is None:
             inner.kill()
+    return inner.returncode, output
+
+
+@pytest.mark.docker
+def test_sigterm_in_a_block_reverts_at_once(containers, state_dir, tmp_path):
+    web = containers.run("busybox", command=["sleep", "300"])
+    returncode, output = sigterm_once_paused(SIGTERM_SCRIPT, web, tmp_path / "injected")
+    assert returncode != 0, "the process still ends"
     assert not paused(web), "reverted by the process itself, long before the 60s deadline"
     assert "KeyboardInterrupt: SIGTERM: every active fault is reverted" in output
     assert Ledger(state_dir).open_entries() == []

@@ -1,0 +1,189 @@
+"""What one run holds from its start to its end, however it is run.
+
+A run is an experiment that :class:`~chaos.engine.runner.Runner` runs, or the
+faults a :class:`~chaos.engine.session.FaultSession` injects from code
+(``api.fault``, ``api.session``, the pytest ``chaos`` fixture). Both stand on
+one :class:`RunScope`, so both set up and tear down a run the same way:
+
+* the plugins and the runtime (the engine, the swarm, and the plugins' node
+  controllers, given to the runtime once, when it is made: :func:`runtime_for_run`);
+* the fault ledger and the :class:`~chaos.engine.safeguards.Safeguards` around
+  each injection;
+* the run's clock;
+* the observer: every event redacted, and a broken observer never breaks the run;
+* recovery at the start: what dead runs left in the ledger is reverted once,
+  before the run's first fault (:func:`chaos.recovery.recover_orphans`);
+* interruption: SIGINT, SIGTERM and SIGHUP on the main thread
+  (:func:`chaos.signals.interrupt_signals`), or a suite's
+  :class:`~chaos.engine.interrupt.Interrupt` from another thread, call the run back;
+* the end: the ``Finished`` event and the ``chaosdrill_run_finished`` hook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from chaos.engine.clock import RunClock
+from chaos.engine.events import Event, Finished, Notice, Observer, ignore, redacted
+from chaos.engine.safeguards import Safeguards
+from chaos.journal.model import TargetRecord
+from chaos.runtime import Runtime
+from chaos.signals import interrupt_signals
+
+if TYPE_CHECKING:
+    from chaos.engine.interrupt import Interrupt
+    from chaos.engine.result import RunResult
+    from chaos.experiment.configuration import Redactor
+    from chaos.ledger import Ledger
+    from chaos.plugins import Plugins
+    from chaos.swarm.inventory import Inventory
+    from chaos.targets.selection import Selection
+
+__all__ = ["RunScope", "runtime_for_run", "target_records"]
+
+
+def runtime_for_run(
+    plugins: Plugins,
+    *,
+    docker_url: str | None = None,
+    inventory: Inventory | None = None,
+    redactor: Redactor | None = None,
+) -> Runtime:
+    """A runtime for one run (or plan, or recovery), with the node controllers
+    that ``plugins`` registered: swarm node faults find their platform's
+    controller through it."""
+    return Runtime(
+        docker_url=docker_url,
+        inventory=inventory,
+        redactor=redactor,
+        node_controllers=plugins.registry.node_controllers,
+    )
+
+
+class RunScope:
+    """The plugins, runtime, ledger, safeguards, clock and observer of one run.
+
+    ``runtime``: None makes one (:func:`runtime_for_run`) that :meth:`close`
+    closes; a runtime passed in is the caller's to close, and should come from
+    :func:`runtime_for_run` too (``api.runtime_for`` for an experiment) so it
+    carries the node controllers. ``ledger`` None
+    turns the ledger and the watchdogs off. ``handle_signals`` lets
+    :meth:`interrupts` install signal handlers (main thread only);
+    ``interrupt`` interrupts the run from another thread as a signal would.
+    """
+
+    def __init__(
+        self,
+        plugins: Plugins,
+        runtime: Runtime | None = None,
+        *,
+        docker_url: str | None = None,
+        inventory: Inventory | None = None,
+        ledger: Ledger | None = None,
+        observer: Observer = ignore,
+        handle_signals: bool = True,
+        interrupt: Interrupt | None = None,
+    ):
+        self.plugins = plugins
+        self.owns_runtime = runtime is None
+        self.runtime = (
+            runtime
+            if runtime is not None
+            else runtime_for_run(plugins, docker_url=docker_url, inventory=inventory)
+        )
+        self.ledger = ledger
+        self.safeguards = Safeguards(ledger)
+        self.clock = RunClock()
+        self.handle_signals = handle_signals
+        self.interrupt = interrupt
+        self._observer = observer
+        self._lock = threading.Lock()
+        self._recovered = False
+
+    @property
+    def run_id(self) -> str:
+        return self.runtime.run_id
+
+    # -- the observer ----------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Hand ``event`` to the observer, redacted."""
+        with contextlib.suppress(Exception):  # a broken observer must not break the run
+            self._observer(redacted(event, self.runtime.redactor.text))
+
+    def notice(self, message: str) -> None:
+        self.emit(Notice(self.clock.now(), message))
+
+    # -- the start ---------------------------------------------------------------
+
+    def recover_orphans(self) -> None:
+        """Revert what earlier, dead runs left in the ledger, before this run adds
+        faults of its own, and say so through the observer. Once per run; nothing
+        without a ledger."""
+        with self._lock:
+            if self._recovered or self.ledger is None:
+                return
+            self._recovered = True
+        from chaos.recovery import recover_orphans
+
+        recover_orphans(self.plugins, self.runtime, self.ledger, self.notice)
+
+    # -- interruption ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def interrupts(
+        self, on_interrupt: Callable[[str], None], *, defaults_only: bool = False
+    ) -> Iterator[None]:
+        """For the length of the block, SIGINT, SIGTERM and SIGHUP (when this scope
+        handles signals and this is the main thread) and the scope's ``interrupt``
+        call ``on_interrupt(name)``. ``defaults_only`` leaves alone a signal the
+        program handles or ignores itself (see :func:`chaos.signals.interrupt_signals`)."""
+        with interrupt_signals(
+            on_interrupt, enabled=self.handle_signals, defaults_only=defaults_only
+        ):
+            unsubscribe = self.interrupt.subscribe(on_interrupt) if self.interrupt else None
+            try:
+                yield
+            finally:
+                if unsubscribe is not None:
+                    unsubscribe()
+
+    # -- the end -----------------------------------------------------------------
+
+    def finished(self, result: RunResult) -> RunResult:
+        """Announce the result and call every ``chaosdrill_run_finished``.
+
+        A hook that raises does not change the verdict: its failure becomes one
+        of the result's notices and a Notice event. Returns ``result``."""
+        t = result.journal.duration if result.journal.duration is not None else self.clock.now()
+        path = str(result.journal_path) if result.journal_path is not None else None
+        self.emit(Finished(t, result.verdict.value, tuple(result.messages), path))
+        for failure in self.plugins.call_each("chaosdrill_run_finished", result=result):
+            notice = f"plugin {failure.plugin}: chaosdrill_run_finished failed: {failure.error}"
+            result.notices.append(notice)
+            self.notice(notice)
+        return result
+
+    def close(self) -> None:
+        """Let go of the engine, if this scope made the runtime."""
+        if self.owns_runtime:
+            self.runtime.close()
+
+
+def target_records(selections: Mapping[str, Selection]) -> list[TargetRecord]:
+    """How each target was resolved, as the journal records it."""
+    return [
+        TargetRecord(
+            name=name,
+            kind=sel.spec.kind,
+            mode=sel.spec.describe_mode(),
+            seed=sel.seed,
+            candidates=sel.candidates,
+            chosen=len(sel.chosen),
+            selected=[ref.to_json() for ref in sel.chosen],
+        )
+        for name, sel in selections.items()
+    ]
