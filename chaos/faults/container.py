@@ -218,12 +218,10 @@ class ContainerPause(Fault):
     reversible = True
 
     def inject(self, ctx: FaultContext, params: Params) -> dict[str, Any]:
+        """One engine call: the pause itself. The engine refuses a container
+        that is not running or already paused; only then is it inspected, to
+        say which (a paused one is someone else's fault: never stacked on)."""
         runtime, target = ctx.runtime, ctx.target
-        info = _require_running(runtime, target)
-        if info["State"].get("Paused"):
-            raise InjectionFailed(
-                f"container {target.name} is already paused; refusing to stack on another pause"
-            )
         # announced before the pause call: no exec of this process starts in it from now on
         pausing.hold(target.id, runtime.run_id)
         try:
@@ -234,6 +232,11 @@ class ContainerPause(Fault):
                 # revert (or the watchdog, or recover) thaws it
                 return {"pause": f"no answer: {describe_engine_error(exc)}"}
             pausing.release(target.id, runtime.run_id)
+            info = _require_running(runtime, target)  # gone or not running: says so
+            if info["State"].get("Paused"):
+                raise InjectionFailed(
+                    f"container {target.name} is already paused; refusing to stack on another pause"
+                ) from None
             raise InjectionFailed(
                 f"pausing container {target.name}: {describe_engine_error(exc)}"
             ) from None
@@ -293,19 +296,49 @@ UNPAUSE_VERIFY_WITHIN = 15.0
 
 
 def unpause_verified(runtime: Runtime, target: TargetRef) -> dict[str, Any]:
-    """Unpause the container and verify through the API that it is no longer paused.
+    """Unpause the container and verify that it is no longer paused.
 
-    When the engine does not answer for the container (an exec frozen in it
-    wedges every call), its freezer cgroup is thawed directly, if the engine
-    is on this host. Returns what was observed (``{}``, or how it was
-    unwedged); raises RevertFailed, naming the container, when the unpause
-    cannot be verified.
+    The unpause comes first, and when the engine says it is done the kernel's
+    own view confirms it (the freezer cgroup reads thawed, when the engine is
+    on this host), so a plain revert costs one engine call. Anything else
+    (a refusal, a cgroup still frozen, an engine elsewhere) goes through the
+    careful path: inspect, unpause, until the API says not paused and the
+    cgroup is thawed. When the engine does not answer for the container (an
+    exec frozen in it wedges every call), its freezer cgroup is thawed
+    directly, if the engine is on this host. Returns what was observed
+    (``{}``, or how it was unwedged); raises RevertFailed, naming the
+    container, when the unpause cannot be verified.
     """
     from chaos.bounded_client import single_attempt
 
     api = runtime.docker.api
+    local = runtime.engine_is_local
     try:
         # a wedged container answers no retry either: go to the thaw at once
+        with single_attempt() if local else contextlib.nullcontext():
+            api.unpause(target.id)
+    except Exception as exc:
+        if _is_gone(exc):
+            return {"container": "gone"}
+        if is_engine_timeout(exc):
+            return _unwedge(runtime, target, f"unpause: {describe_engine_error(exc)}")
+        return _unpause_carefully(runtime, target)  # e.g. "not paused": thawed behind its back
+    freezer = None
+    if local:
+        with contextlib.suppress(FreezerError):
+            freezer = cgroup_freezer.find(target.id)
+            if not freezer.frozen():
+                return {}
+    _verify_unpaused(runtime, target, freezer)
+    return {}
+
+
+def _unpause_carefully(runtime: Runtime, target: TargetRef) -> dict[str, Any]:
+    """Inspect first, then unpause what the engine records as paused, then verify."""
+    from chaos.bounded_client import single_attempt
+
+    api = runtime.docker.api
+    try:
         with single_attempt() if runtime.engine_is_local else contextlib.nullcontext():
             info = api.inspect_container(target.id)
     except Exception as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chaos import pausing
+from chaos import cgroup_freezer, pausing
 from chaos.errors import InjectionFailed
 from chaos.fault import FaultContext
 from chaos.faults.container import (
@@ -194,3 +194,28 @@ def test_missing_container_is_a_clear_injection_error(runtime):
     ghost = TargetRef(kind="container", id="0" * 64, name="ghost")
     with pytest.raises(InjectionFailed, match="ghost"):
         ContainerKill().inject(ctx(runtime, ghost), ContainerKill.Params())
+
+
+def test_pause_of_a_stopped_container_says_it_is_not_running_and_holds_nothing(containers, runtime):
+    web = containers.run()
+    web.stop(timeout=1)
+    with pytest.raises(InjectionFailed, match=rf"{web.name} is not running \(exited\)"):
+        ContainerPause().inject(ctx(runtime, ref(web)), ContainerPause.Params())
+    assert pausing.held(web.id) == [], "a refused pause keeps no exec out"
+
+
+def test_pause_of_a_missing_container_names_it(runtime):
+    ghost = TargetRef(kind="container", id="0" * 64, name="ghost")
+    with pytest.raises(InjectionFailed, match="ghost"):
+        ContainerPause().inject(ctx(runtime, ghost), ContainerPause.Params())
+    assert pausing.held(ghost.id) == []
+
+
+def test_pause_revert_after_someone_else_unpaused_is_done_and_verified(containers, runtime):
+    web = containers.run()
+    fault = ContainerPause()
+    saved = fault.inject(ctx(runtime, ref(web)), fault.Params())
+    web.unpause()  # the engine now refuses our unpause: "not paused"
+    assert fault.revert(ctx(runtime, ref(web)), fault.Params(), saved) == {}
+    assert not state(web)["Paused"]
+    assert not cgroup_freezer.find(web.id).frozen(), "the kernel agrees"
