@@ -21,11 +21,11 @@ from chaos.engine.interrupt import Interrupt
 from chaos.engine.plan import Plan, check_selectors, make_plan, resolve_seed
 from chaos.engine.result import RunResult, Verdict
 from chaos.engine.runner import Runner
-from chaos.experiment.configuration import Redactor
 from chaos.experiment.loader import LoadedExperiment, load_experiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
+from chaos.redaction import Redactor
 from chaos.runtime import Runtime
 from chaos.swarm.inventory import Inventory, resolve_inventory
 

@@ -7,8 +7,8 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from chaos.experiment.configuration import Redactor
 from chaos.liveness import ProcessId, this_process
+from chaos.redaction import Redactor
 
 if TYPE_CHECKING:
     import docker

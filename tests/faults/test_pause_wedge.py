@@ -302,7 +302,7 @@ class StuckAPI:
 
 
 def fake_runtime(api: StuckAPI) -> Any:
-    from chaos.experiment.configuration import Redactor
+    from chaos.redaction import Redactor
 
     engine = SimpleNamespace(
         api=api,
