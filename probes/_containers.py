@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError
-from chaos.helpers import HELPER_TIMEOUT, run_helper
+from chaos.helper_containers import HELPER_TIMEOUT, run_helper
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
@@ -99,7 +99,7 @@ def seconds(value: float) -> str:
 
 MAX_HELPER_TIMEOUT = HELPER_TIMEOUT - 5.0
 """The longest ``timeout`` of a probe that runs in a helper: the helper itself
-is waited for at most ``chaos.helpers.HELPER_TIMEOUT``, start-up included."""
+is waited for at most ``chaos.helper_containers.HELPER_TIMEOUT``, start-up included."""
 
 
 def within_helper_timeout(value: float, what: str) -> float:

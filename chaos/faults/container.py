@@ -22,7 +22,7 @@ from chaos.docker_client import describe_engine_error, engine_errors, is_engine_
 from chaos.durations import Duration
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import ENGINE_SOCKET, HOST_CGROUPS, HelperCommand, engine_call
+from chaos.helper_containers import ENGINE_SOCKET, HOST_CGROUPS, HelperCommand, engine_call
 from chaos.hookspecs import hookimpl
 from chaos.signals import SignalName, signal_number
 
@@ -126,7 +126,7 @@ class ContainerCrash(Fault):
 
     @staticmethod
     def _kill_with_helper(runtime: Runtime, target: TargetRef, pid: int, sig: str) -> None:
-        from chaos.helpers import run_helper
+        from chaos.helper_containers import run_helper
 
         exit_code, output = run_helper(
             runtime,

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand, engine_call, run_helper
+from chaos.helper_containers import HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand
+from chaos.helper_containers import HelperCommand
 from chaos.hookspecs import hookimpl
 from chaos.swarm.cluster import MUST_EXIST, hostname, leader_of
 from chaos.swarm.commands import local_engine_command, on_any_manager

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed
 from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand
+from chaos.helper_containers import HelperCommand
 from chaos.hookspecs import hookimpl
 from chaos.signals import SignalName
 from chaos.swarm.cluster import MUST_EXIST, hostname

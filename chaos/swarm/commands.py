@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos.helpers import HelperCommand
+from chaos.helper_containers import HelperCommand
 
 if TYPE_CHECKING:
     from chaos.fault import FaultContext
