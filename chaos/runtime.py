@@ -5,18 +5,16 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chaos.liveness import ProcessId, this_process
 from chaos.redaction import Redactor
+from chaos.swarm.cluster import Cluster
+from chaos.swarm.inventory import Inventory
 
 if TYPE_CHECKING:
     import docker
-
-    from chaos.registry import Registered
-    from chaos.swarm.cluster import Cluster
-    from chaos.swarm.control import NodeController
-    from chaos.swarm.inventory import Inventory
 
 DEFAULT_HELPER_IMAGE = "chaosdrill/busybox:1"
 HELPER_IMAGE_ENV = "CHAOSDRILL_HELPER_IMAGE"
@@ -69,8 +67,12 @@ class Runtime:
         """The swarm's nodes and engines (``--lab``/``--inventory``); None means
         the local engine is the swarm, if it is a manager."""
         self._swarm: Cluster | None = None
-        self.node_controllers: dict[str, Registered[NodeController]] = {}
-        """Registered node controllers by ``control.type`` (set from the plugins)."""
+        self.node_controllers: Mapping[str, Any] = {}
+        """The registry's node controllers by ``control.type`` (a
+        ``chaos.registry.Registered`` of a ``NodeController`` each; set from the
+        plugins, read by :func:`chaos.swarm.control.controller_for`). The runtime
+        sits below the plugin interfaces, which all take it, so it does not
+        name their types."""
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.redactor = redactor or Redactor()
         self._docker: docker.DockerClient | None = None
@@ -91,9 +93,7 @@ class Runtime:
         """The swarm under test: its managers' API and every node's engine."""
         with self._lock:
             if self._swarm is None:
-                from chaos.swarm.cluster import Cluster
-
-                self._swarm = Cluster(self, self.inventory)
+                self._swarm = Cluster(lambda: self.docker, self.docker_url, self.inventory)
             return self._swarm
 
     @property

@@ -45,7 +45,8 @@ from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, UsageError
 from chaos.experiment.model import FaultStep, TargetSpec
-from chaos.experiment.validate import did_you_mean, unknown_name
+from chaos.experiment.problems import did_you_mean
+from chaos.experiment.validate import unknown_name
 from chaos.fault import Fault
 from chaos.journal.model import FaultRecord, ReasonRecord
 from chaos.ledger import Ledger

@@ -12,7 +12,6 @@ sees every problem in one run, not a second batch after fixing the first.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,10 +29,10 @@ from chaos.experiment.model import (
     ProbeStep,
     TargetSpec,
 )
+from chaos.experiment.problems import ProblemReport, did_you_mean
 from chaos.targets.base import empty_criteria
 
 if TYPE_CHECKING:
-    from chaos.experiment.loader import _Report
     from chaos.registry import Registry
 
 STEP_KEYS = {
@@ -112,7 +111,7 @@ def _valid(model: type[BaseModel], value: Any) -> Any:
 
 
 def validate_plugins(
-    parts: Parts, registry: Registry, report: _Report
+    parts: Parts, registry: Registry, report: ProblemReport
 ) -> dict[tuple[str, int], BaseModel]:
     """Check ``parts`` against the plugins; return validated parameters per ``(section, index)``."""
     checker = _Checker(parts, registry, report)
@@ -133,7 +132,7 @@ def validate_plugins(
 class _Checker:
     """The checks of one plugin pass; collects validated parameters as it goes."""
 
-    def __init__(self, parts: Parts, registry: Registry, report: _Report):
+    def __init__(self, parts: Parts, registry: Registry, report: ProblemReport):
         self.parts = parts
         self.registry = registry
         self.report = report
@@ -276,9 +275,3 @@ def unknown_name(what: str, name: Any, known: Iterable[str]) -> str:
     """``unknown <what> 'x' (did you mean 'y'?); known: a, b, c``."""
     known = sorted(known)
     return f"unknown {what} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}"
-
-
-def did_you_mean(word: Any, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
