@@ -52,6 +52,11 @@ class InvalidTarget(UsageError):
     criterion after ``${name}`` substitution): refused before anything is touched."""
 
 
+class NoSwarm(UsageError):
+    """An experiment targets a swarm, none was named and the local engine is not
+    a swarm manager. Front ends add how to name one (``--lab``, ``--inventory``)."""
+
+
 class EngineUnreachable(ChaosError):
     """The Docker engine did not answer."""
 

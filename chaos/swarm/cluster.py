@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chaos.docker_client import describe_engine_error
-from chaos.errors import ChaosError, TargetError, UsageError
+from chaos.errors import ChaosError, NoSwarm, TargetError
 from chaos.swarm.inventory import API_VERSION, Inventory, InventoryNode, docker_client
 
 if TYPE_CHECKING:
@@ -79,9 +79,10 @@ class Cluster:
             info = self._local().info()
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-            raise UsageError(
-                "this experiment targets a swarm, but the local engine is not a swarm manager: "
-                "start a lab (`chaosdrill lab up`) and pass --lab, or pass --inventory FILE"
+            raise NoSwarm(
+                "this experiment targets a swarm, but the local engine is not a swarm manager "
+                "and no swarm was named: start a lab (`chaosdrill lab up`) and name it, "
+                "or name the swarm's inventory"
             )
         endpoint = self._docker_url or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         return Inventory(

@@ -190,18 +190,3 @@ def _node_named(data: dict[Any, Any], loc: tuple[Any, ...]) -> str:
     node = nodes[index]
     name = node.get("name") if isinstance(node, dict) else None
     return f" (node {name})" if isinstance(name, str) and name else ""
-
-
-def resolve_inventory(
-    *, lab: str | None = None, path: str | Path | None = None
-) -> Inventory | None:
-    """``--lab NAME`` or ``--inventory FILE`` (not both); None for neither."""
-    if lab and path:
-        raise UsageError("give --lab or --inventory, not both")
-    if path:
-        return load_inventory(path)
-    if lab:
-        from chaos.lab.lab import load_lab_inventory
-
-        return load_lab_inventory(lab)
-    return None
