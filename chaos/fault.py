@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from chaos.params import Params
 
 if TYPE_CHECKING:
     from chaos.helper_containers import HelperCommand
@@ -51,12 +51,6 @@ class FaultContext:
     """Id of this injection's watchdog container, once armed (see
     :meth:`Fault.watchdog`). It runs the fault's ``HelperCommand`` setting, so
     a fault may ``exec`` its work in it instead of starting another helper."""
-
-
-class Params(BaseModel):
-    """Base class of parameter models: frozen, and unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Fault(ABC):

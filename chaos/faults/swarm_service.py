@@ -12,18 +12,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from chaos.errors import ChaosError, InjectionFailed, RevertFailed
-from chaos.fault import Fault, FaultContext, Params
-from chaos.helper_containers import HelperCommand
-from chaos.hookspecs import hookimpl
+from chaos.faults.swarm_commands import on_any_manager
+from chaos.plugin_api import (
+    ChaosError,
+    Fault,
+    FaultContext,
+    HelperCommand,
+    InjectionFailed,
+    Params,
+    RevertFailed,
+    hookimpl,
+)
 from chaos.signals import SignalName
 from chaos.swarm.cluster import MUST_EXIST, hostname
-from chaos.swarm.commands import on_any_manager
 
 if TYPE_CHECKING:
     import docker
 
-    from chaos.registry import Registry
+    from chaos.plugin_api import Registry
 
 MARKER = "chaosdrill.injection"
 """Service label set by a fault's update, so a watchdog acts only on its own change."""
