@@ -28,7 +28,7 @@ from chaos.params import Params
 if TYPE_CHECKING:
     from chaos.helper_containers import HelperCommand
     from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.targets.base import TargetRef
 
 
 @dataclass(frozen=True)

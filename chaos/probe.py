@@ -24,7 +24,7 @@ DEFAULT_DEADLINE = 30.0
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.targets.base import TargetRef
 
 
 @dataclass(frozen=True)
