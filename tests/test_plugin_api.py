@@ -69,3 +69,19 @@ def test_hook_implementations_use_the_plugin_api_marker():
     from chaos.hookspecs import hookimpl
 
     assert plugin_api.hookimpl is hookimpl
+
+
+def test_the_readme_plugin_example_registers():
+    """The Plugins section's example imports from chaos.plugin_api alone and registers."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Plugins\n") : readme.index("## Library API\n")]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    assert "from chaos.plugin_api import" in code.group(1)
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    registry = plugin_api.Registry()
+    namespace["chaosdrill_register_faults"](registry)  # type: ignore[operator]
+    assert list(registry.faults) == ["acme.touch"]
