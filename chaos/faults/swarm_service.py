@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import shlex
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field
 
+from chaos.docker_client import post_json
 from chaos.faults.swarm_commands import on_any_manager
 from chaos.plugin_api import (
     ChaosError,
@@ -65,8 +67,8 @@ def update_service(
         # the SDK's update_service has no rollback and rebuilds the spec; post it as read
         api = client.api
         params = {"version": version, **({"rollback": "previous"} if rollback else {})}
-        url = api._url("/services/{0}/update", ctx.target.id)
-        return api._result(api._post_json(url, data=spec, params=params), json=True)
+        path = f"/services/{quote(ctx.target.id, safe='')}/update"
+        return post_json(api, path, spec, params=params)
 
     before = ctx.runtime.swarm.versioned_update(
         error,
