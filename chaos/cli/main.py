@@ -212,13 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        from chaos.errors import ChaosError, InvalidExperiment, NoSwarm
+        from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, NoSwarm
 
         if args.traceback:
             raise
         if isinstance(exc, InvalidExperiment):
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
+            return int(exc.exit_code)
+        if isinstance(exc, InvalidArgument):  # the library names the keyword, we the option
+            print(f"chaosdrill: --{exc.argument.replace('_', '-')} {exc.problem}", file=sys.stderr)
             return int(exc.exit_code)
         if isinstance(exc, ChaosError):
             print(f"chaosdrill: {exc}", file=sys.stderr)

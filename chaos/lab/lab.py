@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.docker_client import connect, describe_engine_error
-from chaos.errors import ChaosError, UsageError
+from chaos.errors import ChaosError, InvalidArgument, UsageError
 from chaos.images import BUSYBOX_IMAGE, SWARM_NODE_IMAGE
 from chaos.lab.nodes import (
     DEFAULT_ADDR_POOL,
@@ -277,9 +277,9 @@ def up(
     """
     check_name(name)
     if not 1 <= managers <= MAX_MANAGERS:
-        raise UsageError(f"--managers must be between 1 and {MAX_MANAGERS}, not {managers}")
+        raise InvalidArgument("managers", f"must be between 1 and {MAX_MANAGERS}, not {managers}")
     if not 0 <= workers <= MAX_WORKERS:
-        raise UsageError(f"--workers must be between 0 and {MAX_WORKERS}, not {workers}")
+        raise InvalidArgument("workers", f"must be between 0 and {MAX_WORKERS}, not {workers}")
     reserved = sorted(k for k in (labels or {}) if k in (LAB_LABEL, ROLE_LABEL, DIR_LABEL))
     if reserved:
         raise UsageError(f"label {reserved[0]} is set by the lab itself")

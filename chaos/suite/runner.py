@@ -22,7 +22,7 @@ from typing import Any
 
 from chaos import running
 from chaos.engine.interrupt import Interrupt
-from chaos.errors import ChaosError, InvalidExperiment, UsageError
+from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, UsageError
 from chaos.experiment.loader import LoadedExperiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.redaction import Redactor
@@ -74,9 +74,9 @@ def run_suite(
     from chaos.plugins import default_plugins
 
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+        raise InvalidArgument("jobs", f"must be at least 1, not {jobs}")
     if fail_under is not None and not 0 <= fail_under <= 100:
-        raise UsageError(f"--fail-under must be between 0 and 100, not {fail_under:g}")
+        raise InvalidArgument("fail_under", f"must be between 0 and 100, not {fail_under:g}")
     discovery = discover(list(paths))
     if on_start is not None:
         on_start(discovery.experiments, discovery.skipped)
