@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from chaos.container_exec import exec_run
 from chaos.errors import ChaosError, InjectionFailed
 from chaos.helper_containers import run_helper
 
@@ -116,8 +117,6 @@ def run_in_netns(
 
 def _exec_in(runtime: Runtime, container_id: str, argv: list[str]) -> tuple[int, str] | None:
     """Exit code and output of ``argv`` run in a container; None if it is not running."""
-    from chaos.container_exec import exec_run
-
     try:
         result = exec_run(runtime.docker.api, container_id, argv)
     except Exception:  # gone, paused or no longer running: the caller starts a helper instead
