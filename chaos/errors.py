@@ -68,6 +68,14 @@ class NoSwarm(UsageError):
     a swarm manager. Front ends add how to name one (``--lab``, ``--inventory``)."""
 
 
+class NoLab(UsageError):
+    """No lab of that name exists (``name``); front ends add how to start one."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"no lab named {name}; start one with `chaosdrill lab up`")
+
+
 class EngineUnreachable(ChaosError):
     """The Docker engine did not answer."""
 

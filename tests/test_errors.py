@@ -41,3 +41,20 @@ def test_the_cli_names_its_own_option():
         ExitCode.INVALID,
         "chaosdrill: --fail-under must be between 0 and 100, not 101",
     )
+
+
+def test_a_missing_lab_is_named_and_the_cli_says_how_to_start_it(tmp_path, monkeypatch):
+    from chaos.errors import NoLab
+
+    monkeypatch.setenv("CHAOSDRILL_LAB_DIR", str(tmp_path))
+    with pytest.raises(NoLab) as raised:
+        api.inventory(lab="nosuchlab")
+    assert raised.value.name == "nosuchlab" and "--" not in str(raised.value)
+    done = chaosdrill(
+        "run", "--dry-run", "experiments/web-survives-crash.yaml", "--lab", "nosuchlab",
+        env={"CHAOSDRILL_LAB_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert (done.returncode, done.stderr.strip()) == (
+        ExitCode.INVALID,
+        "chaosdrill: no lab named nosuchlab; start one with `chaosdrill lab up --name nosuchlab`",
+    )

@@ -212,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, NoSwarm
+        from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, NoLab, NoSwarm
 
         if args.traceback:
             raise
@@ -222,6 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(exc.exit_code)
         if isinstance(exc, InvalidArgument):  # the library names the keyword, we the option
             print(f"chaosdrill: --{exc.argument.replace('_', '-')} {exc.problem}", file=sys.stderr)
+            return int(exc.exit_code)
+        if isinstance(exc, NoLab):
+            print(
+                f"chaosdrill: no lab named {exc.name}; start one with "
+                f"`chaosdrill lab up --name {exc.name}`",
+                file=sys.stderr,
+            )
             return int(exc.exit_code)
         if isinstance(exc, ChaosError):
             print(f"chaosdrill: {exc}", file=sys.stderr)
