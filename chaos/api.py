@@ -17,26 +17,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.engine.events import Observer, ignore
-from chaos.engine.interrupt import Interrupt
-from chaos.engine.plan import Plan, check_selectors, make_plan, resolve_seed
+from chaos.engine.plan import Plan
 from chaos.engine.result import RunResult, Verdict
-from chaos.engine.runner import Runner
-from chaos.engine.scope import RunScope, runtime_for_run
-from chaos.experiment.configuration import Redactor
-from chaos.experiment.loader import LoadedExperiment, load_experiment
+from chaos.engine.scope import runtime_for_run
+from chaos.experiment.loader import LoadedExperiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
-from chaos.runtime import Runtime
-from chaos.swarm.inventory import Inventory, resolve_inventory
+from chaos.running import inventory, load, plan, run, runtime_for
+from chaos.suite import CaseResult, SuiteResult, run_suite
+from chaos.suite.discover import Found
+from chaos.swarm.inventory import Inventory
 
 if TYPE_CHECKING:
     from chaos.engine.session import FaultSession, Injection, TargetLike
     from chaos.ledger import Entry
     from chaos.probe import Check
     from chaos.recovery import RecoveryReport
-    from chaos.suite import CaseResult, SuiteResult
-    from chaos.suite.discover import Found
 
 __all__ = [
     "Inventory",
@@ -51,103 +48,11 @@ __all__ = [
     "plan",
     "recover",
     "run",
+    "runtime_for",
     "session",
     "suite",
     "wait_until",
 ]
-
-
-def load(path: str | Path, *, plugins: Plugins | None = None) -> LoadedExperiment:
-    """Load and validate an experiment file (raises InvalidExperiment / UsageError)."""
-    return load_experiment(path, plugins=plugins or default_plugins())
-
-
-def inventory(*, lab: str | None = None, path: str | Path | None = None) -> Inventory | None:
-    """The swarm to run against: a lab by name, an inventory file, or None (the
-    local engine, and its swarm if it is a manager). Raises UsageError."""
-    return resolve_inventory(lab=lab, path=path)
-
-
-def runtime_for(
-    loaded: LoadedExperiment,
-    *,
-    docker_url: str | None = None,
-    inventory: Inventory | None = None,
-    plugins: Plugins | None = None,
-) -> Runtime:
-    """The runtime to plan or run ``loaded`` with: its secrets redacted, and the
-    node controllers of ``plugins``."""
-    return runtime_for_run(
-        plugins or default_plugins(),
-        docker_url=docker_url,
-        inventory=inventory,
-        redactor=Redactor(loaded.secrets),
-    )
-
-
-def plan(
-    loaded: LoadedExperiment,
-    *,
-    seed: int | None = None,
-    plugins: Plugins | None = None,
-    runtime: Runtime | None = None,
-    inventory: Inventory | None = None,
-) -> Plan:
-    """Resolve targets without touching anything (what ``--dry-run`` shows)."""
-    plugins = plugins or default_plugins()
-    check_selectors(loaded, plugins.registry)
-    runtime = runtime or runtime_for(loaded, inventory=inventory, plugins=plugins)
-    return make_plan(loaded, plugins, runtime, resolve_seed(seed))
-
-
-def run(
-    loaded: LoadedExperiment,
-    *,
-    seed: int | None = None,
-    report_dir: str | Path | None = DEFAULT_REPORT_DIR,
-    observer: Observer = ignore,
-    plugins: Plugins | None = None,
-    runtime: Runtime | None = None,
-    handle_signals: bool = True,
-    state_dir: str | Path | None = None,
-    safeguards: bool = True,
-    inventory: Inventory | None = None,
-    interrupt: Interrupt | None = None,
-) -> RunResult:
-    """Run the experiment and return its verdict; never raises for run-time failures.
-
-    Raises UsageError (InvalidTarget) before anything is touched when a
-    target's selector has an empty criterion.
-
-    An engine that does not answer, a target that selects nothing or a fault
-    that cannot be injected end in ``Verdict.ERROR`` with the reason, and a
-    journal is written either way (unless ``report_dir`` is None).
-
-    Every injection is recorded in the fault ledger under ``state_dir``
-    (default: see :func:`chaos.ledger.default_state_dir`) and reversible
-    faults get a dead man's switch; ``safeguards=False`` turns both off.
-    ``inventory`` names the swarm that swarm targets live in (see :func:`inventory`).
-
-    ``handle_signals`` makes SIGINT and SIGTERM revert every fault and end the
-    run ``aborted``; it only works on the main thread. A run on another thread
-    passes False and, to be interruptible, an ``interrupt`` that the main
-    thread triggers (see :class:`chaos.engine.interrupt.Interrupt`).
-    """
-    plugins = plugins or default_plugins()
-    check_selectors(loaded, plugins.registry)  # invalid input: UsageError, nothing touched
-    runtime = runtime or runtime_for(loaded, inventory=inventory, plugins=plugins)
-    scope = RunScope(
-        plugins,
-        runtime,
-        ledger=Ledger(Path(state_dir) if state_dir else None) if safeguards else None,
-        observer=observer,
-        handle_signals=handle_signals,
-        interrupt=interrupt,
-    )
-    try:
-        return Runner(loaded, scope, seed=resolve_seed(seed), report_dir=report_dir).run()
-    finally:
-        runtime.close()
 
 
 def suite(
@@ -177,8 +82,6 @@ def suite(
     it with :mod:`chaos.report.junit` or :mod:`chaos.report.markdown`.
     Raises UsageError for a missing path, bad arguments or no experiment.
     """
-    from chaos.suite import run_suite
-
     return run_suite(
         paths,
         jobs=jobs,

@@ -69,6 +69,30 @@ def _timed_out(exc: BaseException) -> bool:
 
 
 class BoundedAPIClient(docker.APIClient):  # type: ignore[misc]
+    """``docker.APIClient`` whose every request is bounded and, when safe, retried.
+
+    docker-py's client is a ``requests.Session``: every engine call it makes
+    (inspect, exec, attach, a streamed log) goes through ``Session.request``,
+    the public method this class overrides, with the client's ``timeout``.
+    """
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        verb = method.decode() if isinstance(method, bytes) else str(method)
+        target = url.decode() if isinstance(url, bytes) else str(url)
+        verb = verb.upper()
+        if verb == "GET":
+            repeatable = True
+        elif verb == "POST":
+            repeatable = bool(_REPEATABLE_POST.search(target.split("?", 1)[0]))
+        else:
+            repeatable = False
+        kwargs.setdefault("timeout", self.timeout)
+
+        def send(url: str, **kwargs: Any) -> Any:
+            return super(BoundedAPIClient, self).request(method, url, *args, **kwargs)
+
+        return self._bounded(verb, target, send, repeatable, kwargs)
+
     def _bounded(
         self,
         method: str,
@@ -94,19 +118,6 @@ class BoundedAPIClient(docker.APIClient):  # type: ignore[misc]
                     ) from exc
                 time.sleep(BACKOFF * (2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _get(self, url: str, **kwargs: Any) -> Any:
-        return self._bounded("GET", url, super()._get, True, kwargs)
-
-    def _post(self, url: str, **kwargs: Any) -> Any:
-        repeatable = bool(_REPEATABLE_POST.search(url.split("?", 1)[0]))
-        return self._bounded("POST", url, super()._post, repeatable, kwargs)
-
-    def _put(self, url: str, **kwargs: Any) -> Any:
-        return self._bounded("PUT", url, super()._put, False, kwargs)
-
-    def _delete(self, url: str, **kwargs: Any) -> Any:
-        return self._bounded("DELETE", url, super()._delete, False, kwargs)
 
     def unpause(self, container: Any) -> None:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import ChaosError, EngineTimeout, EngineUnreachable, UsageError
@@ -49,6 +49,38 @@ def client(base_url: str | None = None, timeout: float | None = None, **options:
     if base_url:
         return BoundedDockerClient(base_url=base_url, timeout=timeout, **options)
     return BoundedDockerClient.from_env(timeout=timeout, **options)
+
+
+def post_json(
+    api: docker.APIClient,
+    path: str,
+    body: Any,
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> Any:
+    """POST ``body`` as JSON to the engine API ``path`` and return the JSON answer:
+    for the calls docker-py has no method for (a service update posted as read,
+    a rollback). ``path`` is quoted by the caller (``/services/ID/update``).
+
+    It goes through the client's public interface (a docker-py client is a
+    ``requests.Session``), so the client's timeout, and a bounded client's
+    bounds, apply as to the SDK's own calls; an error answer raises
+    ``docker.errors.APIError`` as they do.
+    """
+    import docker.errors
+    import requests
+
+    response = api.post(
+        f"{api.base_url}/v{api.api_version}{path}",
+        json=body,
+        params=dict(params or {}),
+        timeout=api.timeout,
+    )
+    try:
+        response.raise_for_status()
+    except requests.exceptions.HTTPError as exc:
+        raise docker.errors.create_api_error_from_http_exception(exc) from exc
+    return response.json()
 
 
 def connect(base_url: str | None = None) -> docker.DockerClient:

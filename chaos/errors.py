@@ -47,9 +47,33 @@ class UsageError(ChaosError):
     exit_code = ExitCode.INVALID
 
 
+class InvalidArgument(UsageError):
+    """An argument of a library call is out of range. ``argument`` is its keyword
+    (``jobs``), and the message names it so; a front end names its own option for
+    it instead (the CLI says ``--jobs``)."""
+
+    def __init__(self, argument: str, problem: str):
+        self.argument = argument
+        self.problem = problem
+        super().__init__(f"{argument} {problem}")
+
+
 class InvalidTarget(UsageError):
     """A target's selector would select more than its author meant (an empty
     criterion after ``${name}`` substitution): refused before anything is touched."""
+
+
+class NoSwarm(UsageError):
+    """An experiment targets a swarm, none was named and the local engine is not
+    a swarm manager. Front ends add how to name one (``--lab``, ``--inventory``)."""
+
+
+class NoLab(UsageError):
+    """No lab of that name exists (``name``); front ends add how to start one."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"no lab named {name}; start one with `chaosdrill lab up`")
 
 
 class EngineUnreachable(ChaosError):

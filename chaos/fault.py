@@ -1,10 +1,15 @@
 """The fault interface that built-in and third-party faults implement.
 
 A fault type is a class registered through ``chaosdrill_register_faults``.
-The engine creates one instance per fault step and calls :meth:`Fault.inject`
-once for every object the step's target resolved to, then :meth:`Fault.revert`
-with the state recorded before (:meth:`Fault.before`) and the state that
-``inject`` returned.
+The engine calls :meth:`Fault.inject` once for every object a fault step's
+target resolved to, then :meth:`Fault.revert` with the state recorded before
+(:meth:`Fault.before`) and the state that ``inject`` returned.
+
+Instances are cheap and carry nothing from one call to the next: the engine
+creates them wherever it needs one (for each step of a plan, for each fault
+injected from code, to ask a step which targets it references) and
+``chaosdrill recover`` reverts with a fresh instance in another process. So a
+fault keeps no state on ``self``; what ``revert`` needs travels in the state.
 
 The state must be plain JSON data (str, int, float, bool, None, lists and
 dicts of them): it is written to the run journal and is everything ``revert``
@@ -18,12 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from chaos.params import Params
 
 if TYPE_CHECKING:
-    from chaos.helpers import HelperCommand
+    from chaos.helper_containers import HelperCommand
     from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.targets.base import TargetRef
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,6 @@ class FaultContext:
     """Id of this injection's watchdog container, once armed (see
     :meth:`Fault.watchdog`). It runs the fault's ``HelperCommand`` setting, so
     a fault may ``exec`` its work in it instead of starting another helper."""
-
-
-class Params(BaseModel):
-    """Base class of parameter models: frozen, and unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Fault(ABC):
@@ -130,7 +129,7 @@ class Fault(ABC):
     def watchdog(self, ctx: FaultContext, params: Any) -> HelperCommand | None:
         """How a helper container reverts this fault with no chaosdrill process around.
 
-        Return a :class:`chaos.helpers.HelperCommand` and the engine arms a dead
+        Return a :class:`chaos.helper_containers.HelperCommand` and the engine arms a dead
         man's switch before every injection: a container that runs it at
         ``ctx.revert_at`` plus a grace period unless the runner reverted first.
         Because it is armed before :meth:`inject` runs, the command must be

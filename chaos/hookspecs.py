@@ -3,8 +3,7 @@
 A plugin is a module (or any object) with functions named after these hooks
 and decorated with :data:`hookimpl`::
 
-    from chaos.hookspecs import hookimpl
-    from chaos.fault import Fault, Params
+    from chaos.plugin_api import Fault, Params, hookimpl
 
     class Slow(Fault):
         name = "myteam.slow"

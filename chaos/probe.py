@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chaos.fault import Params
+from chaos.params import Params
 
 DEADLINE_GRACE = 1.0
 """Seconds a check may take beyond its own ``timeout`` (connecting, reading the answer)."""
@@ -24,7 +24,7 @@ DEFAULT_DEADLINE = 30.0
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.targets.base import TargetRef
 
 
 @dataclass(frozen=True)

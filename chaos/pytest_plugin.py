@@ -167,11 +167,13 @@ class _State:
         """The swarm named by --chaos-lab / --chaos-inventory (UsageError if it is wrong)."""
         if not self._inventory_resolved:
             from chaos import api
+            from chaos.errors import UsageError
 
-            self._inventory = api.inventory(
-                lab=self.config.getoption("chaos_lab"),
-                path=self.config.getoption("chaos_inventory"),
-            )
+            lab = self.config.getoption("chaos_lab")
+            path = self.config.getoption("chaos_inventory")
+            if lab and path:
+                raise UsageError("give --chaos-lab or --chaos-inventory, not both")
+            self._inventory = api.inventory(lab=lab, path=path)
             self._inventory_resolved = True
         return self._inventory
 

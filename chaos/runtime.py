@@ -8,16 +8,13 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chaos.experiment.configuration import Redactor
 from chaos.liveness import ProcessId, this_process
+from chaos.redaction import Redactor
+from chaos.swarm.cluster import Cluster
+from chaos.swarm.inventory import Inventory
 
 if TYPE_CHECKING:
     import docker
-
-    from chaos.registry import Registered
-    from chaos.swarm.cluster import Cluster
-    from chaos.swarm.control import NodeController
-    from chaos.swarm.inventory import Inventory
 
 DEFAULT_HELPER_IMAGE = "chaosdrill/busybox:1"
 HELPER_IMAGE_ENV = "CHAOSDRILL_HELPER_IMAGE"
@@ -59,7 +56,7 @@ class Runtime:
         run_id: str | None = None,
         redactor: Redactor | None = None,
         inventory: Inventory | None = None,
-        node_controllers: Mapping[str, Registered[NodeController]] | None = None,
+        node_controllers: Mapping[str, Any] | None = None,
     ):
         """``node_controllers`` come from the plugins (``registry.node_controllers``):
         a runtime made for a run gets them here, once."""
@@ -73,10 +70,14 @@ class Runtime:
         """The swarm's nodes and engines (``--lab``/``--inventory``); None means
         the local engine is the swarm, if it is a manager."""
         self._swarm: Cluster | None = None
-        self.node_controllers: Mapping[str, Registered[NodeController]] = (
+        self.node_controllers: Mapping[str, Any] = (
             node_controllers if node_controllers is not None else {}
         )
-        """Registered node controllers by ``control.type`` (from the plugins)."""
+        """The registry's node controllers by ``control.type`` (a
+        ``chaos.registry.Registered`` of a ``NodeController`` each; set from the
+        plugins, read by :func:`chaos.swarm.control.controller_for`). The runtime
+        sits below the plugin interfaces, which all take it, so it does not
+        name their types."""
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.redactor = redactor or Redactor()
         self._docker: docker.DockerClient | None = None
@@ -97,9 +98,7 @@ class Runtime:
         """The swarm under test: its managers' API and every node's engine."""
         with self._lock:
             if self._swarm is None:
-                from chaos.swarm.cluster import Cluster
-
-                self._swarm = Cluster(self, self.inventory)
+                self._swarm = Cluster(lambda: self.docker, self.docker_url, self.inventory)
             return self._swarm
 
     @property

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from chaos.docker_client import engine_errors
 from chaos.errors import InjectionFailed
-from chaos.helpers import HelperCommand
+from chaos.helper_containers import HelperCommand
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime

@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chaos.docker_client import describe_engine_error
-from chaos.errors import ChaosError
-from chaos.helpers import HELPER_TIMEOUT, run_helper
+from chaos.helper_containers import HELPER_TIMEOUT
+from chaos.plugin_api import ChaosError, describe_engine_error, run_in_netns
 
 if TYPE_CHECKING:
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Runtime, TargetRef
 
 
 @dataclass(frozen=True)
@@ -73,22 +71,13 @@ class HelperUnavailable(ChaosError):
 def run_in_netns_of(
     runtime: Runtime, container_id: str, argv: list[str], purpose: str, stdin: bytes | None = None
 ) -> tuple[int, str]:
-    """Run ``argv`` in a short-lived ``chaosdrill/netns-helper`` container that joins
-    ``container_id``'s network namespace, with no extra capabilities.
-
-    The helper sees the container's interfaces, routes, ``/etc/resolv.conf``
-    and ``/etc/hosts`` (Docker shares them), so Docker's embedded DNS
-    (127.0.0.11) answers it as it answers the container. Starting it costs
-    about 0.3 s. Raises :class:`HelperUnavailable` when it cannot run.
+    """Run ``argv`` in ``container_id``'s network namespace, with no extra capabilities
+    (see :func:`chaos.netns.run_in_netns`): Docker's embedded DNS (127.0.0.11)
+    answers it as it answers the container. Starting the helper costs about
+    0.3 s. Raises :class:`HelperUnavailable` when it cannot run.
     """
-    return run_helper(
-        runtime,
-        argv,
-        purpose=purpose,
-        image=runtime.netns_image,
-        error=HelperUnavailable,
-        stdin=stdin,
-        network_mode=f"container:{container_id}",
+    return run_in_netns(
+        runtime, container_id, argv, purpose=purpose, error=HelperUnavailable, stdin=stdin
     )
 
 
@@ -99,7 +88,7 @@ def seconds(value: float) -> str:
 
 MAX_HELPER_TIMEOUT = HELPER_TIMEOUT - 5.0
 """The longest ``timeout`` of a probe that runs in a helper: the helper itself
-is waited for at most ``chaos.helpers.HELPER_TIMEOUT``, start-up included."""
+is waited for at most ``chaos.helper_containers.HELPER_TIMEOUT``, start-up included."""
 
 
 def within_helper_timeout(value: float, what: str) -> float:

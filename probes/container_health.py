@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from chaos.fault import Params
-from chaos.hookspecs import hookimpl
-from chaos.probe import Check, Probe
+from chaos.plugin_api import Check, Params, Probe, hookimpl
 from probes._containers import inspect_all
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
 class HealthParams(Params):

@@ -24,10 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from chaos.durations import Timeout
-from chaos.fault import Params
-from chaos.hookspecs import hookimpl
-from chaos.probe import DEADLINE_GRACE, HELPER_GRACE, Check, Probe
+from chaos.plugin_api import DEADLINE_GRACE, HELPER_GRACE, Check, Params, Probe, Timeout, hookimpl
 from probes._containers import (
     HelperUnavailable,
     inspect_all,
@@ -38,9 +35,7 @@ from probes._containers import (
 )
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, Runtime, TargetRef
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?$")
 """Letters, digits, ``_``, ``-`` and dots; never a leading ``-`` (not an option)."""

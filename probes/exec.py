@@ -12,17 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from chaos.durations import Timeout
-from chaos.fault import Params
-from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex, search
-from chaos.probe import DEADLINE_GRACE, Check, Probe
+from chaos.plugin_api import (
+    DEADLINE_GRACE,
+    ChaosError,
+    Check,
+    Params,
+    Probe,
+    Regex,
+    Timeout,
+    describe_engine_error,
+    exec_run,
+    hookimpl,
+    search,
+)
 from probes._containers import inspect_all
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
 class ExecExpect(Params):
@@ -73,10 +79,6 @@ class ExecProbe(Probe):
     def _run(
         runtime: Runtime, container_id: str, label: str, params: ExecParams
     ) -> tuple[bool, str]:
-        from chaos.container_exec import exec_run
-        from chaos.docker_client import describe_engine_error
-        from chaos.errors import ChaosError
-
         api = runtime.docker.api
         outcome: dict[str, object] = {}
 

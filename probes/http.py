@@ -29,11 +29,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from chaos.durations import Duration, Timeout
-from chaos.fault import Params
-from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex, search
-from chaos.probe import Check, Probe
+from chaos.plugin_api import Check, Duration, Params, Probe, Regex, Timeout, hookimpl, search
 from probes._containers import (
     HelperUnavailable,
     run_from,
@@ -42,9 +38,7 @@ from probes._containers import (
 )
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
 class HttpExpect(Params):

@@ -17,17 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from chaos.docker_client import describe_engine_error
-from chaos.errors import ChaosError
-from chaos.fault import Params
-from chaos.hookspecs import hookimpl
-from chaos.probe import Check, Probe
+from chaos.plugin_api import ChaosError, Check, Params, Probe, describe_engine_error, hookimpl
 from chaos.swarm.cluster import hostname, leader_of
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, Runtime, TargetRef
 
 PAUSED_UPDATES = ("paused", "rollback_paused")
 QUORUM_TIMEOUT = 2.0

@@ -18,10 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
-from chaos.durations import Timeout
-from chaos.fault import Params
-from chaos.hookspecs import hookimpl
-from chaos.probe import Check, Probe
+from chaos.plugin_api import Check, Params, Probe, Timeout, hookimpl
 from probes._containers import (
     HelperUnavailable,
     run_from,
@@ -30,9 +27,7 @@ from probes._containers import (
 )
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
 class TcpParams(Params):

@@ -156,3 +156,32 @@ def test_calls_inside_single_attempt_are_not_retried(engine_factory):
     with pytest.raises(EngineTimeout, match=r"\(3 attempts\)"):
         api.inspect_container("c0ffee")  # retried again outside the block
     assert len(engine.requests) == 4
+
+
+def test_a_posted_json_call_goes_to_the_versioned_path_and_returns_the_answer(engine_factory):
+    from chaos.docker_client import post_json
+
+    engine = engine_factory(answer={0})
+    answer = post_json(
+        bounded(engine).api, "/services/s1/update", {"Name": "web"}, params={"version": 3}
+    )
+    assert answer == {"Id": "c0ffee", "State": {"Paused": False}}
+    assert engine.requests == ["POST /v1.41/services/s1/update?version=3 HTTP/1.1"]
+
+
+def test_a_posted_json_call_is_bounded_and_not_retried(engine_factory):
+    from chaos.docker_client import post_json
+
+    engine = engine_factory(answer=set())
+    with pytest.raises(EngineTimeout, match=r"engine call POST /services/s1/update timed out"):
+        post_json(bounded(engine).api, "/services/s1/update", {}, params={"version": 3})
+    assert len(engine.requests) == 1
+
+
+def test_the_bounded_client_overrides_no_private_docker_py_method():
+    import docker
+
+    from chaos.bounded_client import BoundedAPIClient
+
+    private = {n for n in dir(docker.APIClient) if n.startswith("_") and not n.startswith("__")}
+    assert not private & set(vars(BoundedAPIClient))

@@ -77,3 +77,30 @@ def test_run_with_a_bad_address_is_a_usage_error(tmp_path, experiment_file):
         "address such as 10.0.0.11 or fd00::11, got '10.0.0.1 -j ACCEPT'"
     ) in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_lab_and_an_inventory_together_are_refused_without_naming_flags(tmp_path):
+    from chaos import api
+
+    path = _inventory(tmp_path, "10.0.0.12")
+    with pytest.raises(UsageError, match="name one swarm") as raised:
+        api.inventory(lab="lab", path=path)
+    assert "--" not in str(raised.value)
+
+
+@pytest.mark.docker
+def test_the_cli_says_which_options_name_a_swarm(experiment_file):
+    """The library's NoSwarm says what is missing; the CLI adds its own options."""
+    experiment = experiment_file("""
+        version: 1
+        title: t
+        targets:
+          cluster: {kind: swarm}
+        method:
+          - {name: f, fault: swarm.lose_managers, target: cluster, count: 1, duration: 5s}
+    """)
+    done = chaosdrill("run", "--dry-run", str(experiment))
+    assert done.returncode == ExitCode.INVALID, done.stdout + done.stderr
+    first, hint = done.stderr.strip().splitlines()[-2:]
+    assert "not a swarm manager and no swarm was named" in first and "--" not in first
+    assert hint == "chaosdrill: name the swarm with --lab NAME or --inventory FILE"

@@ -31,8 +31,8 @@ from chaos.engine.events import Notice
 from chaos.engine.result import Verdict
 from chaos.errors import InjectionFailed, InvalidExperiment
 from chaos.experiment.loader import load_text
-from chaos.fault import Fault, Params
 from chaos.hookspecs import hookimpl
+from chaos.plugin_api import Fault, Params
 from chaos.plugins import (
     BUILTIN_PLUGINS,
     DISABLE_ENV,

@@ -13,12 +13,12 @@ import pytest
 from chaos import liveness, watchdog
 from chaos.engine.safeguards import Safeguards
 from chaos.errors import InjectionFailed, RevertFailed
-from chaos.fault import Fault, FaultContext, Params
 from chaos.faults.container import ContainerPause
 from chaos.faults.network import DisconnectParams, NetworkDisconnect
 from chaos.faults.swarm_node import DrainParams, NodeDrain, SwarmLoseManagers
 from chaos.faults.swarm_service import ScaleParams, ServiceScale
 from chaos.ledger import Entry, Ledger
+from chaos.plugin_api import Fault, FaultContext, Params
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 from tests.conftest import chaosdrill

@@ -40,8 +40,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from chaos.experiment.schema import experiment_schema
     from chaos.plugins import default_plugins
+    from chaos.schema import experiment_schema
 
     json.dump(experiment_schema(default_plugins().registry), sys.stdout, indent=2)
     print()

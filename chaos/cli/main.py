@@ -21,6 +21,10 @@ docs: README.md (format reference, engine semantics, plugins)
 """
 
 
+NO_SWARM_HINT = "chaosdrill: name the swarm with --lab NAME or --inventory FILE"
+"""Added to a NoSwarm error: the library says what is missing, the CLI how to give it."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chaosdrill",
@@ -208,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        from chaos.errors import ChaosError, InvalidExperiment
+        from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, NoLab, NoSwarm
 
         if args.traceback:
             raise
@@ -216,8 +220,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             return int(exc.exit_code)
+        if isinstance(exc, InvalidArgument):  # the library names the keyword, we the option
+            print(f"chaosdrill: --{exc.argument.replace('_', '-')} {exc.problem}", file=sys.stderr)
+            return int(exc.exit_code)
+        if isinstance(exc, NoLab):
+            print(
+                f"chaosdrill: no lab named {exc.name}; start one with "
+                f"`chaosdrill lab up --name {exc.name}`",
+                file=sys.stderr,
+            )
+            return int(exc.exit_code)
         if isinstance(exc, ChaosError):
             print(f"chaosdrill: {exc}", file=sys.stderr)
+            if isinstance(exc, NoSwarm):
+                print(NO_SWARM_HINT, file=sys.stderr)
             return int(exc.exit_code)
         print(
             f"chaosdrill: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)",

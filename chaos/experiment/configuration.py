@@ -15,12 +15,10 @@ from typing import Any
 
 from chaos.experiment.yamlpos import MAX_EXPANDED_SIZE, TOO_LARGE
 from chaos.experiment.yamlpos import Path as DataPath
-from chaos.redaction import Redactor
 
 __all__ = [
     "ConfigProblem",
     "Configuration",
-    "Redactor",
     "resolve_configuration",
     "substitute",
 ]

@@ -26,7 +26,6 @@ from pydantic import BaseModel, ValidationError
 from chaos.errors import InvalidExperiment, Problem, UsageError
 from chaos.experiment.configuration import (
     Configuration,
-    Redactor,
     TooLarge,
     resolve_configuration,
     substitute,
@@ -45,6 +44,7 @@ from chaos.experiment.validate import (
 )
 from chaos.experiment.yamlpos import Path as DataPath
 from chaos.experiment.yamlpos import Positions, YamlProblem, parse, position_of
+from chaos.redaction import Redactor
 
 __all__ = ["LoadedExperiment", "did_you_mean", "load_experiment", "load_text"]
 

@@ -18,18 +18,26 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from chaos import cgroup_freezer, pausing
 from chaos.cgroup_freezer import Freezer, FreezerError
-from chaos.docker_client import describe_engine_error, engine_errors, is_engine_timeout
-from chaos.durations import Duration
-from chaos.errors import InjectionFailed, RevertFailed
-from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import ENGINE_SOCKET, HOST_CGROUPS, HelperCommand, engine_call
-from chaos.hookspecs import hookimpl
+from chaos.docker_client import is_engine_timeout
+from chaos.helper_containers import ENGINE_SOCKET, HOST_CGROUPS
+from chaos.plugin_api import (
+    Duration,
+    Fault,
+    FaultContext,
+    HelperCommand,
+    InjectionFailed,
+    Params,
+    RevertFailed,
+    describe_engine_error,
+    engine_call,
+    engine_errors,
+    hookimpl,
+    run_helper,
+)
 from chaos.signals import SignalName, signal_number
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
 def _inspect(runtime: Runtime, target: TargetRef, error: type[Exception]) -> dict[str, Any]:
@@ -126,8 +134,6 @@ class ContainerCrash(Fault):
 
     @staticmethod
     def _kill_with_helper(runtime: Runtime, target: TargetRef, pid: int, sig: str) -> None:
-        from chaos.helpers import run_helper
-
         exit_code, output = run_helper(
             runtime,
             ["sh", "-c", CRASH_SCRIPT, "crash", target.id, str(pid), sig.removeprefix("SIG")],

@@ -15,78 +15,33 @@ the helper as one argument; no shell ever parses it.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
-from chaos.errors import InjectionFailed, RevertFailed
-from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand, engine_call, run_helper
-from chaos.hookspecs import hookimpl
+from chaos.netns import APPLY_QDISC, APPLY_RULES, REVERT, chain_name, qdisc_handle
+from chaos.plugin_api import (
+    ChaosError,
+    Fault,
+    FaultContext,
+    HelperCommand,
+    InjectionFailed,
+    Params,
+    RevertFailed,
+    describe_engine_error,
+    engine_call,
+    engine_errors,
+    hookimpl,
+    run_in_netns,
+)
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.targets import TargetRef
+    from chaos.plugin_api import Registry, TargetRef
 
 DNS_ADDRESS = "127.0.0.11"
 """Docker's embedded DNS server inside every user-defined network."""
-
-APPLY_RULES = 'printf "%s\\n" "$1" | iptables-restore -w 5 --noflush'
-
-REVERT = """
-c="$1"; h="${2:-}"
-for hook in INPUT OUTPUT; do
-  while iptables -w 5 -D "$hook" -j "$c" 2>/dev/null; do :; done
-done
-iptables -w 5 -F "$c" 2>/dev/null; iptables -w 5 -X "$c" 2>/dev/null
-[ -n "$h" ] && for dev in $(ls /sys/class/net); do
-  if tc qdisc show dev "$dev" root | grep -q " $h "; then tc qdisc del dev "$dev" root; fi
-done
-if iptables -w 5 -S "$c" >/dev/null 2>&1; then echo "chain $c still present"; exit 1; fi
-exit 0
-"""
-"""Undo everything an injection added: its own chain ($1) and its own qdiscs (by
-handle, $2, when given), never another injection's. Idempotent."""
-
-APPLY_QDISC = """
-h="$1"; kind="$2"; shift 2
-for dev in $(ls /sys/class/net); do
-  [ "$dev" = lo ] && continue
-  held=$(tc qdisc show dev "$dev" root | awk '$3 != "0:" {print $2 " " $3; exit}')
-  if [ -n "$held" ]; then echo "busy: $dev already carries a root qdisc ($held)"; exit 4; fi
-done
-added=""
-for dev in $(ls /sys/class/net); do
-  [ "$dev" = lo ] && continue
-  if ! tc qdisc add dev "$dev" root handle "$h" "$kind" "$@"; then
-    for done_dev in $added; do tc qdisc del dev "$done_dev" root 2>/dev/null; done
-    exit 3
-  fi
-  added="$added $dev"
-done
-"""
-"""Add one root qdisc with the injection's own handle on every interface but lo:
-all or none. An interface that already carries a root qdisc (another fault's,
-or the container's own shaping) is left alone and the injection refused: a
-device has one root qdisc, and replacing it would undo someone else's."""
-
-
-def qdisc_handle(injection_id: str) -> str:
-    """The injection's own tc handle, ``cdXX:``: derived from the injection id,
-    so a watchdog armed before the injection deletes exactly this qdisc."""
-    digest = hashlib.sha256(injection_id.encode()).digest()
-    return f"cd{digest[0]:02x}:"
-
-
-def chain_name(injection_id: str) -> str:
-    return f"CD-{injection_id}"[:28]  # iptables chain names are at most 28 characters
-
-
-def helper_options(target: TargetRef) -> dict[str, Any]:
-    return {"network_mode": f"container:{target.id}", "cap_add": ["NET_ADMIN"]}
 
 
 def revert_command(ctx: FaultContext) -> HelperCommand:
@@ -104,43 +59,24 @@ def revert_command(ctx: FaultContext) -> HelperCommand:
     )
 
 
-def run_in_netns(
-    ctx: FaultContext, argv: list[str], purpose: str, error: type = InjectionFailed
+def in_target_netns(
+    ctx: FaultContext, argv: list[str], purpose: str, error: type[ChaosError] = InjectionFailed
 ) -> tuple[int, str]:
-    """Run ``argv`` in the target's namespace: in the injection's watchdog when it
-    is up (it already sits there with NET_ADMIN: an exec is far cheaper than a
-    container), else in a short-lived helper."""
-    if ctx.watchdog:
-        done = _exec_in(ctx, ctx.watchdog, argv)
-        if done is not None:
-            return done
-    return run_helper(
+    """Run ``argv`` in the target's network namespace with NET_ADMIN: in the
+    injection's watchdog when it is up (it already sits there), else in a helper."""
+    return run_in_netns(
         ctx.runtime,
+        ctx.target.id,
         argv,
         purpose=purpose,
-        image=ctx.runtime.netns_image,
+        cap_add=("NET_ADMIN",),
         error=error,
-        **helper_options(ctx.target),
+        exec_in=ctx.watchdog,
     )
-
-
-def _exec_in(ctx: FaultContext, container_id: str, argv: list[str]) -> tuple[int, str] | None:
-    """Exit code and output of ``argv`` run in a container; None if it is not running."""
-    from chaos.container_exec import exec_run
-
-    try:
-        result = exec_run(ctx.runtime.docker.api, container_id, argv)
-    except Exception:  # gone, paused or no longer running: the caller starts a helper instead
-        return None
-    if result.exit_code is None:
-        return None
-    return result.exit_code, result.output
 
 
 def container_addresses(ctx: FaultContext, ref: TargetRef) -> list[str]:
     """Every IPv4 address of a container, on all its networks."""
-    from chaos.docker_client import engine_errors
-
     with engine_errors(InjectionFailed, f"inspecting {ref.name}"):
         info = ctx.runtime.docker.api.inspect_container(ref.id)
     networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
@@ -165,7 +101,7 @@ class NetworkFault(Fault):
         lines += [f"-A {chain} {rule}" for rule in self.rules(ctx, params)]
         lines += [f"-I {hook} 1 -j {chain}" for hook in self.hooks(params)]
         lines.append("COMMIT")
-        code, output = run_in_netns(
+        code, output = in_target_netns(
             ctx,
             ["sh", "-c", APPLY_RULES, "apply", "\n".join(lines)],
             f"{self.name} on {ctx.target.name}",
@@ -194,7 +130,7 @@ def revert_netns(ctx: FaultContext, fault_name: str) -> None:
         return  # the namespace went with the container
     except Exception as exc:
         raise RevertFailed(f"{fault_name} on {ctx.target.name}: {exc}") from None
-    code, output = run_in_netns(
+    code, output = in_target_netns(
         ctx, list(revert_command(ctx).argv), f"reverting {fault_name}", RevertFailed
     )
     if code != 0:
@@ -356,7 +292,7 @@ class QdiscFault(Fault):
 
     def inject(self, ctx: FaultContext, params: Any) -> dict[str, Any]:
         handle = qdisc_handle(ctx.injection_id)
-        code, output = run_in_netns(
+        code, output = in_target_netns(
             ctx,
             ["sh", "-c", APPLY_QDISC, "apply", handle, self.kind, *self.qdisc_args(params)],
             f"{self.name} on {ctx.target.name}",
@@ -462,8 +398,6 @@ class NetworkDisconnect(Fault):
 
     def before(self, ctx: FaultContext, params: DisconnectParams) -> dict[str, Any]:
         """The network, its id, the aliases and the address the revert reconnects with."""
-        from chaos.docker_client import engine_errors
-
         with engine_errors(InjectionFailed, f"inspecting {ctx.target.name}"):
             info = ctx.runtime.docker.api.inspect_container(ctx.target.id)
         networks = info["NetworkSettings"]["Networks"] or {}
@@ -482,8 +416,6 @@ class NetworkDisconnect(Fault):
         }
 
     def inject(self, ctx: FaultContext, params: DisconnectParams) -> dict[str, Any]:
-        from chaos.docker_client import engine_errors
-
         found = self.before(ctx, params)  # as it is now: the network may have changed since
         name = found["network"]
         with engine_errors(InjectionFailed, f"disconnecting {ctx.target.name} from {name}"):
@@ -496,8 +428,6 @@ class NetworkDisconnect(Fault):
         self, ctx: FaultContext, params: DisconnectParams, state: dict[str, Any]
     ) -> dict[str, Any] | None:
         import docker.errors
-
-        from chaos.docker_client import describe_engine_error
 
         network_id = state.get("network_id")
         if not isinstance(network_id, str) or not network_id:

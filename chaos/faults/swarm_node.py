@@ -17,16 +17,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from chaos.errors import ChaosError, InjectionFailed, RevertFailed
-from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand
-from chaos.hookspecs import hookimpl
+from chaos.faults.swarm_commands import local_engine_command, on_any_manager
+from chaos.plugin_api import (
+    Action,
+    ChaosError,
+    Fault,
+    FaultContext,
+    HelperCommand,
+    InjectionFailed,
+    NodeController,
+    Params,
+    RevertFailed,
+    hookimpl,
+)
 from chaos.swarm.cluster import MUST_EXIST, hostname, leader_of
-from chaos.swarm.commands import local_engine_command, on_any_manager
-from chaos.swarm.control import Action, NodeController, controller_for, run_all
+from chaos.swarm.control import controller_for, run_all
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
+    from chaos.plugin_api import Registry
 
 GONE = "gone"
 

@@ -9,21 +9,29 @@ from __future__ import annotations
 
 import shlex
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field
 
-from chaos.errors import ChaosError, InjectionFailed, RevertFailed
-from chaos.fault import Fault, FaultContext, Params
-from chaos.helpers import HelperCommand
-from chaos.hookspecs import hookimpl
+from chaos.docker_client import post_json
+from chaos.faults.swarm_commands import on_any_manager
+from chaos.plugin_api import (
+    ChaosError,
+    Fault,
+    FaultContext,
+    HelperCommand,
+    InjectionFailed,
+    Params,
+    RevertFailed,
+    hookimpl,
+)
 from chaos.signals import SignalName
 from chaos.swarm.cluster import MUST_EXIST, hostname
-from chaos.swarm.commands import on_any_manager
 
 if TYPE_CHECKING:
     import docker
 
-    from chaos.registry import Registry
+    from chaos.plugin_api import Registry
 
 MARKER = "chaosdrill.injection"
 """Service label set by a fault's update, so a watchdog acts only on its own change."""
@@ -59,8 +67,8 @@ def update_service(
         # the SDK's update_service has no rollback and rebuilds the spec; post it as read
         api = client.api
         params = {"version": version, **({"rollback": "previous"} if rollback else {})}
-        url = api._url("/services/{0}/update", ctx.target.id)
-        return api._result(api._post_json(url, data=spec, params=params), json=True)
+        path = f"/services/{quote(ctx.target.id, safe='')}/update"
+        return post_json(api, path, spec, params=params)
 
     before = ctx.runtime.swarm.versioned_update(
         error,

@@ -13,14 +13,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chaos import pausing
-from chaos.docker_client import engine_errors
-from chaos.errors import InjectionFailed, RevertFailed
-from chaos.faults.network import APPLY_RULES, REVERT, chain_name
-from chaos.hookspecs import hookimpl
-from chaos.swarm.control import Action, ControlSettings, NodeController
+from chaos.netns import APPLY_RULES, REVERT, chain_name
+from chaos.plugin_api import (
+    Action,
+    ControlSettings,
+    InjectionFailed,
+    NodeController,
+    RevertFailed,
+    engine_errors,
+    exec_run,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
+    from chaos.plugin_api import Registry
 
 GRACEFUL_STOP_TIMEOUT = 10
 
@@ -107,8 +113,6 @@ class LabNodeController(NodeController):
         return ("docker", "exec", self._container, "sh", "-c", REVERT, "revert", chain_name(tag))
 
     def _exec(self, argv: list[str], what: str, error: type = InjectionFailed) -> tuple[int, str]:
-        from chaos.container_exec import exec_run
-
         with engine_errors(error, what):
             result = exec_run(self.runtime.docker.api, self._container, argv, label=self.node.name)
         code = result.exit_code

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.docker_client import connect, describe_engine_error
-from chaos.errors import ChaosError, UsageError
+from chaos.errors import ChaosError, InvalidArgument, NoLab, UsageError
 from chaos.images import BUSYBOX_IMAGE, SWARM_NODE_IMAGE
 from chaos.lab.nodes import (
     DEFAULT_ADDR_POOL,
@@ -115,7 +115,7 @@ def load_lab_inventory(name: str) -> Inventory:
     """The inventory ``chaosdrill lab up`` wrote for lab ``name``; UsageError if none."""
     path = inventory_path(name)
     if not path.is_file():
-        raise UsageError(f"no lab named {name}; start one with `chaosdrill lab up --name {name}`")
+        raise NoLab(name)
     return load_inventory(path)
 
 
@@ -277,9 +277,9 @@ def up(
     """
     check_name(name)
     if not 1 <= managers <= MAX_MANAGERS:
-        raise UsageError(f"--managers must be between 1 and {MAX_MANAGERS}, not {managers}")
+        raise InvalidArgument("managers", f"must be between 1 and {MAX_MANAGERS}, not {managers}")
     if not 0 <= workers <= MAX_WORKERS:
-        raise UsageError(f"--workers must be between 0 and {MAX_WORKERS}, not {workers}")
+        raise InvalidArgument("workers", f"must be between 0 and {MAX_WORKERS}, not {workers}")
     reserved = sorted(k for k in (labels or {}) if k in (LAB_LABEL, ROLE_LABEL, DIR_LABEL))
     if reserved:
         raise UsageError(f"label {reserved[0]} is set by the lab itself")
@@ -535,8 +535,8 @@ def _existing(
     have = (len(inventory.managers), len(inventory.nodes) - len(inventory.managers))
     if have != (managers, workers):
         raise UsageError(
-            f"lab {name} exists with {have[0]} managers and {have[1]} workers; remove it "
-            f"first (`chaosdrill lab down --name {name}`) to start one of another size"
+            f"lab {name} exists with {have[0]} managers and {have[1]} workers; take it "
+            "down first to start one of another size"
         )
     started_nodes = []
     for container in host.containers.list(all=True, filters=label_filter(name)):
@@ -557,7 +557,7 @@ def _existing(
         if time.monotonic() > deadline:
             raise LabError(
                 f"lab {name} exists but is not healthy: {'; '.join(current.problems)}; "
-                f"remove it with `chaosdrill lab down --name {name}`"
+                "take it down and start it again"
             )
         time.sleep(1)
     load_images(host, inventory.nodes, images)
@@ -593,7 +593,7 @@ def status(name: str, *, client: docker.DockerClient | None = None) -> LabStatus
     containers = host.containers.list(all=True, filters=label_filter(name))
     networks = host.networks.list(filters=label_filter(name))
     if inventory is None and not containers and not networks:
-        raise UsageError(f"no lab named {name}; start one with `chaosdrill lab up --name {name}`")
+        raise NoLab(name)
     problems: list[str] = []
     if inventory is None:
         problems.append("no inventory: a half-made lab (an earlier `lab up` failed)")

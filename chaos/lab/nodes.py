@@ -36,11 +36,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError, UsageError
 from chaos.lab.tls import CA_FILE, CERT_FILE, KEY_FILE, NODE_TLS_PATH
+from chaos.swarm.inventory import InventoryNode, TlsFiles, docker_client
 
 if TYPE_CHECKING:
     import docker
-
-    from chaos.swarm.inventory import InventoryNode, TlsFiles
 
 Role = Literal["manager", "worker"]
 
@@ -267,8 +266,6 @@ def node_client(
 ) -> docker.DockerClient:
     """A client of a node's engine (with the lab's client certificate when ``tls`` is
     given), every call bounded by ``timeout``; raises (SDK errors) when it does not answer."""
-    from chaos.swarm.inventory import docker_client
-
     client: docker.DockerClient = docker_client(endpoint, tls, timeout=timeout)
     try:
         client.ping()

@@ -1,7 +1,7 @@
 """Resilience suites: every experiment under some paths, one score, one exit code.
 
 ``discover`` finds the experiment files, ``schedule`` decides which may run
-side by side, ``runner`` runs them through :func:`chaos.api.run`, ``score``
+side by side, ``runner`` runs them through :func:`chaos.running.run`, ``score``
 turns the verdicts into the resilience score and the exit code. The reports
 (JUnit XML, Markdown) are rendered by :mod:`chaos.report`.
 """

@@ -1,8 +1,9 @@
 """Running a suite: every experiment under some paths, one after the other or
 several at a time on disjoint targets, into one :class:`SuiteResult`.
 
-Each experiment runs through :func:`chaos.api.run` with a report directory of
-its own (``<report_dir>/<case name>/``), as ``chaosdrill run`` would run it.
+Each experiment runs through :func:`chaos.running.run` (the function behind
+:func:`chaos.api.run`) with a report directory of its own
+(``<report_dir>/<case name>/``), as ``chaosdrill run`` would run it.
 The suite handles SIGINT and SIGTERM on the main thread: every running
 experiment reverts its faults at once and ends ``aborted``, and the ones not
 started yet are reported ``aborted`` without running.
@@ -19,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from chaos import running
 from chaos.engine.interrupt import Interrupt
-from chaos.errors import ChaosError, InvalidExperiment, UsageError
+from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, UsageError
 from chaos.experiment.loader import LoadedExperiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.redaction import Redactor
@@ -72,9 +74,9 @@ def run_suite(
     from chaos.plugins import default_plugins
 
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+        raise InvalidArgument("jobs", f"must be at least 1, not {jobs}")
     if fail_under is not None and not 0 <= fail_under <= 100:
-        raise UsageError(f"--fail-under must be between 0 and 100, not {fail_under:g}")
+        raise InvalidArgument("fail_under", f"must be between 0 and 100, not {fail_under:g}")
     discovery = discover(list(paths))
     if on_start is not None:
         on_start(discovery.experiments, discovery.skipped)
@@ -145,9 +147,7 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _load(path: Path, plugins: Any) -> LoadedExperiment:
-    from chaos import api
-
-    return api.load(path, plugins=plugins)
+    return running.load(path, plugins=plugins)
 
 
 def _not_loaded(index: int, found: Found, name: str, exc: Exception) -> tuple[int, CaseResult]:
@@ -207,8 +207,6 @@ class _RunContext:
 
     def run(self, case: _Case) -> None:
         """Run one experiment (on any thread) and report it."""
-        from chaos import api
-
         if self.interrupt.cause is not None:
             self.report((case.index, _not_run(case, self.interrupt.cause)))
             return
@@ -226,7 +224,7 @@ class _RunContext:
             )
 
         try:
-            result = api.run(
+            result = running.run(
                 case.loaded,
                 seed=case.seed,
                 report_dir=case.report_dir,
@@ -239,7 +237,7 @@ class _RunContext:
         except UsageError as exc:  # invalid input found before anything was touched
             self.report((case.index, finished(CaseVerdict.INVALID, (str(exc),))))
             return
-        except Exception as exc:  # api.run does not raise for run-time failures: a bug
+        except Exception as exc:  # running.run does not raise for run-time failures: a bug
             self.report((case.index, finished(CaseVerdict.ERROR, (_describe(exc),))))
             return
         journal = result.journal
@@ -271,11 +269,9 @@ class _RunContext:
     def keys_of(self, case: _Case) -> Keys | None:
         """What the experiment's faults would act on if it started now; None
         when it cannot be planned (it will then run alone, and say why)."""
-        from chaos import api
-
-        runtime = api.runtime_for(case.loaded, inventory=self.inventory, plugins=self.plugins)
+        runtime = running.runtime_for(case.loaded, inventory=self.inventory, plugins=self.plugins)
         try:
-            plan = api.plan(case.loaded, seed=case.seed, plugins=self.plugins, runtime=runtime)
+            plan = running.plan(case.loaded, seed=case.seed, plugins=self.plugins, runtime=runtime)
             return fault_targets(plan)
         except Exception:
             return None

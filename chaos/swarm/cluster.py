@@ -16,13 +16,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chaos.docker_client import describe_engine_error
-from chaos.errors import ChaosError, TargetError, UsageError
+from chaos.errors import ChaosError, NoSwarm, TargetError
 from chaos.swarm.inventory import API_VERSION, Inventory, InventoryNode, docker_client
 
 if TYPE_CHECKING:
     import docker
-
-    from chaos.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -40,13 +38,25 @@ class NoLeader(ChaosError):
 
 
 class Cluster:
-    def __init__(self, runtime: Runtime, inventory: Inventory | None):
-        self._runtime = runtime
+    """The swarm of ``inventory``, or of the local engine when there is none.
+
+    ``local`` returns the client of the local engine (the run's own, found at
+    ``docker_url``): it answers for the swarm when no inventory is given.
+    """
+
+    def __init__(
+        self,
+        local: Callable[[], docker.DockerClient],
+        docker_url: str | None,
+        inventory: Inventory | None,
+    ):
+        self._local = local
+        self._docker_url = docker_url
         self._given = inventory
         self._inventory: Inventory | None = inventory
         self._clients: dict[tuple[str, float], docker.DockerClient] = {}
         self._borrowed: set[tuple[str, float]] = set()
-        """Nodes whose client is the runtime's own (closed by the runtime)."""
+        """Nodes whose client is the local one (closed by its owner, the runtime)."""
         self._preferred = 0
         self._lock = threading.Lock()
 
@@ -66,16 +76,15 @@ class Cluster:
         from chaos.errors import EngineUnreachable
 
         with engine_errors(EngineUnreachable, "asking the local engine about its swarm"):
-            info = self._runtime.docker.info()
+            info = self._local().info()
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-            raise UsageError(
-                "this experiment targets a swarm, but the local engine is not a swarm manager: "
-                "start a lab (`chaosdrill lab up`) and pass --lab, or pass --inventory FILE"
+            raise NoSwarm(
+                "this experiment targets a swarm, but the local engine is not a swarm manager "
+                "and no swarm was named: start a lab (`chaosdrill lab up`) and name it, "
+                "or name the swarm's inventory"
             )
-        endpoint = self._runtime.docker_url or os.environ.get(
-            "DOCKER_HOST", "unix:///var/run/docker.sock"
-        )
+        endpoint = self._docker_url or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         return Inventory(
             name="local",
             nodes=[
@@ -105,7 +114,7 @@ class Cluster:
             client = self._clients.get(key)
             if client is None:
                 if self.is_local and node.endpoint.startswith("unix://"):
-                    client = self._runtime.docker
+                    client = self._local()
                     self._borrowed.add(key)
                 else:
                     client = self._connect(node, timeout)

@@ -93,15 +93,16 @@ def controller_for(runtime: Runtime, node: InventoryNode, inventory: Inventory) 
             f"node {node.name}: no node controller for control type {kind!r} "
             f"(installed: {known}); install the plugin that provides it"
         )
+    cls: type[NodeController] = registered.cls
     settings = {k: v for k, v in node.control.items() if k != "type"}
     try:
-        parsed = registered.cls.Control.model_validate(settings)
+        parsed = cls.Control.model_validate(settings)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InjectionFailed(
             f"node {node.name}: control.{'.'.join(map(str, first['loc']))}: {first['msg']}"
         ) from None
-    return registered.cls(runtime, node, inventory, parsed)
+    return cls(runtime, node, inventory, parsed)
 
 
 def run_all(argvs: list[tuple[str, ...]]) -> tuple[str, ...]:

@@ -18,8 +18,10 @@ lab up`` writes one for the lab; for a real cluster users write their own
         control: {type: aws-ec2, instance: i-0abc}   # read by a node-controller plugin
 
 ``control`` says how the node itself is stopped, paused or cut off; it is
-opaque to the core and handed to the ``chaosdrill_node_controller`` hook
-(the lab implements ``type: lab``). Without it, node power faults refuse the
+opaque to the core: its ``type`` names a node controller registered through
+the ``chaosdrill_register_node_controllers`` hook, whose ``Control`` model
+validates the rest (see :mod:`chaos.swarm.control`; the lab's controller
+handles ``type: lab``). Without it, node power faults refuse the
 node with a clear message; swarm-level faults (drain, services, tasks) work.
 """
 
@@ -188,18 +190,3 @@ def _node_named(data: dict[Any, Any], loc: tuple[Any, ...]) -> str:
     node = nodes[index]
     name = node.get("name") if isinstance(node, dict) else None
     return f" (node {name})" if isinstance(name, str) and name else ""
-
-
-def resolve_inventory(
-    *, lab: str | None = None, path: str | Path | None = None
-) -> Inventory | None:
-    """``--lab NAME`` or ``--inventory FILE`` (not both); None for neither."""
-    if lab and path:
-        raise UsageError("give --lab or --inventory, not both")
-    if path:
-        return load_inventory(path)
-    if lab:
-        from chaos.lab.lab import load_lab_inventory
-
-        return load_lab_inventory(lab)
-    return None

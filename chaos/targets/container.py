@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chaos.docker_client import engine_errors
-from chaos.errors import TargetError
-from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex, fullmatch
-from chaos.runtime import LABEL_HELPER
-from chaos.targets.base import Selector, TargetKind, TargetRef
+from chaos.plugin_api import (
+    LABEL_HELPER,
+    Regex,
+    Selector,
+    TargetError,
+    TargetKind,
+    TargetRef,
+    engine_errors,
+    fullmatch,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
+    from chaos.plugin_api import Registry, Runtime
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"

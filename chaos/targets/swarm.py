@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from chaos.errors import ChaosError, TargetError, UsageError
-from chaos.hookspecs import hookimpl
-from chaos.patterns import Regex, fullmatch
-from chaos.targets.base import Selector, TargetKind, TargetRef
+from chaos.plugin_api import (
+    ChaosError,
+    Regex,
+    Selector,
+    TargetError,
+    TargetKind,
+    TargetRef,
+    UsageError,
+    fullmatch,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
-    from chaos.registry import Registry
-    from chaos.runtime import Runtime
+    from chaos.plugin_api import Registry, Runtime
 
 STACK_LABEL = "com.docker.stack.namespace"
 

@@ -17,8 +17,8 @@ import pytest
 
 from chaos.errors import InvalidExperiment, Problem, UsageError
 from chaos.exitcodes import ExitCode
-from chaos.experiment.configuration import Redactor
 from chaos.experiment.loader import LoadedExperiment, load_experiment, load_text
+from chaos.redaction import Redactor
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "experiments").glob("*.yaml"))

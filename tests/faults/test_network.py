@@ -18,10 +18,9 @@ from chaos.faults.network import (
     NetworkLatency,
     NetworkLoss,
     NetworkPartition,
-    chain_name,
-    qdisc_handle,
-    run_in_netns,
+    in_target_netns,
 )
+from chaos.netns import chain_name, qdisc_handle
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 from tests.conftest import labels_for_test
@@ -70,7 +69,7 @@ def fetch(client: Any, url: str, timeout: int = 1) -> bool:
 
 def in_netns(runtime: Runtime, container: Any, argv: list[str]) -> tuple[int, str]:
     """Run ``argv`` with NET_ADMIN in ``container``'s namespace, the way the faults do."""
-    return run_in_netns(ctx(runtime, container), argv, "test helper")
+    return in_target_netns(ctx(runtime, container), argv, "test helper")
 
 
 def chains(runtime: Runtime, container: Any) -> str:

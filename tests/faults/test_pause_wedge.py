@@ -19,9 +19,9 @@ import docker
 import pytest
 
 from chaos import cgroup_freezer, pausing
-from chaos.fault import FaultContext, Params
 from chaos.faults import container as container_faults
 from chaos.faults.container import ContainerPause
+from chaos.plugin_api import FaultContext, Params
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 
@@ -304,7 +304,7 @@ class StuckAPI:
 
 
 def fake_runtime(api: StuckAPI) -> Any:
-    from chaos.experiment.configuration import Redactor
+    from chaos.redaction import Redactor
 
     engine = SimpleNamespace(
         api=api,

@@ -165,7 +165,7 @@ def _pem() -> Any:
 def test_a_swarm_watchdog_gets_the_client_files_of_tls_managers_read_only(tmp_path):
     from types import SimpleNamespace
 
-    from chaos.swarm.commands import on_any_manager
+    from chaos.faults.swarm_commands import on_any_manager
     from chaos.swarm.inventory import Inventory
 
     files = {n: str(tmp_path / f"{n}.pem") for n in ("ca", "cert", "key")}

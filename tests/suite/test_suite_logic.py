@@ -313,8 +313,8 @@ def test_weight_must_be_a_positive_number(value, message):
 
 def test_weight_defaults_to_one_and_is_in_the_schema():
     from chaos.experiment.loader import load_text
-    from chaos.experiment.schema import experiment_schema
     from chaos.plugins import default_plugins
+    from chaos.schema import experiment_schema
 
     assert load_text(VALID, "w.yaml").experiment.weight == 1.0
     text = VALID.replace("title: t\n", "title: t\nweight: 2.5\n")

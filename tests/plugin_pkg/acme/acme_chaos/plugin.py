@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos.errors import InjectionFailed, RevertFailed
-from chaos.fault import Fault, Params
-from chaos.hookspecs import hookimpl
-from chaos.probe import Check, Probe
+from chaos.plugin_api import (
+    Check,
+    Fault,
+    InjectionFailed,
+    Params,
+    Probe,
+    RevertFailed,
+    Runtime,
+    exec_run,
+    hookimpl,
+)
 
 
 class MarkerParams(Params):
@@ -23,11 +30,9 @@ class MarkerParams(Params):
         return f"{self.directory.rstrip('/')}/{self.prefix}{run_id}"
 
 
-def _exec(runtime: Any, container_id: str, argv: list[str]) -> tuple[int, str]:
-    api = runtime.docker.api
-    exec_id = api.exec_create(container_id, argv)
-    output = api.exec_start(exec_id)
-    return api.exec_inspect(exec_id)["ExitCode"], output.decode("utf-8", "replace").strip()
+def _exec(runtime: Runtime, container_id: str, argv: list[str]) -> tuple[int, str]:
+    result = exec_run(runtime.docker.api, container_id, argv)
+    return -1 if result.exit_code is None else result.exit_code, result.output.strip()
 
 
 class Touch(Fault):

@@ -15,11 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos.helpers import HelperCommand
+from chaos.plugin_api import HelperCommand
 
 if TYPE_CHECKING:
-    from chaos.fault import FaultContext
-    from chaos.swarm.inventory import InventoryNode
+    from chaos.plugin_api import FaultContext, InventoryNode
 
 ON_ANY_MANAGER = (
     'snippet="$1"; shift; for e in "$@"; do h="${e%%|*}"; c="${e#"$h"}"; c="${c#|}"; '
