@@ -52,6 +52,8 @@ class ExecProbe(Probe):
     summary = "a command (argv list) inside a container exits as expected"
     Params = ExecParams
     accepts_target = True
+    max_in_flight = 1
+    """One exec at a time: each is work for the engine, and a pause waits for execs under way."""
 
     def deadline(self, params: Any, targets: tuple[TargetRef, ...] = ()) -> float:
         """The check runs the command in each container, one after another: its own timeout, each."""

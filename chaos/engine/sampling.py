@@ -7,13 +7,23 @@ delays neither the other probes nor its own next tick: while a target hangs,
 requests still go out every ``interval`` and each fails at its timeout, and
 the first one sent after the target is back is answered at once.
 
-At most :data:`MAX_IN_FLIGHT` checks of one probe run at a time (a timeout of
-up to eight intervals keeps the grid whole). A tick that finds that many
-still out is skipped, rather than piling up threads: the checks already out
-answer for that time. A check still running at its deadline (see
-:meth:`BoundProbe.sample`) keeps its place until it ends, so a probe whose
-checks never return holds at most :data:`MAX_IN_FLIGHT` threads; once every
-place is held by such a check, each tick records a failed sample at once.
+Checks overlap only when those out are late: out longer than
+:data:`LATE_FACTOR` times the probe's slow answer (the 90th percentile of the
+latencies of its last :data:`RECENT` passing answers), and never before it
+has passed once. So a check that is
+merely slower than a short interval, or slowed by a busy engine (an ``exec``
+every 20 ms), is not multiplied into a pile of calls on the engine, while
+checks that hang do not hold up the grid. A tick that sends nothing is
+skipped: the checks out answer for its time.
+
+At most :data:`MAX_IN_FLIGHT` checks of one probe run at a time (a timeout
+under eight intervals keeps the grid whole while checks wait for it). A tick
+that finds that many still out is skipped, rather than piling up threads. A
+check still running at its deadline (see :meth:`BoundProbe.sample`) keeps its
+place until it ends, so a probe whose checks never return holds at most
+:data:`MAX_IN_FLIGHT` threads; once every place is held by such a check, each
+tick records a failed sample at once. A probe may allow fewer
+(:attr:`chaos.probe.Probe.max_in_flight`; ``exec`` runs one at a time).
 
 Answers reach ``on_sample`` in the order they came (by ``end``), which is
 what a guard that counts consecutive failures must see.
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +46,10 @@ from chaos.text import printable
 
 MAX_IN_FLIGHT = 8
 """Checks of one continuous probe that may run at once."""
+LATE_FACTOR = 2.0
+"""A check out this many times the probe's slow answer is late: the next may overlap it."""
+RECENT = 16
+"""How many of the last passing answers set how late is late."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +84,9 @@ class InFlight:
         on_answer: Callable[[], None] | None = None,
     ):
         self.t = clock.now()
-        self._started = time.monotonic()
+        self.started = time.monotonic()
         self.limit = bound.probe.deadline(bound.params, bound.targets)
-        self.deadline = self._started + self.limit
+        self.deadline = self.started + self.limit
         """When the check is given up (``time.monotonic()``)."""
         self.reported = False
         """Its sample was taken (answered, or given up at the deadline)."""
@@ -106,7 +121,7 @@ class InFlight:
         self.reported = True
         check, answered = self._check, self._answered
         if check is not None and answered is not None and answered <= self.deadline:
-            latency = answered - self._started
+            latency = answered - self.started
         else:
             latency = self.limit
             check = Check(False, f"no answer within {self.limit:g}s (the probe's deadline)")
@@ -165,7 +180,8 @@ class Series:
     started: float | None = None
     stopped: float | None = None
     skipped: int = 0
-    """Ticks with no check sent: :data:`MAX_IN_FLIGHT` checks were still out."""
+    """Ticks with no check sent: the checks out were not late yet, or
+    :data:`MAX_IN_FLIGHT` of them were out."""
 
 
 class Sampler:
@@ -188,10 +204,13 @@ class Sampler:
         self._runtime = runtime
         self._clock = clock
         self._on_sample = on_sample
-        self._max_in_flight = max(1, max_in_flight)
+        own = bound.probe.max_in_flight
+        self._max_in_flight = max(1, min(max_in_flight, own if own is not None else max_in_flight))
         self._stop = threading.Event()
         self._stop_at: float | None = None
         self._wake = threading.Event()
+        self._usual: deque[float] = deque(maxlen=RECENT)
+        """Latencies of the last passing answers."""
         self._thread = threading.Thread(
             target=self._loop, name=f"probe-{bound.section}-{bound.name}", daemon=True
         )
@@ -237,6 +256,8 @@ class Sampler:
                 if stop_at is not None and sample.end > stop_at and not sample.ok:
                     continue  # a check cut short by the end of sampling says nothing
                 self.series.samples.append(sample)
+                if sample.ok:
+                    self._usual.append(sample.latency)
                 self._on_sample(self.series, sample)
             pending = [c for c in checks if not c.reported]
             if stopping and not pending:
@@ -255,19 +276,31 @@ class Sampler:
         bound = self.series.bound
         live = [c for c in checks if c.thread.is_alive()]
         if len(live) < self._max_in_flight:
-            checks.append(bound.launch(self._runtime, self._clock, self._wake.set))
+            if self._late([c for c in live if not c.reported]):
+                checks.append(bound.launch(self._runtime, self._clock, self._wake.set))
+            else:
+                self.series.skipped += 1
             return []
         if all(c.reported for c in live):  # every place is held by a check past its deadline
-            return [
-                Sample(
-                    self._clock.now(),
-                    False,
-                    0.0,
-                    f"{len(live)} earlier checks are still running, past their deadline",
-                )
-            ]
+            said = (
+                "the previous check is still running, past its deadline"
+                if len(live) == 1
+                else f"{len(live)} earlier checks are still running, past their deadline"
+            )
+            return [Sample(self._clock.now(), False, 0.0, said)]
         self.series.skipped += 1
         return []
+
+    def _late(self, out: list[InFlight]) -> bool:
+        """Every check out (answer pending) has been out longer than late for this probe."""
+        if not out:
+            return True
+        if not self._usual:
+            return False  # it has not passed yet: nothing says how long an answer takes
+        recent = sorted(self._usual)
+        late = LATE_FACTOR * recent[int(0.9 * (len(recent) - 1))]
+        now = time.monotonic()
+        return all(now - c.started >= late for c in out)
 
 
 def _by_t(check: InFlight) -> float:

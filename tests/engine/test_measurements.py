@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chaos import api
-from chaos.journal.model import FaultRecord, ProbeRecord
+from chaos.journal.model import FaultRecord, OutageRecord, ProbeRecord
 from tests.conftest import host_port, http_status, wait_for
 
 pytestmark = pytest.mark.docker
@@ -36,6 +36,25 @@ def held(fault: FaultRecord) -> float:
     """How long the fault was in effect: from inject returning to the revert done."""
     assert fault.applied_at is not None and fault.reverted_at is not None, fault
     return fault.reverted_at - fault.applied_at
+
+
+def assert_measures(outage: OutageRecord, fault: FaultRecord) -> None:
+    """The outage is the fault's, to within one interval at either end.
+
+    The journal brackets both ends of the true outage: the fault took hold
+    between ``injected_at`` and ``applied_at`` (inject returns once the pause
+    is verified) and was lifted between ``revert_started`` and ``reverted_at``.
+    The first failing check goes out within an interval of the one, the first
+    passing answer comes within an interval of the other.
+    """
+    assert fault.injected_at is not None and fault.applied_at is not None, fault
+    assert fault.revert_started is not None and fault.reverted_at is not None, fault
+    margin = INTERVAL + SLACK
+    assert fault.injected_at - margin <= outage.start <= fault.applied_at + margin, (outage, fault)
+    assert fault.revert_started - SLACK <= outage.end <= fault.reverted_at + margin, (outage, fault)
+    shortest = fault.revert_started - fault.applied_at
+    longest = fault.reverted_at - fault.injected_at
+    assert shortest - margin <= outage.end - outage.start <= longest + margin
 
 
 def starts_within(probe: ProbeRecord, start: float, end: float) -> list[float]:
@@ -71,9 +90,8 @@ def test_a_pause_is_measured_as_long_as_it_held(containers, experiment_file, tmp
     [outage] = probe.summary.outages
     assert outage.recovered
     print(f"held {held(fault):.3f}s, measured {probe.longest_outage:.3f}s; outage {outage}")
-    assert probe.longest_outage == pytest.approx(held(fault), abs=INTERVAL + SLACK)
-    assert outage.start == pytest.approx(fault.applied_at, abs=INTERVAL + SLACK)
-    assert outage.end == pytest.approx(fault.reverted_at, abs=INTERVAL + SLACK)
+    assert probe.longest_outage == pytest.approx(outage.end - outage.start, abs=1e-3)
+    assert_measures(outage, fault)
     # every sample says what held when it was answered
     assert fault.applied_at is not None and fault.reverted_at is not None
     for sample in probe.samples:
@@ -84,7 +102,7 @@ def test_a_pause_is_measured_as_long_as_it_held(containers, experiment_file, tmp
     during = starts_within(probe, fault.applied_at, fault.revert_started)
     gaps = [b - a for a, b in itertools.pairwise(during)]
     print(f"{len(during)} checks sent during the pause, median gap {statistics.median(gaps):.3f}s")
-    assert len(during) >= 0.7 * (fault.revert_started - fault.applied_at) / INTERVAL
+    assert len(during) >= 0.6 * (fault.revert_started - fault.applied_at) / INTERVAL
     assert statistics.median(gaps) < 1.5 * INTERVAL
 
 
@@ -92,8 +110,8 @@ def test_slow_and_fast_failures_weigh_the_same(containers, experiment_file, tmp_
     """One outage (a paused container behind a published port) seen by checks
     that hang until a long timeout and by checks that give up quickly: by time,
     they read the same availability (counted by samples, with one sample per
-    timeout while it hung, the slow failures read far healthier). Refused connections (a stopped container) count from when they
-    were sent too."""
+    timeout while it hung, the slow failures read far healthier). Refused
+    connections (a stopped container) count from when they were sent too."""
     web = containers.run(publish=True, labels={"grp": group, "n": "paused"})
     down = containers.run(publish=True, labels={"grp": group, "n": "stopped"})
     url, refused = (f"http://127.0.0.1:{host_port(c)}/" for c in (web, down))
@@ -132,12 +150,11 @@ def test_slow_and_fast_failures_weigh_the_same(containers, experiment_file, tmp_
     hangs, quick = summaries["hangs"], summaries["quick"]
     freeze = held(faults["freeze"])
     print(f"freeze held {freeze:.3f}s")
-    # the same outage: each reads its share of the probed time, within one interval's
+    # the same outage, measured as it was by both, so the same share of the probed time
     for summary in (hangs, quick):
-        assert summary.down == pytest.approx(freeze, abs=INTERVAL + SLACK)
-        assert summary.availability == pytest.approx(
-            1 - freeze / summary.probed, abs=(INTERVAL + SLACK) / summary.probed
-        )
+        [outage] = summary.outages
+        assert_measures(outage, faults["freeze"])
+    assert hangs.down == pytest.approx(quick.down, abs=2 * INTERVAL + SLACK)
     # refused: down from the moment of the kill (the engine's own record) on
     began = datetime.fromisoformat(result.journal.started_at)
     down.reload()
