@@ -79,7 +79,8 @@ class ProbeRecord(Record):
 
     @property
     def availability(self) -> float | None:
-        """Share of passing samples (None without samples or summary)."""
+        """The summary's availability (share of the probed time outside outages); without
+        a summary, the share of passing samples (None without samples)."""
         if self.summary is not None:
             return self.summary.availability
         return sum(s.ok for s in self.samples) / len(self.samples) if self.samples else None
