@@ -53,6 +53,11 @@ class Probe(ABC):
     """True if the probe runs against the objects of an experiment target
     (``target: web``); it then receives them in ``targets``."""
 
+    max_in_flight: ClassVar[int | None] = None
+    """How many checks of one continuous probe may run at once (see
+    :mod:`chaos.engine.sampling`); None for the engine's limit. 1 keeps checks
+    from ever overlapping, for a check that costs the system it looks at."""
+
     def deadline(self, params: Any, targets: tuple[TargetRef, ...] = ()) -> float:
         """Seconds one check may take in all, after which the engine fails the
         sample without waiting for it (a server that drips one byte at a time

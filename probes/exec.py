@@ -3,6 +3,10 @@
 The command is an argv list handed to Docker as is: it is never joined into
 a shell string, so configuration values cannot inject shell syntax. Write
 ``[sh, -c, "..."]`` yourself when you want a shell.
+
+A failed sample's detail ends with what the command wrote: the last
+:data:`TAIL_CHARS` characters of its stdout and of its stderr, each
+(``web-1: exit 3 (expected 0); stdout: ...; stderr: ...``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ if TYPE_CHECKING:
     from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
+TAIL_CHARS = 1024
+"""How much of the end of each stream (stdout, stderr) a failed sample's detail keeps."""
+
+
 class ExecExpect(Params):
     exit_code: int = 0
     stdout_regex: Regex | None = None
@@ -50,6 +58,8 @@ class ExecProbe(Probe):
     summary = "a command (argv list) inside a container exits as expected"
     Params = ExecParams
     accepts_target = True
+    max_in_flight = 1
+    """One exec at a time: each is work for the engine, and a pause waits for execs under way."""
 
     def deadline(self, params: Any, targets: tuple[TargetRef, ...] = ()) -> float:
         """The check runs the command in each container, one after another: its own timeout, each."""
@@ -92,7 +102,8 @@ class ExecProbe(Probe):
                     user=params.user,
                     timeout=params.timeout,
                 )
-                outcome["stdout"], outcome["exit"] = result.stdout, result.exit_code
+                outcome["stdout"], outcome["stderr"] = result.stdout, result.stderr
+                outcome["exit"] = result.exit_code
             except ChaosError as exc:  # paused, or still running at the timeout
                 outcome["error"] = str(exc)
             except Exception as exc:  # turned into a failed check below
@@ -109,15 +120,34 @@ class ExecProbe(Probe):
         if "error" in outcome:
             return False, str(outcome["error"])
         exit_code, stdout = outcome.get("exit"), str(outcome.get("stdout", ""))
+        output = tails(stdout, str(outcome.get("stderr", "")))
         if exit_code != params.expect.exit_code:
-            tail = stdout.strip().splitlines()[-1:] or [""]
-            return (
-                False,
-                f"{label}: exit {exit_code} (expected {params.expect.exit_code}) {tail[0]}".strip(),
-            )
+            return False, f"{label}: exit {exit_code} (expected {params.expect.exit_code}){output}"
         if params.expect.stdout_regex and not search(params.expect.stdout_regex, stdout):
-            return False, f"{label}: output does not match {params.expect.stdout_regex!r}"
+            return False, f"{label}: output does not match {params.expect.stdout_regex!r}{output}"
         return True, f"{label}: exit {exit_code}"
+
+
+def tail(text: str, limit: int = TAIL_CHARS) -> str:
+    """The end of ``text``, at most ``limit`` characters, from a line start when one is
+    near enough; ``...`` marks a cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    end = text[-limit:]
+    newline = end.find("\n")
+    if 0 <= newline < limit // 2:
+        end = end[newline + 1 :]
+    return "..." + end
+
+
+def tails(stdout: str, stderr: str) -> str:
+    """``; stdout: ...; stderr: ...`` for the streams that said anything."""
+    return "".join(
+        f"; {name}: {tail(text)}"
+        for name, text in (("stdout", stdout), ("stderr", stderr))
+        if text.strip()
+    )
 
 
 @hookimpl

@@ -35,19 +35,17 @@ from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
 from chaos.engine.sampling import BoundProbe, Sample, Sampler, Series
 from chaos.engine.scope import RunScope, target_records
-from chaos.engine.summary import summarize, tolerance_violations
+from chaos.engine.summary import evidence, summarize, tolerance_violations
 from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, EngineUnreachable, TargetError
 from chaos.experiment.loader import LoadedExperiment
+from chaos.journal.build import sample_record, sample_records, summary_record
 from chaos.journal.model import (
     Journal,
-    OutageRecord,
     PhaseRecord,
     ProbeRecord,
     ReasonRecord,
     RecoveryRecord,
-    SampleRecord,
-    SummaryRecord,
     ViolationRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
@@ -302,7 +300,7 @@ class Runner:
             section=bound.section,
             name=bound.name,
             probe=bound.probe.name,
-            samples=[self._sample_record(sample)],
+            samples=[sample_record(sample, self.clock)],
         )
         return record, sample
 
@@ -404,24 +402,18 @@ class Runner:
     def _record_targets(self, plan: Plan) -> None:
         self.journal.targets = target_records(plan.selections)
 
-    def _sample_record(self, sample: Sample) -> SampleRecord:
-        return SampleRecord(
-            t=round(sample.t, 4),
-            at=self.clock.wall(sample.t),
-            ok=sample.ok,
-            latency=round(sample.latency, 4),
-            detail=sample.detail,
-        )
-
-    def _active_faults_at(self, t: float) -> list[str]:
+    def _active_faults_at(self, start: float, end: float | None = None) -> list[str]:
+        """Fault steps whose window overlaps ``start`` to ``end``: from the injection
+        to the revert, or to the planned end while not reverted."""
+        end = start if end is None else end
         names = []
         for activity in self._activities:
             for rec in activity.records:
                 if rec.injected_at is None:
                     continue
                 planned_end = rec.due if rec.due is not None else activity.end
-                end = rec.reverted_at if rec.reverted_at is not None else planned_end
-                if rec.injected_at <= t <= max(end, rec.injected_at):
+                until = rec.reverted_at if rec.reverted_at is not None else planned_end
+                if rec.injected_at <= end and start <= max(until, rec.injected_at):
                     names.append(rec.step)
                     break
         return names
@@ -455,19 +447,8 @@ class Runner:
                 interval=series.interval,
                 started=series.started,
                 stopped=series.stopped,
-                samples=[self._sample_record(s) for s in series.samples],
-                summary=SummaryRecord(
-                    samples=summary.samples,
-                    ok=summary.ok,
-                    availability=summary.availability,
-                    longest_outage=round(summary.longest_outage, 4),
-                    outages=[
-                        OutageRecord(start=o.start, end=o.end, recovered=o.recovered)
-                        for o in summary.outages
-                    ],
-                    max_latency=summary.max_latency,
-                    time_to_recover=summary.time_to_recover,
-                ),
+                samples=sample_records(series.samples, self.clock),
+                summary=summary_record(summary),
             )
             if bound.section == "guards":
                 record.target = guards[bound.name].target
@@ -480,14 +461,14 @@ class Runner:
                 record.violations.append(ViolationRecord(message=message, t=t))
                 during = ""
                 if t is not None:
-                    active = self._active_faults_at(t)
+                    active = self._active_faults_at(*evidence(summary, series.samples, t))
                     during = f" during {', '.join(active)}" if active else ""
                     when = f" (first at t={t:.1f}s{during})"
                 else:
                     when = ""
                 failed = [s for s in series.samples if not s.ok and s.detail]
                 # what it said under the fault, rather than while a revert was undoing it
-                under_fault = [s for s in failed if self._held_at(s.t + s.latency)]
+                under_fault = [s for s in failed if self._held_at(s.end)]
                 said = f"; it reported: {(under_fault or failed)[-1].detail}" if failed else ""
                 self.report(
                     ReasonRecord(

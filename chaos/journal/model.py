@@ -15,23 +15,42 @@ class Record(BaseModel):
 
 
 class SampleRecord(Record):
+    """One check of a probe: a request sent at ``t`` and answered at ``end``."""
+
     t: float
+    """When the check started (the request went out)."""
+    end: float | None = None
+    """When it answered, or was given up at its deadline: what ``ok`` says
+    held then. None only in journals written before it was recorded."""
     at: str
+    """``t`` as UTC wall time."""
     ok: bool
     latency: float
+    """``end - t``."""
     detail: str
 
 
 class OutageRecord(Record):
+    """From the start of the first failing check (or the last passing answer
+    before it, if later) to the first passing answer after it."""
+
     start: float
     end: float
     recovered: bool
+    """False when the probe was still failing when sampling stopped."""
 
 
 class SummaryRecord(Record):
     samples: int
     ok: int
+    failed: int | None = None
+    """``samples - ok``."""
     availability: float | None
+    """The share of the probed time outside outages, ``1 - down / probed``."""
+    probed: float | None = None
+    """Seconds from the first check's start to the end of sampling."""
+    down: float | None = None
+    """Seconds of them inside outages."""
     longest_outage: float
     outages: list[OutageRecord]
     max_latency: float | None
@@ -60,7 +79,8 @@ class ProbeRecord(Record):
 
     @property
     def availability(self) -> float | None:
-        """Share of passing samples (None without samples or summary)."""
+        """The summary's availability (share of the probed time outside outages); without
+        a summary, the share of passing samples (None without samples)."""
         if self.summary is not None:
             return self.summary.availability
         return sum(s.ok for s in self.samples) / len(self.samples) if self.samples else None

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from chaos.helper_containers import HelperCommand
 
 from chaos import api, watchdog
 from chaos.engine.result import Verdict
+from chaos.helper_containers import HelperCommand
 from chaos.ledger import Ledger
 from chaos.watchdog import LABEL_TARGET
 from tests.conftest import wait_for

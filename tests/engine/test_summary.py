@@ -11,8 +11,9 @@ from chaos.engine.summary import Outage, summarize, tolerance_violations
 from chaos.experiment.model import STRICT, Tolerance
 
 
-def samples(pattern: str, step: float = 1.0, latency: float = 0.01) -> list[Sample]:
-    """One sample per character, ``step`` seconds apart from t=0: ``+`` ok, ``-`` failed."""
+def samples(pattern: str, step: float = 1.0, latency: float = 0.0) -> list[Sample]:
+    """One sample per character, ``step`` seconds apart from t=0: ``+`` ok, ``-`` failed.
+    Each answers ``latency`` after its start (by default at once)."""
     return [Sample(i * step, c == "+", latency, c) for i, c in enumerate(pattern)]
 
 
@@ -38,7 +39,7 @@ def test_all_ok():
     assert summary.time_to_recover == 0.0
 
 
-def test_availability_is_the_share_of_passing_samples():
+def test_availability_on_an_even_grid_is_the_share_of_passing_samples():
     summary = summarize(samples("++-+--++"), end=8.0)
     assert summary.ok == 5
     assert summary.availability == pytest.approx(5 / 8)
@@ -130,7 +131,11 @@ def test_strict_tolerance_fails_on_one_failed_sample():
     assert violations(samples("++++"), STRICT) == []
     found = violations(samples("++-+"), STRICT)
     assert found == [
-        ("availability 75.0% is below min_availability 100% (1 of 4 samples failed)", 2.0)
+        (
+            "availability 75.0% is below min_availability 100% "
+            "(down 1.0s of 4.0s probed; 1 of 4 samples failed)",
+            2.0,
+        )
     ]
 
 
@@ -145,7 +150,8 @@ def test_availability_just_below_the_limit_is_shown_below_it():
     found = violations(data, Tolerance(min_availability=0.9996))
     assert found == [
         (
-            "availability 99.95% is below min_availability 99.96% (1 of 2000 samples failed)",
+            "availability 99.95% is below min_availability 99.96% "
+            "(down 1.0s of 2000.0s probed; 1 of 2000 samples failed)",
             1999.0,
         )
     ]

@@ -13,7 +13,7 @@ import pytest
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 from probes.container_health import ContainerHealthProbe
-from probes.exec import ExecProbe
+from probes.exec import TAIL_CHARS, ExecProbe
 from probes.http import HttpProbe
 from probes.tcp import TcpProbe
 from tests.conftest import free_port, host_port, wait_for
@@ -116,6 +116,32 @@ def test_exec_exit_code_and_stdout(web, runtime):
         ExecProbe(), runtime, target, command=["echo", "hello"], expect={"stdout_regex": "bye"}
     )
     assert not no_match.ok and "does not match" in no_match.detail
+
+
+def test_exec_keeps_the_end_of_stdout_and_stderr(web, runtime):
+    """A failed sample says what the command wrote: the last KiB of each stream."""
+    script = "for i in $(seq 1 500); do echo out $i; echo err $i >&2; done; exit 2"
+    failed = check(ExecProbe(), runtime, container=web.name, command=["sh", "-c", script])
+    assert not failed.ok
+    head, _, rest = failed.detail.partition("; stdout: ...")
+    assert head == f"{web.name}: exit 2 (expected 0)"
+    stdout, _, stderr = rest.partition("; stderr: ...")
+    assert stdout.endswith("out 499\nout 500") and stdout.startswith("out ")
+    assert stderr.endswith("err 499\nerr 500") and stderr.startswith("err ")
+    assert len(stdout) <= TAIL_CHARS and len(stderr) <= TAIL_CHARS
+    assert len(stdout) > TAIL_CHARS // 2
+    unmatched = check(
+        ExecProbe(),
+        runtime,
+        container=web.name,
+        command=["sh", "-c", "echo hello; echo warning >&2"],
+        expect={"stdout_regex": "bye"},
+    )
+    assert unmatched.detail == (
+        f"{web.name}: output does not match 'bye'; stdout: hello; stderr: warning"
+    )
+    quiet = check(ExecProbe(), runtime, container=web.name, command=["false"])
+    assert quiet.detail == f"{web.name}: exit 1 (expected 0)"
 
 
 def test_exec_argv_is_not_a_shell_string(web, runtime):
@@ -298,7 +324,9 @@ def test_a_target_cannot_write_control_characters_to_the_terminal(
     journal = json.loads(journal_bytes)
     details = [s["detail"] for p in journal["steady_state_before"] for s in p["samples"]]
     assert details and all("\x1b" not in d and "\x07" not in d for d in details)
-    assert any(d.endswith("exit 3 (expected 0) \\x1b[2J\\x1b]0;pwned\\x07") for d in details)
+    assert any(
+        d.endswith("exit 3 (expected 0); stdout: \\x1b[2J\\x1b]0;pwned\\x07") for d in details
+    )
 
     plain = chaosdrill("run", str(path), "--plain", "--report-dir", str(tmp_path))
     assert plain.returncode == 1
