@@ -588,6 +588,18 @@ def test_cli_validate_imports_only_the_plugins_the_file_names(experiment_file):
     assert lines[1] == "['chaos.faults.container', 'chaos.targets.container', 'probes.tcp'] 0"
 
 
+def test_experiment_models_are_built_on_first_use_not_at_import():
+    script = (
+        "import chaos.experiment.model as m\n"
+        "print(m.Experiment.__pydantic_complete__, m.FaultStep.__pydantic_complete__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False"]
+
+
 # -- failures are reported under the plugin's name -------------------------------
 
 

@@ -27,7 +27,9 @@ GUARD_KEYS = (*PROBE_STEP_KEYS, "interval", "breach_after")
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built on first use, not at import: a command that validates no file
+    # (or only its parts) does not pay for every model's validator
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _percent(value: Any) -> Any:
@@ -147,7 +149,7 @@ STRICT = Tolerance(min_availability=1.0)
 class _Step(BaseModel):
     """Common shape: known keys are fields, every other key is a plugin parameter."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     name: str = ""
 
