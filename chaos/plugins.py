@@ -306,7 +306,7 @@ def plugins_for(names: Mapping[str, Collection[str]]) -> Plugins:
                 modules.add(module)
             else:
                 prefixes.add(name.split(".", 1)[0])
-    plugins = _plugins_named(frozenset(modules), frozenset(prefixes))
+    plugins = _plugins_named(frozenset(modules), frozenset(prefixes), frozenset(disabled_plugins()))
     registry = plugins.registry
     tables: dict[str, Mapping[str, object]] = {
         "target_kinds": registry.target_kinds,
@@ -319,7 +319,10 @@ def plugins_for(names: Mapping[str, Collection[str]]) -> Plugins:
 
 
 @lru_cache(maxsize=8)
-def _plugins_named(modules: frozenset[str], prefixes: frozenset[str]) -> Plugins:
+def _plugins_named(
+    modules: frozenset[str], prefixes: frozenset[str], disabled: frozenset[str]
+) -> Plugins:
+    """Built per set of names and of disabled plugins (``disabled`` only keys the cache)."""
     entry_point_names: set[str] = set()
     if prefixes:
         entry_point_names = {ep.name for ep in _entry_points() if ep.name in prefixes}
