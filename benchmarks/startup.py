@@ -20,10 +20,11 @@ virtual environments in a temporary directory, removed at the end, one with
 editable), both with pip from the configured index. The same interpreter runs
 both, with nothing else on their path, so neither pays for the other's
 packages. An equivalent experiment is written for each (the Chaos Toolkit one
-in JSON, with ``process`` and ``python`` providers: no network), and four more
+in JSON, with ``process`` and ``python`` providers: no network), and more
 commands join the round-robin: ``chaosdrill --help`` and ``validate`` from its
-environment, ``chaos --help`` and ``chaos validate`` from the other. The ratio
-``chaosdrill validate / chaos validate`` comes from the same run. ``chaos`` is
+environment, ``chaos --help`` and ``chaos validate`` from the other, and the
+floor (``import yaml`` and one pydantic model, in chaosdrill's environment).
+The ratios to ``chaos validate`` come from the same run. ``chaos`` is
 run with ``--no-version-check`` (otherwise it asks releases.chaostoolkit.org
 for a newer version on every command) and with its proxy variables pointed at
 a closed local port, so it cannot reach the network even if it tried.
@@ -142,6 +143,9 @@ def commands() -> dict[str, list[str]]:
 
 
 VENV_PASS = "venv: python -c pass"
+VENV_FLOOR = "venv: yaml + one pydantic model"
+FLOOR = "import yaml\nfrom pydantic import BaseModel\nclass A(BaseModel):\n    x: int\nA(x=1)\n"
+"""What any validator built on PyYAML and pydantic pays before its own code runs."""
 VENV_HELP = "venv: chaosdrill --help"
 VENV_VALIDATE = "venv: chaosdrill validate"
 CTK_HELP = "venv: chaos --help"
@@ -197,6 +201,7 @@ def comparison_commands(workdir: Path) -> dict[str, tuple[list[str], dict[str, s
     }
     return {
         VENV_PASS: ([str(cd / "python"), "-c", "pass"], {}),
+        VENV_FLOOR: ([str(cd / "python"), "-c", FLOOR], {}),
         VENV_HELP: ([str(cd / "chaosdrill"), "--help"], {}),
         VENV_VALIDATE: ([str(cd / "chaosdrill"), "validate", str(ROOT / EXPERIMENT)], {}),
         CTK_HELP: ([*chaos, "--help"], offline),
@@ -319,10 +324,11 @@ def benchmark(
         versus = {
             "validate": medians[VENV_VALIDATE] / medians[CTK_VALIDATE],
             "--help": medians[VENV_HELP] / medians[CTK_HELP],
+            "floor/validate": medians[VENV_FLOOR] / medians[CTK_VALIDATE],
         }
         print(f"chaosdrill / {CHAOSTOOLKIT} (same run, medians):")
         for command, ratio in versus.items():
-            print(f"  {command:<10} {ratio:5.2f}x")
+            print(f"  {command:<15} {ratio:5.2f}x")
         report["chaostoolkit"] = CHAOSTOOLKIT
         report["ratio_to_chaostoolkit"] = {c: round(r, 2) for c, r in versus.items()}
     if imports:
