@@ -22,6 +22,11 @@ Publish it under the entry point group ``chaosdrill`` in your package's
 Built-in faults (``chaos.faults.*``), probes (``probes.*``) and target kinds
 (``chaos.targets.*``) are plugins registered through these same hooks.
 
+Name your faults and probes ``<entry point name>.<something>`` (``myteam.slow``
+above): ``chaosdrill validate`` then imports only the plugins a file names,
+finding yours by that prefix. Any other name still works; a file using it is
+checked against every installed plugin, which takes longer.
+
 Rules that hold for every hook:
 
 * Hooks are called with keyword arguments only; an implementation may accept

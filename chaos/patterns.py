@@ -16,8 +16,10 @@ import functools
 import re
 from typing import Annotated, Any
 
-import re2
 from pydantic import AfterValidator
+
+# re2 itself is imported by compile_pattern, and the patterns below are compiled
+# on the first error: validating a file that holds no pattern needs neither
 
 _BACKREFERENCE = (
     "backreferences are not supported (RE2 matches in linear time): "
@@ -28,43 +30,42 @@ _LOOKAROUND = (
     "match the surrounding text itself, e.g. foo(?=bar) as foobar"
 )
 
-_CONSTRUCTS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\(\?P="), _BACKREFERENCE),
-    (re.compile(r"\(\?<?[=!]"), _LOOKAROUND),
+_CONSTRUCTS: list[tuple[str, str]] = [
+    (r"\(\?P=", _BACKREFERENCE),
+    (r"\(\?<?[=!]", _LOOKAROUND),
 ]
 """What the pattern itself holds, for errors that only name ``(?P``."""
 
-_HINTS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"invalid escape sequence: \\[1-9]"), _BACKREFERENCE),
-    (re.compile(r"invalid perl operator: \(\?<?[=!]"), _LOOKAROUND),
-    (re.compile(r"invalid escape sequence: \\Z"), "write \\z (or $) for the end of the text"),
+_HINTS: list[tuple[str, str]] = [
+    (r"invalid escape sequence: \\[1-9]", _BACKREFERENCE),
+    (r"invalid perl operator: \(\?<?[=!]", _LOOKAROUND),
+    (r"invalid escape sequence: \\Z", "write \\z (or $) for the end of the text"),
     (
-        re.compile(r"bad repetition operator: [*+?}]\+"),
+        r"bad repetition operator: [*+?}]\+",
         "possessive quantifiers are not supported and not needed: RE2 never backtracks, "
         "write x* for x*+",
     ),
-    (re.compile(r"invalid repetition size"), "a repetition count is at most 1000"),
-    (re.compile(r"pattern too large"), "the pattern is too large: make it shorter"),
+    (r"invalid repetition size", "a repetition count is at most 1000"),
+    (r"pattern too large", "the pattern is too large: make it shorter"),
 ]
-
-
-def _options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # the reason is in the exception: nothing on stderr
-    return options
+"""What RE2 says, and what to write instead."""
 
 
 @functools.lru_cache(maxsize=512)
 def compile_pattern(pattern: str) -> Any:
     """The compiled RE2 pattern; raise ValueError saying what is wrong and what to write."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # the reason is in the exception: nothing on stderr
     try:
-        return re2.compile(pattern, _options())
+        return re2.compile(pattern, options)
     except re2.error as exc:
         raw = exc.args[0] if exc.args else "cannot compile"
         reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        hint = next((h for rx, h in _HINTS if rx.search(reason)), "")
+        hint = next((h for rx, h in _HINTS if re.search(rx, reason)), "")
         if not hint and "invalid perl operator" in reason:  # RE2 names only the first chars
-            hint = next((h for rx, h in _CONSTRUCTS if rx.search(pattern)), "")
+            hint = next((h for rx, h in _CONSTRUCTS if re.search(rx, pattern)), "")
         raise ValueError(
             f"invalid regular expression (RE2 syntax): {reason}" + (f"; {hint}" if hint else "")
         ) from None

@@ -4,13 +4,20 @@ Built-in modules and third-party entry points go through the same steps: load
 the object, register it with pluggy, reject hooks chaosdrill does not define,
 then call its registration hooks. A failure at any step is recorded in
 ``registry.failures`` under the plugin's name and the other plugins still load.
+
+Validating a file needs only the plugins that define the names it uses:
+:func:`plugins_for` loads those (built-ins through :data:`BUILTIN_TYPES`,
+third-party plugins through the entry point named like the first part of a
+dotted name) and falls back to every plugin whenever a name is not found, so
+an unknown name gets the same message, suggestion and list of broken plugins
+as with a full load.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -40,6 +47,61 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "probes.swarm",
 )
 """Modules registered at start-up exactly like third-party plugins."""
+
+BUILTIN_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
+    "target_kinds": {
+        "chaos.targets.container": ("container",),
+        "chaos.targets.swarm": ("node", "service", "swarm"),
+    },
+    "faults": {
+        "chaos.faults.container": (
+            "container.crash",
+            "container.kill",
+            "container.pause",
+            "container.remove",
+            "container.restart",
+            "container.stop",
+        ),
+        "chaos.faults.network": (
+            "network.bandwidth",
+            "network.blackhole",
+            "network.corrupt",
+            "network.disconnect",
+            "network.dns",
+            "network.duplicate",
+            "network.latency",
+            "network.loss",
+            "network.partition",
+        ),
+        "chaos.faults.swarm_node": (
+            "node.drain",
+            "node.partition",
+            "node.pause",
+            "node.stop",
+            "swarm.lose_managers",
+        ),
+        "chaos.faults.swarm_service": (
+            "service.bad_update",
+            "service.kill_tasks",
+            "service.rebalance",
+            "service.scale",
+        ),
+    },
+    "probes": {
+        "probes.http": ("http",),
+        "probes.tcp": ("tcp",),
+        "probes.dns": ("dns",),
+        "probes.exec": ("exec",),
+        "probes.container_health": ("container.health",),
+        "probes.swarm": ("swarm.nodes", "swarm.quorum", "swarm.service", "swarm.spread"),
+    },
+}
+"""Per table of the registry, which built-in module registers which names.
+
+Only a shortcut: :func:`plugins_for` imports the modules a file's names point
+to, and they still register through the hooks. A test checks this table
+against what each module actually registers.
+"""
 
 BUILTIN_ORIGIN = "builtin"
 
@@ -150,9 +212,13 @@ class Plugins:
         self.registry.failures.append(PluginFailure(name, error))
 
 
-def build_plugin_manager(*, load_entry_points: bool = True) -> Plugins:
-    """Load every plugin and run the registration hooks.
+def build_plugin_manager(
+    *, load_entry_points: bool = True, only: Collection[str] | None = None
+) -> Plugins:
+    """Load every plugin (or those named in ``only``) and run the registration hooks.
 
+    ``only`` holds plugin names: built-in module names and entry point names.
+    Entry points are not even looked up when it names none of them.
     Failures (an import error, an unknown hook, a hook that raises, a
     duplicate name) are kept in ``registry.failures`` under the plugin's name
     instead of stopping the others.
@@ -164,14 +230,16 @@ def build_plugin_manager(*, load_entry_points: bool = True) -> Plugins:
     loaded: list[str] = []
 
     for module_name in BUILTIN_PLUGINS:
-        if module_name in disabled:
+        if module_name in disabled or (only is not None and module_name not in only):
             continue
         if plugins._load(module_name, _importer(module_name), BUILTIN_ORIGIN):
             loaded.append(module_name)
 
+    if only is not None and not set(only) - set(BUILTIN_PLUGINS):
+        load_entry_points = False
     if load_entry_points:
         for ep in _entry_points():
-            if ep.name in disabled:
+            if ep.name in disabled or (only is not None and ep.name not in only):
                 continue
             if plugins._load(ep.name, ep.load, _origin(ep)):
                 loaded.append(ep.name)
@@ -215,3 +283,47 @@ def _describe(exc: BaseException) -> str:
 def default_plugins() -> Plugins:
     """The process-wide plugin set, built on first use."""
     return build_plugin_manager()
+
+
+def plugins_for(names: Mapping[str, Collection[str]]) -> Plugins:
+    """Plugins that define ``names``: {registry table: names} (``faults``, ``probes``,
+    ``target_kinds``), as a file to validate uses them.
+
+    Loads only the built-in modules that register those names and, for the
+    others, the entry point named like the part of the name before its first
+    dot (``acme.touch`` -> ``acme``). When a name is still not registered after
+    that (a typo, a plugin that failed, a third-party name without that
+    prefix), returns :func:`default_plugins` instead: a file that names
+    something unknown is checked against every plugin, exactly as before.
+    """
+    wanted = {table: frozenset(names.get(table, ())) for table in BUILTIN_TYPES}
+    modules: set[str] = set()
+    prefixes: set[str] = set()
+    for table, by_module in BUILTIN_TYPES.items():
+        for name in wanted[table]:
+            module = next((m for m, defined in by_module.items() if name in defined), None)
+            if module is not None:
+                modules.add(module)
+            else:
+                prefixes.add(name.split(".", 1)[0])
+    plugins = _plugins_named(frozenset(modules), frozenset(prefixes), frozenset(disabled_plugins()))
+    registry = plugins.registry
+    tables: dict[str, Mapping[str, object]] = {
+        "target_kinds": registry.target_kinds,
+        "faults": registry.faults,
+        "probes": registry.probes,
+    }
+    if registry.failures or any(n not in tables[t] for t, ns in wanted.items() for n in ns):
+        return default_plugins()
+    return plugins
+
+
+@lru_cache(maxsize=8)
+def _plugins_named(
+    modules: frozenset[str], prefixes: frozenset[str], disabled: frozenset[str]
+) -> Plugins:
+    """Built per set of names and of disabled plugins (``disabled`` only keys the cache)."""
+    entry_point_names: set[str] = set()
+    if prefixes:
+        entry_point_names = {ep.name for ep in _entry_points() if ep.name in prefixes}
+    return build_plugin_manager(only=modules | entry_point_names)

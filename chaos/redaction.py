@@ -15,20 +15,27 @@ to pytest, and the report folder's name.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 MASK = "***"
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)[^@/?#\s]+(?=@)")
-_SCHEME_TOKEN = re.compile(
-    r"\b(?P<head>[Bb]earer|[Bb]asic|[Dd]igest)(?P<sep>\s+)[A-Za-z0-9._~+/=:-]{6,}"
-)
-_SENSITIVE_PAIR = re.compile(
-    r"(?i)(?<![\w/.-])(?P<head>(?:proxy-)?authorization|x-api-key|api[-_]?key|x-auth-token"
-    r"|cookie|set-cookie|password|passwd|secret|access[-_]?token|client[-_]?secret)"
-    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:bearer |basic |token )?)[^\s\"',;}&]+"
-)
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """URL password, header-like pair, scheme token. Compiled on first use, not
+    at import: ``chaosdrill validate`` on a valid file masks nothing."""
+    url_password = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)[^@/?#\s]+(?=@)")
+    sensitive_pair = re.compile(
+        r"(?i)(?<![\w/.-])(?P<head>(?:proxy-)?authorization|x-api-key|api[-_]?key|x-auth-token"
+        r"|cookie|set-cookie|password|passwd|secret|access[-_]?token|client[-_]?secret)"
+        r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:bearer |basic |token )?)[^\s\"',;}&]+"
+    )
+    scheme_token = re.compile(
+        r"\b(?P<head>[Bb]earer|[Bb]asic|[Dd]igest)(?P<sep>\s+)[A-Za-z0-9._~+/=:-]{6,}"
+    )
+    return url_password, sensitive_pair, scheme_token
 
 
 def mask_credentials(text: str) -> str:
@@ -36,11 +43,12 @@ def mask_credentials(text: str) -> str:
     ``Bearer ***``, ``Authorization: ***``, ``password=***``."""
     if not text:
         return text
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
-    text = _SENSITIVE_PAIR.sub(
+    url_password, sensitive_pair, scheme_token = _patterns()
+    text = url_password.sub(lambda m: m.group("head") + MASK, text)
+    text = sensitive_pair.sub(
         lambda m: m.group("head") + m.group("sep") + m.group("value") + MASK, text
     )
-    return _SCHEME_TOKEN.sub(lambda m: m.group("head") + m.group("sep") + MASK, text)
+    return scheme_token.sub(lambda m: m.group("head") + m.group("sep") + MASK, text)
 
 
 class Redactor:

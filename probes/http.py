@@ -19,10 +19,8 @@ inspect`` or ``ps``), and never through a shell.
 
 from __future__ import annotations
 
-import http.client
 import re
 import socket
-import ssl
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -38,6 +36,8 @@ from probes._containers import (
 )
 
 if TYPE_CHECKING:
+    import http.client
+
     from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
@@ -100,6 +100,10 @@ class HttpProbe(Probe):
     def check(self, runtime: Runtime, params: HttpParams, targets: tuple[TargetRef, ...]) -> Check:
         if params.from_ is not None:
             return check_from(runtime, params, params.from_)
+        # imported here: ``chaosdrill validate`` loads this plugin and needs neither
+        import http.client
+        import ssl
+
         parts = urlsplit(params.url)
         path = parts.path or "/"
         if parts.query:
@@ -240,6 +244,8 @@ def _curl_failure(code: int, output: str, params: HttpParams) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    import http.client
+
     if isinstance(exc, http.client.RemoteDisconnected):
         return "connection closed without a response"
     if isinstance(exc, ConnectionResetError):

@@ -35,10 +35,13 @@ from chaos.hookspecs import hookimpl
 from chaos.plugin_api import Fault, Params
 from chaos.plugins import (
     BUILTIN_PLUGINS,
+    BUILTIN_TYPES,
     DISABLE_ENV,
     REGISTRATION_HOOKS,
     Plugins,
     build_plugin_manager,
+    default_plugins,
+    plugins_for,
 )
 from chaos.probe import Check, Probe
 from chaos.registry import Registry
@@ -486,6 +489,118 @@ def test_disabling_a_builtin_plugin_removes_exactly_its_types(monkeypatch):
     assert set(plugins.registry.target_kinds) == set(full.target_kinds)
 
 
+# -- loading only the plugins a file names ----------------------------------------
+
+
+def test_builtin_types_table_is_what_each_builtin_registers():
+    for module in BUILTIN_PLUGINS:
+        registry = build_plugin_manager(only={module}).registry
+        assert registry.failures == [], module
+        for table, by_module in BUILTIN_TYPES.items():
+            assert set(getattr(registry, table)) == set(by_module.get(module, ())), (
+                module,
+                table,
+            )
+
+
+def test_plugins_for_loads_only_the_builtins_defining_the_names():
+    plugins = plugins_for(
+        {"target_kinds": {"container"}, "faults": {"container.crash"}, "probes": {"http", "tcp"}}
+    )
+    assert plugins is not default_plugins()
+    assert {name for name, _ in plugins.pm.list_name_plugin()} == {
+        "chaos.targets.container",
+        "chaos.faults.container",
+        "probes.http",
+        "probes.tcp",
+    }
+    # still registered through the hooks, with the built-in origin
+    assert plugins.registry.faults["container.crash"].origin == "builtin"
+    assert set(plugins.registry.probes) == {"http", "tcp"}
+
+
+def test_plugins_for_an_unknown_name_is_every_plugin():
+    assert plugins_for({"faults": {"container.crsh"}}) is default_plugins()
+    assert plugins_for({"target_kinds": {"k8s"}}) is default_plugins()
+
+
+def test_plugins_for_skips_a_disabled_builtin_like_a_full_load(monkeypatch):
+    assert "tcp" in plugins_for({"probes": {"tcp"}}).registry.probes
+    monkeypatch.setenv(DISABLE_ENV, "probes.tcp")
+    # not the set built before the variable was set: it falls back to every
+    # plugin, where tcp is missing too
+    assert plugins_for({"probes": {"tcp"}}) is default_plugins()
+    assert "tcp" not in build_plugin_manager().registry.probes
+
+
+UNKNOWN_NAMES = """\
+version: 1
+title: typos
+targets:
+  web: {kind: containr, select: {name: web}}
+  db: {select: {name: db}}
+steady_state:
+  - {probe: htp, url: "http://127.0.0.1/"}
+method:
+  - {fault: container.crsh, target: db}
+  - {fault: container.pause, target: db, duration: 1s, bogus: 1}
+"""
+
+
+def test_validate_with_names_not_found_reports_as_with_every_plugin():
+    with pytest.raises(InvalidExperiment) as selective:
+        load_text(UNKNOWN_NAMES, "typos.yaml")
+    with pytest.raises(InvalidExperiment) as full:
+        load_text(UNKNOWN_NAMES, "typos.yaml", plugins=build_plugin_manager())
+    assert selective.value.problems == full.value.problems
+    messages = [p.message for p in selective.value.problems]
+    assert any("unknown target kind 'containr' (did you mean 'container'?)" in m for m in messages)
+    assert any("unknown probe 'htp' (did you mean 'http'?)" in m for m in messages)
+    assert any(
+        "unknown fault 'container.crsh' (did you mean 'container.crash'?)" in m for m in messages
+    )
+    assert any("'bogus' is not a parameter of fault container.pause" in m for m in messages)
+
+
+def test_cli_validate_imports_only_the_plugins_the_file_names(experiment_file):
+    path = experiment_file("""
+        version: 1
+        title: one fault, one probe
+        targets:
+          web: {select: {name: web}}
+        steady_state:
+          - {probe: tcp, host: 127.0.0.1, port: 1}
+        method:
+          - {fault: container.kill, target: web}
+    """)
+    script = (
+        "import sys\n"
+        "from chaos.cli.main import main\n"
+        f"code = main(['validate', {str(path)!r}])\n"
+        "from chaos.plugins import BUILTIN_PLUGINS\n"
+        "print(sorted(m for m in BUILTIN_PLUGINS if m in sys.modules), code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{path}: ok"
+    assert lines[1] == "['chaos.faults.container', 'chaos.targets.container', 'probes.tcp'] 0"
+
+
+def test_experiment_models_are_built_on_first_use_not_at_import():
+    script = (
+        "import chaos.experiment.model as m\n"
+        "print(m.Experiment.__pydantic_complete__, m.FaultStep.__pydantic_complete__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False"]
+
+
 # -- failures are reported under the plugin's name -------------------------------
 
 
@@ -862,6 +977,25 @@ def test_validate_checks_installed_plugin_parameters_with_positions(sites, tmp_p
     missing = chaosdrill("validate", str(good))
     assert missing.returncode == 2
     assert f"{good}:10:12: unknown fault 'acme.touch'" in missing.stdout
+
+    # only the plugin the file names is imported, not the broken one beside it
+    script = (
+        "import sys\n"
+        "from chaos.cli.main import main\n"
+        f"code = main(['validate', {str(good)!r}])\n"
+        "print(sorted(m for m in ('acme_chaos', 'acme_broken', 'acme_dupe', 'probes.dns')"
+        " if m in sys.modules), code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env_with(sites["good"], sites["bad"])},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"{good}: ok", "['acme_chaos'] 0"]
 
     bad = tmp_path / "bad.yaml"
     text = MARKER_EXPERIMENT.format(group="any").replace(

@@ -20,13 +20,13 @@ NO_MESH = "the kernel lacks IPVS: publish ports with mode=host and use endpoint_
 def cmd_validate(args: argparse.Namespace) -> int:
     from chaos.errors import ChaosError, InvalidExperiment
     from chaos.experiment.loader import load_experiment
-    from chaos.plugins import default_plugins
 
-    plugins = default_plugins()
     worst = ExitCode.PASSED
     for path in args.files:
         try:
-            load_experiment(path, plugins=plugins)
+            # only the plugins the file names are imported (all of them for a name
+            # that is not found, so the did-you-mean is the same)
+            load_experiment(path)
         except InvalidExperiment as exc:
             for problem in exc.problems:
                 print(problem)

@@ -39,6 +39,7 @@ from chaos.experiment.validate import (
     error_text,
     invalid_value,
     missing_key,
+    named_types,
     unknown_key,
     validate_plugins,
 )
@@ -102,15 +103,20 @@ def load_text(
     Every problem found is reported at once: a syntax error stops everything,
     but a file that parses gets both the model pass and the plugin pass, the
     latter on whatever parts of the file are valid on their own.
-    """
-    from chaos.plugins import default_plugins
 
-    plugins = plugins or default_plugins()
+    Without ``plugins``, only the plugins defining the names the file uses are
+    loaded (:func:`chaos.plugins.plugins_for`), or every plugin when one of
+    them is unknown: the problems reported are the same either way.
+    """
     report = _Report(filename)
     data = _parse(text, report)
     config = resolve_configuration(data.get("configuration"), base_dir or Path.cwd())
     report.redactor = Redactor(config.secrets)
     body = _resolve(data, config, report)
+    if plugins is None:
+        from chaos.plugins import plugins_for
+
+        plugins = plugins_for(named_types(body))
     experiment = _validate_model(body, report)
     parts = Parts.of(experiment) if experiment is not None else Parts.salvage(body)
     params = validate_plugins(parts, plugins.registry, report)

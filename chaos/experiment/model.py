@@ -26,8 +26,18 @@ CONTINUOUS_PROBE_KEYS = (*PROBE_STEP_KEYS, "interval", "tolerance")
 GUARD_KEYS = (*PROBE_STEP_KEYS, "interval", "breach_after")
 
 
+def _no_items() -> list[Any]:
+    """``default_factory`` for lists. Not ``list`` itself: pydantic asks for the
+    factory's signature, and for a builtin Python parses its text signature
+    with ``tokenize``, whose regular expressions take milliseconds to compile
+    on every ``chaosdrill validate``."""
+    return []
+
+
 class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built on first use, not at import: a command that validates no file
+    # (or only its parts) does not pay for every model's validator
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _percent(value: Any) -> Any:
@@ -147,7 +157,7 @@ STRICT = Tolerance(min_availability=1.0)
 class _Step(BaseModel):
     """Common shape: known keys are fields, every other key is a plugin parameter."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     name: str = ""
 
@@ -197,7 +207,7 @@ class Experiment(Frozen):
     version: Literal[1]
     title: str = Field(min_length=1)
     description: str = ""
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=_no_items)
     weight: Annotated[float, BeforeValidator(_not_a_boolean)] = Field(
         default=1.0,
         gt=0,
@@ -209,8 +219,8 @@ class Experiment(Frozen):
     number greater than 0; default 1. A single ``run`` ignores it."""
     configuration: dict[str, Any] = Field(default_factory=dict)
     targets: dict[str, TargetSpec] = Field(default_factory=dict)
-    steady_state: list[ProbeStep] = Field(default_factory=list)
+    steady_state: list[ProbeStep] = Field(default_factory=_no_items)
     method: list[FaultStep] = Field(min_length=1)
-    probes: list[ContinuousProbe] = Field(default_factory=list)
-    guards: list[Guard] = Field(default_factory=list)
+    probes: list[ContinuousProbe] = Field(default_factory=_no_items)
+    guards: list[Guard] = Field(default_factory=_no_items)
     recovery: Recovery = Recovery()

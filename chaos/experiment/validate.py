@@ -143,6 +143,29 @@ class Parts:
         return cls(target_names, targets, steps, kinds_only)
 
 
+def named_types(body: dict[str, Any]) -> dict[str, set[str]]:
+    """The target kinds, faults and probes ``body`` names, valid or not.
+
+    Keyed like the registry's tables, for :func:`chaos.plugins.plugins_for`.
+    A target without a ``kind`` is a ``container``, as in :class:`TargetSpec`.
+    """
+    names: dict[str, set[str]] = {"target_kinds": set(), "faults": set(), "probes": set()}
+    targets = body.get("targets")
+    if isinstance(targets, dict):
+        for raw in targets.values():
+            kind = raw.get("kind", "container") if isinstance(raw, dict) else None
+            if isinstance(kind, str):
+                names["target_kinds"].add(kind)
+    for section, key in KIND_KEY.items():
+        items = body.get(section)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get(key), str):
+                names["faults" if key == "fault" else "probes"].add(item[key])
+    return names
+
+
 def _valid(model: type[BaseModel], value: Any) -> Any:
     try:
         return model.model_validate(value)

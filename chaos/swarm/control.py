@@ -32,7 +32,7 @@ Action = Literal["stop", "pause", "isolate"]
 class ControlSettings(BaseModel):
     """Base of a controller's ``control:`` model; ``type`` is implied."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class NodeController(ABC):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from tests.conftest import chaosdrill
+from tests.conftest import ROOT, chaosdrill
 
 
 def test_help_lists_commands_and_exit_codes():
@@ -42,6 +44,33 @@ def test_validate_reports_file_line_col_and_exit_2(experiment_file):
         line.startswith(f"{path}:7:") and "target 'wbe' is not defined" in line for line in lines
     )
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_validate_a_valid_file_skips_what_only_runs_and_errors_need():
+    """Start-up: no HTTP client stack, no RE2 (the file holds no pattern), no
+    credential patterns, no validator of an unused model (each used to cost
+    milliseconds on every validate)."""
+    script = (
+        "import sys\n"
+        "from chaos.cli.main import main\n"
+        "code = main(['validate', 'experiments/web-survives-crash.yaml'])\n"
+        "import chaos.redaction, chaos.experiment.model as m\n"
+        "print(code, 'http.client' in sys.modules, 're2' in sys.modules,"
+        " chaos.redaction._patterns.cache_info().currsize, m.Guard.__pydantic_complete__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "experiments/web-survives-crash.yaml: ok",
+        "0 False False 0 False",
+    ]
 
 
 def test_validate_missing_file_is_a_usage_error(tmp_path):
