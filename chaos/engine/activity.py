@@ -331,8 +331,17 @@ class FaultActivity:
         return max(began + (self.planned.step.duration or 0.0), applied_at)
 
     def _revert_all(self) -> None:
+        """Revert every object at its due time, then disarm their watchdogs and
+        close their entries: removing watchdog containers is engine work that
+        would slow the other objects' reverts if done between them (a watchdog
+        that fires meanwhile finds the fault already gone: its revert is harmless)."""
         if self.planned.fault.reversible:
             self._each_target(self._revert_when_due)
+            self._each_target(self._close_reverted)
+
+    def _close_reverted(self, ref: TargetRef, record: FaultRecord) -> None:
+        if record.outcome == "reverted":
+            self._ctx.safeguards.after_revert(self._context(ref, record), record.watchdog)
 
     def _revert_when_due(self, ref: TargetRef, record: FaultRecord) -> None:
         if record.outcome == "injected" and record.due is not None:
@@ -380,7 +389,6 @@ class FaultActivity:
         record.outcome = "reverted"
         if record.applied_at is not None:
             record.in_effect = round(t - record.applied_at, 4)
-        self._ctx.safeguards.after_revert(ctx, record.watchdog)
         self._ctx.observer(FaultReverted(t, step.name, step.fault, ref.name))
 
     def _failed(self, record: FaultRecord, action: str, error: str, t: float) -> None:
