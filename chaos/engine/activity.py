@@ -112,10 +112,10 @@ class FaultActivity:
         except BaseException as exc:  # a bug must still end in a revert
             self._report(
                 ReasonRecord(
-                    kind="bug",
+                    kind="internal_error",
                     message=f"fault step {self.planned.step.name}: {type(exc).__name__}: {exc}",
                     source=self.planned.step.name,
-                    t=self._clock.now(),
+                    at=self._clock.now(),
                 ),
                 True,
             )
@@ -184,10 +184,10 @@ class FaultActivity:
                 message = f"could not be injected into {ref.name}: {record.error}"
             self._report(
                 ReasonRecord(
-                    kind="inject",
+                    kind="inject_failed",
                     message=f"fault {step.name} ({step.fault}) {message}",
                     source=step.name,
-                    t=t,
+                    at=t,
                 ),
                 True,
             )
@@ -231,11 +231,11 @@ class FaultActivity:
             self._failed(record, "revert", error, t)
             self._report(
                 ReasonRecord(
-                    kind="revert",
+                    kind="revert_failed",
                     message=f"fault {step.name} ({step.fault}) could not be reverted on "
                     f"{ref.name} after {REVERT_ATTEMPTS} attempts: {error}",
                     source=step.name,
-                    t=t,
+                    at=t,
                 ),
                 False,
             )
