@@ -331,8 +331,11 @@ class RecoveryWatch:
         return interval
 
     def failure(self, decision: Decision, within: float, started: float) -> tuple[str, str | None]:
-        """The message of a ``not_recovered`` reason, and its source."""
-        head = f"steady state not restored within {within:g}s after the method: "
+        """The message of a ``not_recovered`` reason, and its source: the first
+        steady-state check (or continuous probe) that was not back."""
+        steady = [f for f in decision.failing if not f.probe]
+        what = "steady state not restored" if steady else "system not back and stable"
+        head = f"{what} within {within:g}s after the method: "
         if decision.late is not None:
             who, when = decision.late
             return (
@@ -343,12 +346,17 @@ class RecoveryWatch:
         body = "; ".join(str(f) for f in decision.failing)
         source = decision.failing[0].name if decision.failing else None
         comebacks = self.passes()
-        if comebacks:
+        if steady and comebacks:
             times = "once" if comebacks == 1 else f"{comebacks} times"
-            body += f" (it came back {times} but never held for {self.stability.describe()}"
             if self.stability.stable_for is None:
-                body += f": at most {self.longest_run()}"
-            body += ")"
+                longest = self.longest_run()
+                held = (
+                    f": at most {longest} passing check{'s' if longest != 1 else ''} in a row, "
+                    f"{self.stability.checks} needed"
+                )
+            else:
+                held = f" for {self.stability.describe()}"
+            body += f" (it came back {times} but never held{held})"
         return head + body, source
 
 

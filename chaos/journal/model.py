@@ -240,7 +240,7 @@ class ReasonRecord(Record):
     ``interrupted``); None when it is about the run as a whole."""
     phase: str | None = None
     """The phase the run was in at ``at``: ``targets``, ``steady-state``,
-    ``method``, ``recovery`` (``done`` for reasons judged at the end with no time)."""
+    ``method``, ``recovery`` (for a reason with no moment, the phase the run ended in)."""
     at: float | None = None
     """Seconds since the run started: when it happened (for a tolerance, the
     first sample that broke it); None when it has no moment."""

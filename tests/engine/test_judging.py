@@ -103,7 +103,7 @@ def test_a_flapping_steady_state_never_recovers():
     assert source == "up"
     assert message == (
         "steady state not restored within 3s after the method: up: status 503 "
-        "(it came back 2 times but never held for 3 checks in a row: at most 2)"
+        "(it came back 2 times but never held: at most 2 passing checks in a row, 3 needed)"
     )
 
 
@@ -140,7 +140,7 @@ def test_a_failing_continuous_probe_keeps_the_system_from_recovering():
     assert decision.done and not decision.recovered
     message, source = watch.failure(decision, within=1.0, started=10.0)
     assert source == "avail"
-    assert message == "steady state not restored within 1s after the method: probe avail: -"
+    assert message == "system not back and stable within 1s after the method: probe avail: -"
 
 
 def test_a_probe_back_late_in_the_stretch_restarts_it():
