@@ -13,10 +13,13 @@ when the check began.
 state every ``recovery.interval`` (:class:`RecoveryWatch`). The system counts
 as restored once the steady state has held, with no failed check, for
 ``recovery.stable_for`` (default: :data:`~chaos.experiment.model.STABLE_CHECKS`
-passing checks in a row) and every continuous probe passed over that same
-stretch; the stretch must begin within ``recovery.within`` and may be
-confirmed after it. Continuous probes sample until that decision, and their
-records end at it: a probe never ends failing while the run says recovered.
+passing checks in a row), and every continuous probe that passed during that
+stretch kept passing; the stretch must begin within ``recovery.within`` and
+may be confirmed after it. Continuous probes sample until that decision, and
+their records end at it: a probe that took part in the stretch never ends
+failing while the run says recovered. A probe that has not passed since the
+stretch began (it watches what a fault leaves behind, or something the
+steady state does not) is not waited for; it ends not recovered.
 
 **Time-to-recover** (the headline figure, per probe, per fault and for the
 run) runs from a fault taking effect (its ``applied_at``) to the moment the
@@ -252,6 +255,8 @@ class RecoveryWatch:
     observed: bool = True
     """False when nothing is watched (no steady state, no continuous probe):
     the first round decides."""
+    checked: bool = True
+    """False without steady-state checks: then every continuous probe must be back."""
     rounds: list[Round] = field(default_factory=list)
     limit: float | None = None
     """The start of the first round at or after the deadline, once it ran: a
@@ -298,25 +303,36 @@ class RecoveryWatch:
 
     def decide(self, probes: Mapping[str, Sequence[Sample]]) -> Decision:
         """After a round: recovered, not recovered, or wait. ``probes`` are the
-        continuous probes' samples so far, by name."""
+        continuous probes' samples so far, by name.
+
+        The stretch begins with the steady state's current run of passing
+        rounds. A continuous probe that passed during it is part of it: the
+        stretch cannot hold while that probe fails, and restarts when it comes
+        back. One that has not passed since the stretch began (it watches what
+        a fault leaves behind, or something the steady state does not) is not
+        waited for; without steady-state checks, every probe is waited for."""
         if not self.rounds:
             return WAIT
         if not self.observed:
             return Decision(done=True, recovered=True, stable_since=self.rounds[-1].seen)
-        backs = {name: comeback(samples) for name, samples in probes.items()}
-        failing = [*self.rounds[-1].failing]
-        failing += [
-            Failing(name, back.last_failure.detail if back.last_failure else "", probe=True)
-            for name, back in backs.items()
-            if not back.ok
-        ]
         late = self.limit is not None
         streak = self.streak
-        if failing or not streak:
+        if not streak:  # the steady state is failing
+            return Decision(done=True, failing=self.rounds[-1].failing) if late else WAIT
+        begun = streak[0].started
+        since, who = streak[0].seen, ""
+        failing: list[Failing] = []
+        for name, samples in probes.items():
+            if self.checked and not any(s.ok and s.t >= begun for s in samples):
+                continue  # down since before the stretch: not waited for
+            back = comeback(samples)
+            if not back.ok:
+                said = back.last_failure.detail if back.last_failure else ""
+                failing.append(Failing(name, said, probe=True))
+            elif back.back_at is not None and back.back_at > since:
+                since, who = back.back_at, name
+        if failing:
             return Decision(done=True, failing=tuple(failing)) if late else WAIT
-        starts = [(streak[0].seen, "")]
-        starts += [(b.back_at, n) for n, b in backs.items() if b.back_at is not None]
-        since, who = max(starts, key=lambda s: s[0])
         if who and self.limit is not None and since > self.limit:
             return Decision(done=True, late=(who, since))  # back (again) only after within
         seen_passing = [r.seen for r in streak if r.seen >= since]
@@ -405,7 +421,9 @@ def judge_series(
         end = series.stopped if series.stopped is not None else now
         summary = summarize(samples, end)
         back = comeback(samples)
-        recovered = probe_recovered(back, stability, system_stable)
+        # the recovery phase watched the continuous probes, not the guards
+        watched = system_stable and series.section == "probes"
+        recovered = probe_recovered(back, stability, watched)
         record = ProbeRecord(
             section=series.section,
             name=series.name,

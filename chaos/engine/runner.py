@@ -375,7 +375,10 @@ class Runner:
         )
         self.journal.recovery = record
         watch = RecoveryWatch(
-            Stability.of(recovery), started + recovery.within, observed=bool(steady or probes)
+            Stability.of(recovery),
+            started + recovery.within,
+            observed=bool(steady or probes),
+            checked=bool(steady),
         )
         decision = WAIT
         while not self.abort.is_set():

@@ -56,10 +56,13 @@ class ProbeRecord(Record):
     summary: SummaryRecord | None = None
     violations: list[ViolationRecord] = Field(default_factory=list)
     recovered: bool | None = None
-    """A continuous probe: it ended back and stable (its last sample passed and,
-    unless the run's recovery phase found the whole system stable, its last
-    passing streak met ``recovery.stable_for``). Always true when the run's
-    ``recovery.recovered`` is: a probe and the run never disagree."""
+    """A continuous probe or guard: it ended back and stable (its last sample
+    passed, and it held over the stretch the recovery phase found stable or,
+    without one, for ``recovery.stable_for`` on its own). When the run
+    recovered, every continuous probe that passed during that stretch did
+    too; one that had not passed since the stretch began (it watches what a
+    fault leaves behind, or something the steady state does not) was not
+    waited for and ends not recovered."""
     back_at: float | None = None
     """When the probe was seen back (seconds since the run started): the end of
     its first passing sample after its last failure; None if it never failed or
@@ -164,8 +167,9 @@ class RecoveryRecord(Record):
     """When the recovery phase began (the end of the method)."""
     recovered: bool | None = None
     """True once the steady state held continuously for ``stable_for`` (or
-    ``stable_checks`` checks in a row) and every continuous probe passed over
-    the same stretch, that stretch having begun within ``within``."""
+    ``stable_checks`` checks in a row), every continuous probe that passed
+    during that stretch passing to its end, the stretch having begun within
+    ``within``."""
     time_to_recover: float | None = None
     """The headline figure: seconds from the first fault taking effect
     (``measured_from``) until the system was seen back and stayed back

@@ -131,16 +131,40 @@ def test_nothing_to_watch_recovers_at_once():
     assert rounds(watch, "+")[0].recovered
 
 
-def test_a_failing_continuous_probe_keeps_the_system_from_recovering():
+def test_a_probe_failing_again_during_the_stretch_keeps_the_system_from_recovering():
     watch = RecoveryWatch(Stability(), deadline=11.0)
+    probe = samples("-+-", start=9.7, step=0.4)  # back at 10.1, failing again at 10.5
     for i in range(4):
         t = 10.0 + i * 0.5
         watch.add(t, t + 0.01, [])
-        decision = watch.decide({"avail": samples("++-", start=t - 2)})
+        decision = watch.decide({"avail": probe})
     assert decision.done and not decision.recovered
     message, source = watch.failure(decision, within=1.0, started=10.0)
     assert source == "avail"
     assert message == "system not back and stable within 1s after the method: probe avail: -"
+
+
+def test_a_probe_down_since_before_the_stretch_is_not_waited_for():
+    """It watches what a fault leaves behind, or something the steady state does not."""
+    watch = RecoveryWatch(Stability(), deadline=20.0)
+    probe = samples("++---------", start=8.0, step=0.2)  # passed only before the stretch
+    decisions = []
+    for i in range(3):
+        t = 10.0 + i * 0.5
+        watch.add(t, t + 0.01, [])
+        decisions.append(watch.decide({"marker": probe}))
+    assert decisions[-1].recovered
+
+
+def test_without_a_steady_state_every_probe_is_waited_for():
+    watch = RecoveryWatch(Stability(), deadline=11.0, checked=False)
+    probe = samples("++---------", start=8.0, step=0.2)
+    for i in range(4):
+        t = 10.0 + i * 0.5
+        watch.add(t, t + 0.01, [])
+        decision = watch.decide({"avail": probe})
+    assert decision.done and not decision.recovered
+    assert [f.name for f in decision.failing] == ["avail"]
 
 
 def test_a_probe_back_late_in_the_stretch_restarts_it():

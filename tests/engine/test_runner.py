@@ -453,8 +453,8 @@ def test_secrets_never_reach_the_journal(containers, experiment_file, tmp_path, 
             method:
               - {{name: freeze, fault: container.pause, target: web, duration: 300ms}}
             probes:
-              - {{name: p, probe: http, url: "http://127.0.0.1:{host_port(web)}/?t=${{token}}",
-                 interval: 100ms, timeout: 150ms, tolerance: {{min_availability: 0}}}}
+              - {{name: p, probe: http, url: "http://127.0.0.1:1/${{token}}", interval: 100ms,
+                 tolerance: {{min_availability: 0}}}}
         """)
         result = run(path, tmp_path)
     finally:
@@ -679,9 +679,11 @@ def test_time_to_recover_runs_from_the_fault_taking_effect_to_back_and_stable(
     assert out["reasons"] == []
 
 
-def test_a_continuous_probe_still_failing_means_not_recovered(
+def test_a_probe_of_something_that_stays_down_is_not_waited_for(
     containers, experiment_file, tmp_path, group
 ):
+    """The steady state is back; a probe that has not passed since (it watches
+    something else) says so, and the run does not wait for it."""
     web = containers.run(publish=True, labels={"grp": group})
     path = experiment_file(f"""
         version: 1
@@ -695,17 +697,18 @@ def test_a_continuous_probe_still_failing_means_not_recovered(
         probes:
           - {{name: gone, probe: tcp, host: 127.0.0.1, port: 1, interval: 100ms,
              timeout: 200ms, tolerance: {{min_availability: 0}}}}
-        recovery: {{within: 1s}}
+        recovery: {{within: 30s}}
     """)
     proc = chaosdrill("run", str(path), "--plain", "--report-dir", str(tmp_path / "r"))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     # the console summary: the probe's figures next to its tolerance
     assert "probe gone: availability 0.0% (min 0%), longest outage" in proc.stdout
     assert "not recovered" in proc.stdout
-    assert "recovery: NOT back and stable" in proc.stdout
+    assert "recovery: back and stable" in proc.stdout
     journal = json.loads(next((tmp_path / "r").glob("*/journal.json")).read_text())
-    assert journal["recovery"]["recovered"] is False
-    assert journal["probes"][0]["recovered"] is False
-    [reason] = journal["reasons"]
-    assert reason["kind"] == "not_recovered" and reason["source"] == "gone"
-    assert "probe gone: connection refused" in reason["message"]
+    recovery = journal["recovery"]
+    assert recovery["recovered"] is True
+    assert recovery["decided_at"] - recovery["started"] < 10, "it did not wait for the probe"
+    probe = journal["probes"][0]
+    assert probe["recovered"] is False and probe["time_to_recover"] is None
+    assert journal["reasons"] == []
