@@ -119,8 +119,10 @@ def chaosdrill_run_finished(result: RunResult) -> None:
     ``result`` is the :class:`chaos.engine.result.RunResult` that
     :func:`chaos.api.run` returns: the verdict, its reasons, the journal and
     the journal's path (None when no report directory was given). Use it to
-    notify, export or render reports. An exception raised here is reported
-    and does not change the verdict.
+    notify, export or render reports: read a reason's fields (``kind``,
+    ``source``, ``phase``, ``at``, ``faults``) rather than its ``message``,
+    which is written for people. An exception raised here is reported and
+    does not change the verdict.
 
     Faults injected from code are a run too: a fault session
     (``api.session``, ``api.fault``, the pytest ``chaos`` fixture) that

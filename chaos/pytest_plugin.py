@@ -512,6 +512,15 @@ class ExperimentItem(pytest.Item):
         self.user_properties.append(("chaos_verdict", result.verdict.value))
         if result.journal_path is not None:
             self.user_properties.append(("chaos_journal", str(result.journal_path)))
+        if result.time_to_recover is not None:
+            self.user_properties.append(("chaos_time_to_recover", result.time_to_recover))
+        if result.reasons:  # the deciding reason's fields, for programs reading the report
+            reason = result.reasons[0]
+            self.user_properties.append(("chaos_reason_kind", reason.kind))
+            if reason.source is not None:
+                self.user_properties.append(("chaos_reason_source", reason.source))
+            if reason.faults:
+                self.user_properties.append(("chaos_reason_faults", ",".join(reason.faults)))
         _raise_if_interrupted(result)
         if not result.passed:
             raise ExperimentFailed(result)

@@ -84,18 +84,7 @@ def _run(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> int
 
     if args.json:
         result = api.run(loaded, seed=args.seed, report_dir=args.report_dir, inventory=inventory)
-        print(
-            json.dumps(
-                {
-                    "verdict": result.verdict.value,
-                    "exit_code": int(result.exit_code),
-                    "reasons": [r.message for r in result.reasons],
-                    "journal": str(result.journal_path) if result.journal_path else None,
-                    "run_id": result.journal.run_id,
-                    "notices": result.notices,
-                }
-            )
-        )
+        print(json.dumps(result.to_json()))
         return int(result.exit_code)
     from chaos.redaction import Redactor
 

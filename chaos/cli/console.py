@@ -25,6 +25,7 @@ from chaos.engine.events import (
     Finished,
     Notice,
     PhaseStarted,
+    ProbeFigures,
     ProbeSampled,
 )
 from chaos.text import printable as _p
@@ -117,10 +118,55 @@ class PlainConsole:
         if isinstance(event, Finished):
             lines = [f"verdict: {event.verdict.upper()}"]
             lines += [f"  - {_p(reason)}" for reason in event.reasons]
+            lines += [f"  {line}" for line in summary_lines(event)]
             if event.journal_path:
                 lines.append(f"  journal: {event.journal_path}")
             return "\n".join(lines)
         return None
+
+
+def summary_lines(event: Finished) -> list[str]:
+    """Each continuous probe's and guard's figures next to its tolerance, and the
+    run's time-to-recover: ``probe web: availability 93.8% (min 50%), longest
+    outage 1.2s (max 15s), time to recover 1.4s``."""
+    lines = [f"{_section(p.section)} {_p(p.name)}: {probe_figures(p)}" for p in event.probes]
+    if event.recovered is True:
+        line = "recovery: back and stable"
+        if event.time_to_recover is not None:
+            line += f", {format_duration(event.time_to_recover)} after the first fault took effect"
+        lines.append(line)
+    elif event.recovered is False:
+        lines.append("recovery: NOT back and stable within recovery.within")
+    return lines
+
+
+def probe_figures(figures: ProbeFigures) -> str:
+    """``availability 93.8% (min 50%), longest outage 1.2s (max 15s), time to recover 1.4s``."""
+    tolerance = dict(figures.tolerance)
+    parts = []
+    if figures.availability is not None:
+        part = f"availability {figures.availability * 100:.1f}%"
+        if "min_availability" in tolerance:
+            part += f" (min {tolerance['min_availability'] * 100:g}%)"
+        parts.append(part)
+    else:
+        parts.append("no samples")
+    if figures.longest_outage is not None:
+        part = f"longest outage {format_duration(figures.longest_outage)}"
+        if "max_outage" in tolerance:
+            part += f" (max {format_duration(tolerance['max_outage'])})"
+        parts.append(part)
+    if "max_latency" in tolerance:
+        slowest = "-" if figures.max_latency is None else format_duration(figures.max_latency)
+        parts.append(f"slowest {slowest} (max {format_duration(tolerance['max_latency'])})")
+    if figures.time_to_recover is not None:
+        parts.append(f"time to recover {format_duration(figures.time_to_recover)}")
+    elif figures.recovered is False:
+        parts.append("not recovered")
+    text = ", ".join(parts)
+    if figures.section == "probes" and not figures.passed:
+        text += ": OUT OF TOLERANCE"
+    return text
 
 
 def _section(section: str) -> str:

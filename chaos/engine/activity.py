@@ -188,10 +188,10 @@ class FaultActivity:
         except BaseException as exc:  # a bug must still end in a revert
             ctx.report(
                 ReasonRecord(
-                    kind="bug",
+                    kind="internal_error",
                     message=f"fault step {self.planned.step.name}: {type(exc).__name__}: {exc}",
                     source=self.planned.step.name,
-                    t=ctx.clock.now(),
+                    at=ctx.clock.now(),
                 ),
                 True,
             )
@@ -246,11 +246,11 @@ class FaultActivity:
         except ChaosError as exc:
             self._ctx.report(
                 ReasonRecord(
-                    kind="inject",
+                    kind="inject_failed",
                     message=f"fault {step.name} ({step.fault}): the watchdog on {ref.name} "
                     f"could not be given its deadline: {self._ctx.runtime.redactor.text(str(exc))}",
                     source=step.name,
-                    t=self._ctx.clock.now(),
+                    at=self._ctx.clock.now(),
                 ),
                 True,
             )
@@ -304,10 +304,10 @@ class FaultActivity:
                 message = f"could not be injected into {ref.name}: {record.error}"
             self._ctx.report(
                 ReasonRecord(
-                    kind="inject",
+                    kind="inject_failed",
                     message=f"fault {step.name} ({step.fault}) {message}",
                     source=step.name,
-                    t=t,
+                    at=t,
                 ),
                 True,
             )
@@ -376,11 +376,11 @@ class FaultActivity:
             self._failed(record, "revert", error, t)
             self._ctx.report(
                 ReasonRecord(
-                    kind="revert",
+                    kind="revert_failed",
                     message=f"fault {step.name} ({step.fault}) could not be reverted on "
                     f"{ref.name} after {REVERT_ATTEMPTS} attempts: {error}",
                     source=step.name,
-                    t=t,
+                    at=t,
                 ),
                 False,
             )

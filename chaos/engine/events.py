@@ -75,10 +75,35 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class ProbeFigures:
+    """A continuous probe's or guard's figures at the end of a run, for a summary."""
+
+    section: str
+    """``probes`` or ``guards``."""
+    name: str
+    availability: float | None
+    longest_outage: float | None
+    max_latency: float | None
+    time_to_recover: float | None
+    """From the first fault taking effect until the probe was back and stable."""
+    recovered: bool | None
+    tolerance: tuple[tuple[str, float], ...] = ()
+    """``(min_availability|max_outage|max_latency, value)`` for a continuous probe."""
+    passed: bool = True
+    """Within its tolerance."""
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     verdict: str
     reasons: tuple[str, ...]
     journal_path: str | None
+    probes: tuple[ProbeFigures, ...] = ()
+    """Each continuous probe's and guard's figures (names already redacted)."""
+    time_to_recover: float | None = None
+    """The run's time-to-recover (from the first fault taking effect)."""
+    recovered: bool | None = None
+    """Whether the system was back and stable after the method; None without a recovery phase."""
 
 
 class Observer(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chaos.exitcodes import ExitCode
 from chaos.journal.model import Journal, ProbeRecord, ReasonRecord
@@ -50,9 +51,18 @@ class RunResult:
 
     @property
     def time_to_recover(self) -> float | None:
-        """Seconds the steady state took to hold again after the method (None if it did not)."""
+        """Seconds from the first fault taking effect until the system was back
+        and stable (``journal.recovery.time_to_recover``); None if it did not
+        recover, or nothing watched it (see the README's "Time-to-recover")."""
         recovery = self.journal.recovery
         return recovery.time_to_recover if recovery is not None else None
+
+    @property
+    def recovered(self) -> bool | None:
+        """Whether the system was back and stable after the method; None when the
+        run never got to its recovery phase."""
+        recovery = self.journal.recovery
+        return recovery.recovered if recovery is not None else None
 
     def probe(self, name: str) -> ProbeRecord:
         """The record of probe (or guard, or steady-state check) ``name``: its
@@ -69,6 +79,37 @@ class RunResult:
             f"no probe named {name!r} in this run; recorded: {', '.join(known) or 'none'}"
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """What ``chaosdrill run --json`` prints: the verdict, each reason with its
+        fields, the recovery, each fault and each continuous probe's and guard's
+        figures next to its tolerance."""
+        journal = self.journal
+        recovery = journal.recovery
+        return {
+            "verdict": self.verdict.value,
+            "exit_code": int(self.exit_code),
+            "reasons": [r.model_dump(mode="json") for r in self.reasons],
+            "journal": str(self.journal_path) if self.journal_path else None,
+            "run_id": journal.run_id,
+            "notices": list(self.notices),
+            "time_to_recover": self.time_to_recover,
+            "recovery": recovery.model_dump(mode="json") if recovery is not None else None,
+            "faults": [
+                {
+                    "step": f.step,
+                    "fault": f.fault,
+                    "target": f.target,
+                    "object": f.container.get("name"),
+                    "outcome": f.outcome,
+                    "applied_at": f.applied_at,
+                    "reverted_at": f.reverted_at,
+                    "time_to_recover": f.time_to_recover,
+                }
+                for f in journal.faults
+            ],
+            "probes": [probe_figures(p) for p in (*journal.probes, *journal.guards)],
+        }
+
     def describe(self) -> str:
         """The verdict and its reasons as text, the deciding reason first:
         ``aborted: guard db-up breached at t=3.1s: ...``, then the others, the
@@ -82,3 +123,21 @@ class RunResult:
         if self.journal_path is not None:
             lines.append(f"journal: {self.journal_path}")
         return "\n".join(lines)
+
+
+def probe_figures(record: ProbeRecord) -> dict[str, Any]:
+    """A continuous probe's (or guard's) figures, with its tolerance: what
+    ``--json`` and the console summary show."""
+    summary = record.summary
+    return {
+        "section": record.section,
+        "name": record.name,
+        "availability": summary.availability if summary else None,
+        "longest_outage": summary.longest_outage if summary else None,
+        "max_latency": summary.max_latency if summary else None,
+        "time_to_recover": record.time_to_recover,
+        "recovered": record.recovered,
+        "tolerance": record.tolerance,
+        "passed": record.passed,
+        "violations": [v.message for v in record.violations],
+    }

@@ -9,9 +9,12 @@ The phases, in order (see the README's "Engine semantics"):
    while continuous probes and guards sample on their own threads;
 4. whatever happens (end of duration, guard breach, SIGINT/SIGTERM, an
    exception) every injected fault is reverted before the run goes on;
-5. recovery: the steady state is polled until it holds or ``recovery.within``
-   passes;
-6. the verdict is decided from the recorded reasons (:mod:`chaos.engine.verdict`).
+5. recovery: the steady state is polled until it is back and stable (and every
+   continuous probe with it) or ``recovery.within`` passes; continuous probes
+   sample until that is decided;
+6. what was observed is judged (:mod:`chaos.engine.judging`: tolerances,
+   time-to-recover, reasons) and the verdict is decided from the reasons
+   (:mod:`chaos.engine.verdict`).
 """
 
 from __future__ import annotations
@@ -30,23 +33,35 @@ from chaos.engine.events import (
     PhaseStarted,
     ProbeSampled,
 )
+from chaos.engine.judging import (
+    WAIT,
+    Failing,
+    FaultWindow,
+    Observed,
+    RecoveryWatch,
+    Stability,
+    fault_windows,
+    judge_series,
+    place,
+    record_time_to_recover,
+)
 from chaos.engine.monitor import EngineMonitor
 from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
 from chaos.engine.sampling import BoundProbe, Sample, Sampler, Series
 from chaos.engine.scope import RunScope, target_records
-from chaos.engine.summary import evidence, summarize, tolerance_violations
 from chaos.engine.verdict import decide, ordered
-from chaos.errors import ChaosError, EngineUnreachable, TargetError
+from chaos.errors import ChaosError, EngineUnreachable, InvalidTarget, TargetError
 from chaos.experiment.loader import LoadedExperiment
-from chaos.journal.build import sample_record, sample_records, summary_record
+from chaos.experiment.model import STABLE_CHECKS
+from chaos.journal.build import sample_record
 from chaos.journal.model import (
     Journal,
     PhaseRecord,
     ProbeRecord,
+    ReasonKind,
     ReasonRecord,
     RecoveryRecord,
-    ViolationRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
 
@@ -87,6 +102,11 @@ class Runner:
         self._arming: threading.Thread | None = None
         self._samplers: list[Sampler] = []
         self._guard_failures: dict[str, int] = {}
+        self._cut: dict[Sampler, int] = {}
+        """Continuous probes' samples up to the recovery phase's decision (when it found
+        the system back): what that decision saw is what their records hold."""
+        self._decided_at: float | None = None
+        self._steady_back: float | None = None
         self.plan: Plan | None = None
         experiment = loaded.experiment
         self.journal = Journal(
@@ -127,18 +147,20 @@ class Runner:
             try:
                 self._run_phases()
             except ChaosError as exc:
-                kind = "engine" if isinstance(exc, EngineUnreachable) else "target"
-                if not isinstance(exc, (EngineUnreachable, TargetError)):
-                    kind = "bug"
-                self.report(ReasonRecord(kind=kind, message=str(exc), t=self.clock.now()), True)
+                kind: ReasonKind = "internal_error"
+                if isinstance(exc, EngineUnreachable):
+                    kind = "engine_error"
+                elif isinstance(exc, (TargetError, InvalidTarget)):
+                    kind = "target_error"
+                self.report(ReasonRecord(kind=kind, message=str(exc), at=self.clock.now()), True)
             except KeyboardInterrupt:
                 self._interrupted("SIGINT")
             except Exception as exc:
                 self.report(
                     ReasonRecord(
-                        kind="bug",
+                        kind="internal_error",
                         message=f"{type(exc).__name__}: {exc}",
-                        t=self.clock.now(),
+                        at=self.clock.now(),
                     ),
                     True,
                 )
@@ -168,13 +190,15 @@ class Runner:
         self._phase("steady-state")
         before = [self._check_once(b) for b in self.plan.steady_state]
         self.journal.steady_state_before = [rec for rec, _ in before]
-        failing = [f"{rec.name}: {s.detail}" for rec, s in before if not s.ok]
+        failing = [(rec.name, s) for rec, s in before if not s.ok]
         if failing:
             self.report(
                 ReasonRecord(
-                    kind="steady-state",
-                    message="system not steady before the method: " + "; ".join(failing),
-                    t=self.clock.now(),
+                    kind="not_steady_before",
+                    message="system not steady before the method: "
+                    + "; ".join(f"{name}: {s.detail}" for name, s in failing),
+                    source=failing[0][0],
+                    at=failing[0][1].t,
                 )
             )
             return
@@ -183,11 +207,11 @@ class Runner:
             if not sample.ok:
                 self.report(
                     ReasonRecord(
-                        kind="guard",
+                        kind="guard_breach",
                         message=f"guard {bound.name} does not hold before the method: "
                         f"{sample.detail}; nothing was injected",
                         source=bound.name,
-                        t=sample.t,
+                        at=sample.t,
                     ),
                     True,
                 )
@@ -235,7 +259,9 @@ class Runner:
         except Exception as exc:  # a bug: nothing may be injected without its safety net
             problems = [f"arming the safety nets failed: {type(exc).__name__}: {exc}"]
         for problem in problems:
-            self.report(ReasonRecord(kind="inject", message=problem, t=self.clock.now()), True)
+            self.report(
+                ReasonRecord(kind="inject_failed", message=problem, at=self.clock.now()), True
+            )
 
     def _join_arming(self) -> None:
         """Wait for the safety nets, in short steps so signal handlers run promptly."""
@@ -280,10 +306,10 @@ class Runner:
             until = f"t={outage.end:.1f}s" if outage.end is not None else "the end of the run"
             self.report(
                 ReasonRecord(
-                    kind="engine",
+                    kind="engine_error",
                     message=f"the Docker engine did not answer from t={outage.start:.1f}s to "
                     f"{until} (restarted or down): what the run saw meanwhile cannot be trusted",
-                    t=outage.start,
+                    at=outage.start,
                 )
             )
 
@@ -335,50 +361,77 @@ class Runner:
         if count >= guard.breach_after and not self.abort.is_set():
             self.report(
                 ReasonRecord(
-                    kind="guard",
+                    kind="guard_breach",
                     message=f"guard {bound.name} breached at t={sample.t:.1f}s: {sample.detail}; "
                     "every active fault was reverted",
                     source=bound.name,
-                    t=sample.t,
+                    at=sample.t,
                 ),
                 True,
             )
 
     def _recover(self) -> None:
+        """Poll the steady state until the system is back and stable, or it is
+        not by ``recovery.within`` (see :class:`~chaos.engine.judging.RecoveryWatch`).
+
+        Continuous probes sample until this decides; when it finds the system
+        back, it stops them at once and their records end with what it saw."""
         assert self.plan is not None
         recovery = self.loaded.experiment.recovery
+        steady = self.plan.steady_state
+        probes = [s for s in self._samplers if s.series.bound.section == "probes"]
         started = self.clock.now()
-        record = RecoveryRecord(within=recovery.within, started=started)
+        record = RecoveryRecord(
+            within=recovery.within,
+            stable_for=recovery.stable_for,
+            stable_checks=STABLE_CHECKS if recovery.stable_for is None else None,
+            started=started,
+        )
         self.journal.recovery = record
-        deadline = started + recovery.within
+        watch = RecoveryWatch(
+            Stability.of(recovery),
+            started + recovery.within,
+            observed=bool(steady or probes),
+            checked=bool(steady),
+        )
+        decision = WAIT
         while not self.abort.is_set():
-            checks = [b.sample(self.runtime, self.clock) for b in self.plan.steady_state]
-            record.checks += 1
+            round_started = self.clock.now()
+            checks = [b.sample(self.runtime, self.clock) for b in steady]
             failing = [
-                f"{b.name}: {s.detail}"
-                for b, s in zip(self.plan.steady_state, checks, strict=True)
-                if not s.ok
+                Failing(b.name, s.detail) for b, s in zip(steady, checks, strict=True) if not s.ok
             ]
-            if not failing:
-                record.recovered = True
-                record.time_to_recover = self.clock.now() - started
-                record.last_failures = []
-                return
-            record.last_failures = failing
-            if self.clock.now() >= deadline:
+            watch.add(round_started, self.clock.now(), failing)
+            record.checks += 1
+            record.passed_checks += int(not failing)
+            # what the decision sees is what the probes' records will hold
+            seen = {sampler: len(sampler.series.samples) for sampler in probes}
+            decision = watch.decide(
+                {s.series.bound.name: s.series.samples[: seen[s]] for s in probes}
+            )
+            if decision.done:
                 break
-            self.abort.wait(min(recovery.interval, self.clock.until(deadline)))
-        if self.abort.is_set():
+            self.abort.wait(watch.wait(self.clock.now(), recovery.interval))
+        if self.abort.is_set() or not decision.done:
+            return  # aborted: a guard, a signal or an error decides the run
+        decided = self.clock.now()
+        record.decided_at = round(decided, 4)
+        self._decided_at = decided
+        self._steady_back = watch.steady_back
+        if decision.recovered:
+            for sampler in probes:
+                sampler.stop()
+            self._cut = seen
+            since = decision.stable_since if decision.stable_since is not None else decided
+            record.recovered = True
+            record.stable_since = round(since, 4)
+            record.after_method = round(max(0.0, since - started), 4)
+            record.last_failures = []
             return
         record.recovered = False
-        self.report(
-            ReasonRecord(
-                kind="recovery",
-                message=f"steady state not restored within {recovery.within:g}s after the "
-                f"method: " + "; ".join(record.last_failures),
-                t=self.clock.now(),
-            )
-        )
+        record.last_failures = [str(f) for f in decision.failing]
+        message, source = watch.failure(decision, recovery.within, started)
+        self.report(ReasonRecord(kind="not_recovered", message=message, source=source, at=decided))
 
     # -- signals -----------------------------------------------------------
 
@@ -392,7 +445,8 @@ class Runner:
             ReasonRecord(
                 kind="interrupted",
                 message=f"run interrupted by {name}; every active fault was reverted",
-                t=self.clock.now(),
+                source=name,
+                at=self.clock.now(),
             ),
             True,
         )
@@ -402,87 +456,50 @@ class Runner:
     def _record_targets(self, plan: Plan) -> None:
         self.journal.targets = target_records(plan.selections)
 
-    def _active_faults_at(self, start: float, end: float | None = None) -> list[str]:
-        """Fault steps whose window overlaps ``start`` to ``end``: from the injection
-        to the revert, or to the planned end while not reverted."""
-        end = start if end is None else end
-        names = []
-        for activity in self._activities:
-            for rec in activity.records:
-                if rec.injected_at is None:
-                    continue
-                planned_end = rec.due if rec.due is not None else activity.end
-                until = rec.reverted_at if rec.reverted_at is not None else planned_end
-                if rec.injected_at <= end and start <= max(until, rec.injected_at):
-                    names.append(rec.step)
-                    break
-        return names
-
-    def _held_at(self, t: float) -> bool:
-        """True when some fault was in effect at ``t`` and not yet being reverted."""
-        for activity in self._activities:
-            for rec in activity.records:
-                if rec.injected_at is None:
-                    continue
-                end = next(
-                    e for e in (rec.revert_started, rec.reverted_at, activity.end) if e is not None
-                )
-                if rec.injected_at <= t <= end:
-                    return True
-        return False
-
-    def _judge_series(self) -> None:
-        experiment = self.loaded.experiment
-        tolerances = {p.name: p for p in experiment.probes}
-        guards = {g.name: g for g in experiment.guards}
+    def _judge_series(self, windows: list[FaultWindow]) -> None:
+        """Each continuous probe's and guard's record, and the reasons of broken
+        tolerances (:func:`chaos.engine.judging.judge_series`)."""
+        observed = []
         for sampler in self._samplers:
             series = sampler.series
             bound = series.bound
-            end = series.stopped if series.stopped is not None else self.clock.now()
-            summary = summarize(series.samples, end)
-            record = ProbeRecord(
-                section=bound.section,
-                name=bound.name,
-                probe=bound.probe.name,
-                interval=series.interval,
-                started=series.started,
-                stopped=series.stopped,
-                samples=sample_records(series.samples, self.clock),
-                summary=summary_record(summary),
-            )
-            if bound.section == "guards":
-                record.target = guards[bound.name].target
-                self.journal.guards.append(record)
-                continue
-            step = tolerances[bound.name]
-            record.target = step.target
-            record.tolerance = step.tolerance.model_dump(exclude_none=True)
-            for message, t in tolerance_violations(summary, series.samples, step.tolerance):
-                record.violations.append(ViolationRecord(message=message, t=t))
-                during = ""
-                if t is not None:
-                    active = self._active_faults_at(*evidence(summary, series.samples, t))
-                    during = f" during {', '.join(active)}" if active else ""
-                    when = f" (first at t={t:.1f}s{during})"
-                else:
-                    when = ""
-                failed = [s for s in series.samples if not s.ok and s.detail]
-                # what it said under the fault, rather than while a revert was undoing it
-                under_fault = [s for s in failed if self._held_at(s.end)]
-                said = f"; it reported: {(under_fault or failed)[-1].detail}" if failed else ""
-                self.report(
-                    ReasonRecord(
-                        kind="tolerance",
-                        message=f"probe {bound.name}: {message}{when}{said}",
-                        source=bound.name,
-                        t=t,
-                    )
+            cut = self._cut.get(sampler)
+            observed.append(
+                Observed(
+                    section=bound.section,
+                    name=bound.name,
+                    probe=bound.probe.name,
+                    interval=series.interval,
+                    started=series.started,
+                    stopped=series.stopped if cut is None else self._decided_at,
+                    samples=list(series.samples if cut is None else series.samples[:cut]),
                 )
-            self.journal.probes.append(record)
+            )
+        judged = judge_series(
+            self.loaded.experiment,
+            observed,
+            windows,
+            self.journal.recovery,
+            lambda sample: sample_record(sample, self.clock),
+            self.clock.now(),
+        )
+        self.journal.probes.extend(judged.probes)
+        self.journal.guards.extend(judged.guards)
+        for reason in judged.reasons:
+            self.report(reason)
 
     def _finish(self) -> RunResult:
-        self._judge_series()
+        windows = fault_windows(
+            (rec, rec.due if rec.due is not None else a.end)
+            for a in self._activities
+            for rec in a.records
+        )
+        self._judge_series(windows)
         self.journal.faults = [rec for a in self._activities for rec in a.records]
+        if self.journal.recovery is not None:
+            record_time_to_recover(
+                self.journal.recovery, self.journal.probes, self.journal.faults, self._steady_back
+            )
         if not self._activities and self.plan is not None:
             # stopped before the method (not steady, a guard, a signal): the plan still counts
             self.journal.faults = [
@@ -492,6 +509,8 @@ class Runner:
                     planned, self.runtime.run_id, planned.step.at, NOT_INJECTED
                 )
             ]
+        for reason in self._reasons:
+            place(reason, self.journal.phases, windows)
         verdict = decide(self._reasons)
         reasons = ordered(self._reasons, verdict)
         end = self.clock.now()

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from chaos.engine.clock import RunClock
-from chaos.engine.events import Event, Finished, Notice, Observer, ignore, redacted
+from chaos.engine.events import Event, Finished, Notice, Observer, ProbeFigures, ignore, redacted
 from chaos.engine.safeguards import Safeguards
-from chaos.journal.model import TargetRecord
+from chaos.journal.model import ProbeRecord, TargetRecord
 from chaos.runtime import Runtime
 from chaos.signals import interrupt_signals
 
@@ -158,9 +158,21 @@ class RunScope:
 
         A hook that raises does not change the verdict: its failure becomes one
         of the result's notices and a Notice event. Returns ``result``."""
-        t = result.journal.duration if result.journal.duration is not None else self.clock.now()
+        journal = result.journal
+        t = journal.duration if journal.duration is not None else self.clock.now()
         path = str(result.journal_path) if result.journal_path is not None else None
-        self.emit(Finished(t, result.verdict.value, tuple(result.messages), path))
+        recovery = journal.recovery
+        self.emit(
+            Finished(
+                t,
+                result.verdict.value,
+                tuple(result.messages),
+                path,
+                probes=tuple(_figures(record) for record in (*journal.probes, *journal.guards)),
+                time_to_recover=recovery.time_to_recover if recovery is not None else None,
+                recovered=recovery.recovered if recovery is not None else None,
+            )
+        )
         for failure in self.plugins.call_each("chaosdrill_run_finished", result=result):
             notice = f"plugin {failure.plugin}: chaosdrill_run_finished failed: {failure.error}"
             result.notices.append(notice)
@@ -187,3 +199,18 @@ def target_records(selections: Mapping[str, Selection]) -> list[TargetRecord]:
         )
         for name, sel in selections.items()
     ]
+
+
+def _figures(record: ProbeRecord) -> ProbeFigures:
+    summary = record.summary
+    return ProbeFigures(
+        section=record.section,
+        name=record.name,
+        availability=summary.availability if summary else None,
+        longest_outage=summary.longest_outage if summary else None,
+        max_latency=summary.max_latency if summary else None,
+        time_to_recover=record.time_to_recover,
+        recovered=record.recovered,
+        tolerance=tuple((record.tolerance or {}).items()),
+        passed=record.passed,
+    )

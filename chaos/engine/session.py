@@ -307,7 +307,7 @@ class Injection:
             self._close_owned_session()
         if interrupted is not None:
             raise interrupted
-        failed = [r for r in self.reasons if r.kind == "revert"]
+        failed = [r for r in self.reasons if r.kind == "revert_failed"]
         if failed and raise_errors:
             raise RevertFailed("; ".join(r.message for r in failed))
 
@@ -674,7 +674,7 @@ class FaultSession:
                     kind="interrupted",
                     message=f"fault session interrupted by {self._interrupted_by}; "
                     "every active fault was reverted",
-                    t=end,
+                    at=end,
                 )
             )
         verdict = decide(reasons)

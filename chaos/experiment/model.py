@@ -188,10 +188,19 @@ class Guard(ProbeStep):
     breach_after: int = Field(default=1, ge=1)
 
 
+STABLE_CHECKS = 3
+"""Passing checks in a row that count as stable when ``recovery.stable_for`` is not set."""
+
+
 class Recovery(Frozen):
     within: Duration = 30.0
+    """How long after the method the system has to be back (and then stay back)."""
     interval: Interval = 0.5
     """How often the steady state is re-checked while waiting for recovery."""
+    stable_for: Duration | None = None
+    """How long the steady state must hold, without one failed check, to count
+    as restored; unset: :data:`STABLE_CHECKS` passing checks in a row. ``0s``
+    takes the first passing check."""
 
 
 STEP_SECTIONS: dict[str, type[_Step]] = {

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,6 +74,24 @@ class ProbeRecord(Record):
     samples: list[SampleRecord] = Field(default_factory=list)
     summary: SummaryRecord | None = None
     violations: list[ViolationRecord] = Field(default_factory=list)
+    recovered: bool | None = None
+    """A continuous probe or guard: it ended back and stable (its last sample
+    passed, and it held over the stretch the recovery phase found stable or,
+    without one, for ``recovery.stable_for`` on its own). When the run
+    recovered, every continuous probe that passed during that stretch did
+    too; one that had not passed since the stretch began (it watches what a
+    fault leaves behind, or something the steady state does not) was not
+    waited for and ends not recovered."""
+    back_at: float | None = None
+    """When the probe was seen back (seconds since the run started): the end of
+    its first passing sample after its last failure; None if it never failed or
+    did not recover."""
+    time_to_recover: float | None = None
+    """The headline figure: seconds from the first fault taking effect (its
+    ``applied_at``) until this probe was back and stayed back; 0 if it never
+    failed after that, None if it did not recover or no fault took effect.
+    (``summary.time_to_recover`` is another figure: from the probe's own first
+    failure to its last recovery.)"""
 
     # shortcuts for tests and scripts (``result.probe("web").availability``)
 
@@ -84,11 +102,6 @@ class ProbeRecord(Record):
         if self.summary is not None:
             return self.summary.availability
         return sum(s.ok for s in self.samples) / len(self.samples) if self.samples else None
-
-    @property
-    def time_to_recover(self) -> float | None:
-        """Seconds from the first failed sample to the first pass after the last outage."""
-        return self.summary.time_to_recover if self.summary else None
 
     @property
     def longest_outage(self) -> float | None:
@@ -143,6 +156,13 @@ class FaultRecord(Record):
     revert_state: dict[str, Any] = Field(default_factory=dict)
     """What revert observed (e.g. whether an address changed on reconnect)."""
     error: str | None = None
+    time_to_recover: float | None = None
+    """Seconds from this fault taking effect (``applied_at``) until the system
+    was seen back and stayed back (``recovery.back_at``); 0 when nothing was
+    seen failing after it took effect; None when the run did not recover, the
+    fault never took effect, or nothing watched the system meanwhile (no
+    continuous probe, and the steady state held from its first check after
+    the method)."""
 
 
 class TargetRecord(Record):
@@ -159,11 +179,46 @@ class TargetRecord(Record):
 
 
 class RecoveryRecord(Record):
+    """The recovery phase: the steady state (and every continuous probe) polled
+    after the method until it is back and stable, or ``within`` passes.
+
+    Times are seconds since the run started."""
+
     within: float
+    stable_for: float | None = None
+    """The ``recovery.stable_for`` the run used; None: ``stable_checks`` in a row."""
+    stable_checks: int | None = None
+    """Passing checks in a row that count as stable when ``stable_for`` is not set."""
     started: float | None = None
+    """When the recovery phase began (the end of the method)."""
     recovered: bool | None = None
+    """True once the steady state held continuously for ``stable_for`` (or
+    ``stable_checks`` checks in a row), every continuous probe that passed
+    during that stretch passing to its end, the stretch having begun within
+    ``within``."""
     time_to_recover: float | None = None
+    """The headline figure: seconds from the first fault taking effect
+    (``measured_from``) until the system was seen back and stayed back
+    (``back_at``). See :attr:`FaultRecord.time_to_recover` for when it is
+    0 or None."""
+    measured_from: str | None = None
+    """The fault step ``time_to_recover`` is measured from (the first to take effect)."""
+    back_at: float | None = None
+    """When the system was seen back for good: the latest moment a continuous
+    probe or a steady-state check was seen passing again after its last
+    failure. None if nothing was seen failing (or the run did not recover)."""
+    stable_since: float | None = None
+    """The start of the stretch over which the system was judged stable."""
+    decided_at: float | None = None
+    """When the recovery phase decided; continuous probes sample until then."""
+    after_method: float | None = None
+    """Seconds from the end of the method (``started``) to ``stable_since``:
+    what was left to recover once the method was over, not the time to recover
+    (a failover the method's window already covered reads 0 here)."""
     checks: int = 0
+    """Rounds of steady-state checks."""
+    passed_checks: int = 0
+    """Rounds in which every steady-state check passed."""
     last_failures: list[str] = Field(default_factory=list)
 
 
@@ -173,12 +228,59 @@ class PhaseRecord(Record):
     at: str
 
 
+ReasonKind = Literal[
+    "not_steady_before",
+    "not_recovered",
+    "tolerance",
+    "guard_breach",
+    "interrupted",
+    "halted",
+    "target_error",
+    "engine_error",
+    "inject_failed",
+    "revert_failed",
+    "internal_error",
+]
+"""What a reason is about; each kind decides one verdict (``chaos/engine/verdict.py``)."""
+
+REASON_KINDS: dict[str, str] = {
+    "not_steady_before": "the steady state did not hold before the method (nothing was injected)",
+    "not_recovered": "the steady state, or a continuous probe, was not back and stable "
+    "within recovery.within after the method",
+    "tolerance": "a continuous probe broke its tolerance",
+    "guard_breach": "a guard failed (before the method, or breach_after times in a row during it)",
+    "interrupted": "SIGINT, SIGTERM or SIGHUP (or a suite's interruption) stopped the run",
+    "halted": "the run was halted from outside, by a kill switch (reserved: nothing raises it yet)",
+    "target_error": "a target could not be resolved, or its selection broke a limit",
+    "engine_error": "the Docker engine did not answer, so what the run saw cannot be trusted",
+    "inject_failed": "a fault could not be injected (or its injection not recorded)",
+    "revert_failed": "a fault could not be reverted: it may still be in effect",
+    "internal_error": "chaosdrill or a plugin raised an unexpected exception",
+}
+"""Every reason kind with what it means (the README's table)."""
+
+
 class ReasonRecord(Record):
-    kind: str
-    """steady-state, tolerance, recovery, guard, interrupted, target, engine, inject, revert, bug."""
+    """Why a run did not pass: ``message`` for people, the other fields for programs."""
+
+    kind: ReasonKind
     message: str
     source: str | None = None
-    t: float | None = None
+    """The probe, guard or fault step the reason is about (the signal for
+    ``interrupted``); None when it is about the run as a whole."""
+    phase: str | None = None
+    """The phase the run was in at ``at``: ``targets``, ``steady-state``,
+    ``method``, ``recovery`` (for a reason with no moment, the phase the run ended in)."""
+    at: float | None = None
+    """Seconds since the run started: when it happened (for a tolerance, the
+    first sample that broke it); None when it has no moment."""
+    faults: list[str] = Field(default_factory=list)
+    """Names of the fault steps in effect at ``at``."""
+
+    @property
+    def t(self) -> float | None:
+        """The same as ``at`` (its name before reasons had ``phase`` and ``faults``)."""
+        return self.at
 
 
 class Journal(Record):

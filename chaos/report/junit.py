@@ -12,10 +12,13 @@ file, every ``FILE:LINE:COL: message``).
 The Jenkins schema allows ``<properties>`` on the test suite only, so the
 figures of each experiment are suite properties named after its case
 (``<classname>.verdict``, ``.weight``, ``.journal``, ``.time_to_recover``,
-``.probe.<name>.availability``, ``.probe.<name>.longest_outage``,
-``.probe.<name>.time_to_recover``, ``.guard.<name>...``), beside the suite's
-own (``resilience_score``, ``fail_under``, ``exit_code``, ``jobs``); each
-test case's ``<system-out>`` says the same in words.
+``.reason.kind``, ``.reason.source``, ``.reason.phase``, ``.reason.at``,
+``.reason.faults`` of the deciding reason, ``.probe.<name>.availability``,
+``.probe.<name>.longest_outage``, ``.probe.<name>.time_to_recover``,
+``.guard.<name>...``), beside the suite's own (``resilience_score``,
+``fail_under``, ``exit_code``, ``jobs``); each test case's ``<system-out>``
+says the same in words. Time-to-recover runs from the first fault taking
+effect until the system (or the probe) was back and stable.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ def _properties(suite: SuiteResult) -> list[tuple[str, str]]:
             props.append((f"{prefix}.journal", str(case.journal_path)))
         if case.time_to_recover is not None:
             props.append((f"{prefix}.time_to_recover", _seconds(case.time_to_recover)))
+        props += _reason(prefix, case)
         for probe in case.probes:
             key = f"{prefix}.{_kind(probe)}.{probe.name}"
             if probe.availability is not None:
@@ -116,12 +120,31 @@ def _properties(suite: SuiteResult) -> list[tuple[str, str]]:
     return props
 
 
+def _reason(prefix: str, case: CaseResult) -> list[tuple[str, str]]:
+    """The deciding reason's fields, for programs that read the report."""
+    if case.run is None or not case.run.reasons:
+        return []
+    reason = case.run.reasons[0]
+    props = [(f"{prefix}.reason.kind", reason.kind)]
+    if reason.source is not None:
+        props.append((f"{prefix}.reason.source", reason.source))
+    if reason.phase is not None:
+        props.append((f"{prefix}.reason.phase", reason.phase))
+    if reason.at is not None:
+        props.append((f"{prefix}.reason.at", _seconds(reason.at)))
+    if reason.faults:
+        props.append((f"{prefix}.reason.faults", ",".join(reason.faults)))
+    return props
+
+
 def _describe(case: CaseResult) -> list[str]:
     lines = [f"verdict: {case.verdict.value}", f"file: {case.path}", f"weight: {case.weight:g}"]
     if case.journal_path is not None:
         lines.append(f"journal: {case.journal_path}")
     if case.time_to_recover is not None:
-        lines.append(f"steady state restored {case.time_to_recover:.2f}s after the method")
+        lines.append(
+            f"back and stable {case.time_to_recover:.2f}s after the first fault took effect"
+        )
     for probe in case.probes:
         lines.append(f"{_kind(probe)} {probe.name}: {describe_probe(probe)}")
     lines += [f"reason: {reason}" for reason in case.reasons]

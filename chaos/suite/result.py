@@ -45,7 +45,7 @@ class ProbeFigures:
     """Share of passing samples (0 to 1); None without samples."""
     longest_outage: float
     time_to_recover: float | None
-    """Seconds from the probe's first failure to its first pass after the last outage."""
+    """Seconds from the first fault taking effect until the probe was back and stable."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class CaseResult:
     journal_path: Path | None = None
     probes: tuple[ProbeFigures, ...] = ()
     time_to_recover: float | None = None
-    """How long the steady state took to hold again after the method."""
+    """Seconds from the first fault taking effect until the system was back and stable."""
     run: RunResult | None = field(default=None, compare=False, repr=False)
 
     @property

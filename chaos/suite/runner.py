@@ -247,7 +247,7 @@ class _RunContext:
                 record.name,
                 record.summary.availability,
                 record.summary.longest_outage,
-                record.summary.time_to_recover,
+                record.time_to_recover,
             )
             for record in [*journal.probes, *journal.guards]
             if record.summary is not None

@@ -46,7 +46,11 @@ def test_a_run_refuses_more_than_ten_containers_and_touches_nothing(
     assert proc.returncode == 4, proc.stdout + proc.stderr
     out = json.loads(proc.stdout)
     assert out["verdict"] == "error"
-    assert "would act on 12 containers (of 12 matching), over the limit of 10" in out["reasons"][0]
+    assert out["reasons"][0]["kind"] == "target_error"
+    assert (
+        "would act on 12 containers (of 12 matching), over the limit of 10"
+        in out["reasons"][0]["message"]
+    )
     assert not any(paused(c) for c in started)
     journal = json.loads(Path(out["journal"]).read_text())
     assert journal["faults"] == [] or all(

@@ -128,7 +128,10 @@ def test_engine_restart_mid_experiment_is_an_error_and_leaves_nothing(
     assert proc.returncode == 4, out + err
     result = json.loads(out)
     assert result["verdict"] == "error"
-    assert any("the Docker engine did not answer" in r for r in result["reasons"]), result
+    assert any(
+        "the Docker engine did not answer" in r["message"] and r["kind"] == "engine_error"
+        for r in result["reasons"]
+    ), result
     assert "Traceback" not in out + err
 
     # once the engine is back: the container runs unpaused, nothing of ours is left

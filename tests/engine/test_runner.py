@@ -99,7 +99,8 @@ def test_failed_when_nothing_restarts_the_container(containers, experiment_file,
     assert result.verdict is Verdict.FAILED
     assert result.exit_code == 1
     first = result.reasons[0]
-    assert first.kind == "recovery"
+    assert first.kind == "not_recovered"
+    assert (first.source, first.phase) == ("up", "recovery")
     assert "steady state not restored within 2s" in first.message
     assert "up: connection refused" in first.message
 
@@ -141,7 +142,19 @@ def test_not_steady_before_injects_nothing(containers, experiment_file, tmp_path
     """)
     result = run(path, tmp_path)
     assert result.verdict is Verdict.FAILED
-    assert result.reasons[0].message.startswith("system not steady before the method: never:")
+    first = result.reasons[0]
+    assert first.message.startswith("system not steady before the method: never:")
+    # the fields say what the text says: which probe, in which phase, when
+    assert (first.kind, first.source, first.phase, first.faults) == (
+        "not_steady_before",
+        "never",
+        "steady-state",
+        [],
+    )
+    steady = next(p for p in result.journal.phases if p.name == "steady-state")
+    assert first.at is not None and steady.t <= first.at <= result.journal.duration
+    written = json.loads(result.journal_path.read_text())["reasons"][0]
+    assert written["source"] == "never" and written["kind"] == "not_steady_before"
     # nothing injected, and the plan is still on record
     assert [(f.step, f.outcome, f.container["id"]) for f in result.journal.faults] == [
         ("crash", "not_injected", web.id)
@@ -169,7 +182,14 @@ def test_guard_breach_aborts_and_reverts_at_once(containers, experiment_file, tm
     assert proc.returncode == 3, proc.stdout + proc.stderr
     out = json.loads(proc.stdout)
     assert out["verdict"] == "aborted"
-    assert out["reasons"][0].startswith("guard web-answers breached")
+    first = out["reasons"][0]
+    assert first["message"].startswith("guard web-answers breached")
+    assert (first["kind"], first["source"], first["phase"]) == (
+        "guard_breach",
+        "web-answers",
+        "method",
+    )
+    assert first["faults"] == ["freeze"] and first["at"] > 0
     assert elapsed < 20, "the 60 s pause was cut short by the guard"
     assert not paused(web)
     journal = json.loads(Path(out["journal"]).read_text())
@@ -231,7 +251,10 @@ def test_signal_reverts_every_fault(containers, experiment_file, tmp_path, group
     assert proc.returncode == 3, out + err
     data = json.loads(out)
     assert data["verdict"] == "aborted"
-    assert f"interrupted by {signal.Signals(signum).name}" in data["reasons"][0]
+    first = data["reasons"][0]
+    assert f"interrupted by {signal.Signals(signum).name}" in first["message"]
+    assert (first["kind"], first["source"]) == ("interrupted", signal.Signals(signum).name)
+    assert first["faults"] == ["freeze"]
     assert not paused(web) and not paused(other)
     journal = json.loads(Path(data["journal"]).read_text())
     assert [f["outcome"] for f in journal["faults"]] == ["reverted", "reverted"]
@@ -264,7 +287,7 @@ def test_failing_revert_is_reported_as_error(containers, experiment_file, tmp_pa
     taker.join(20)
     assert result.verdict is Verdict.ERROR
     assert result.exit_code == 4
-    revert = [r for r in result.reasons if r.kind == "revert"]
+    revert = [r for r in result.reasons if r.kind == "revert_failed"]
     assert revert and "could not be reverted on" in revert[0].message
     assert "already allocated" in revert[0].message
     outcomes = {f.step: f.outcome for f in result.journal.faults}
@@ -513,3 +536,179 @@ def test_signals_after_the_revert_still_leave_a_verdict(
     assert proc.returncode == 3, (proc.returncode, out, err)
     data = json.loads(out)
     assert data["verdict"] == "aborted" and Path(data["journal"]).exists()
+
+
+# -- recovery: back and stable, and time-to-recover ------------------------------------------
+
+FLAPPER = (
+    # first start: a steady web server; after a crash (the restart policy starts
+    # the same container again, /tmp kept) it answers for 0.3 s out of every 1.3 s
+    "if [ -e /tmp/crashed ]; then while true; do httpd -f -p 80 -h /www & p=$!; "
+    "sleep 0.3; kill $p; wait $p; sleep 1; done; "
+    "else touch /tmp/crashed; exec httpd -f -p 80 -h /www; fi"
+)
+
+
+def crash_experiment(group: str, port: int, recovery: str) -> str:
+    return f"""
+        version: 1
+        title: crash, then back?
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        steady_state:
+          - {{name: up, probe: http, url: "http://127.0.0.1:{port}/", timeout: 200ms}}
+        method:
+          - {{name: crash, fault: container.crash, target: web, duration: 1s}}
+        probes:
+          - {{name: avail, probe: http, url: "http://127.0.0.1:{port}/", interval: 100ms,
+             timeout: 200ms, tolerance: {{min_availability: 0}}}}
+        recovery: {recovery}
+    """
+
+
+def test_a_target_that_flaps_after_the_method_has_not_recovered(
+    containers, experiment_file, tmp_path, group
+):
+    web = containers.run(
+        command=["sh", "-c", FLAPPER],
+        restart_policy={"Name": "always"},
+        publish=True,
+        labels={"grp": group},
+    )
+    path = experiment_file(
+        crash_experiment(group, host_port(web), "{within: 5s, interval: 200ms, stable_for: 1s}")
+    )
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.FAILED, reasons(result)
+    recovery = result.journal.recovery
+    assert recovery is not None and recovery.recovered is False
+    assert recovery.stable_for == 1.0
+    assert 0 < recovery.passed_checks < recovery.checks, "it came back now and then"
+    first = result.reasons[0]
+    assert (first.kind, first.source, first.phase) == ("not_recovered", "up", "recovery")
+    assert "steady state not restored within 5s" in first.message
+    assert "but never held for 1s" in first.message
+    assert result.recovered is False and result.time_to_recover is None
+    # the probe and the run agree
+    avail = result.probe("avail")
+    assert avail.recovered is False and avail.time_to_recover is None
+    assert any(s.ok for s in avail.samples[-20:]), "the probe saw it come back too"
+    fault = result.journal.faults[0]
+    assert fault.outcome == "injected" and fault.time_to_recover is None
+
+
+def test_a_target_that_comes_back_for_good_recovers_once_stable(
+    containers, experiment_file, tmp_path, group
+):
+    web = containers.run(restart_policy={"Name": "always"}, publish=True, labels={"grp": group})
+    path = experiment_file(crash_experiment(group, host_port(web), "{within: 20s}"))
+    result = run(path, tmp_path)
+    assert result.verdict is Verdict.PASSED, reasons(result)
+    recovery = result.journal.recovery
+    assert recovery.recovered is True and result.recovered is True
+    assert recovery.stable_for is None and recovery.stable_checks == 3
+    assert recovery.checks >= 3 and recovery.passed_checks >= 3, "three passing checks in a row"
+    avail = result.probe("avail")
+    assert avail.recovered is True, "the probe agrees with the run"
+    assert avail.samples[-1].ok
+    assert any(not s.ok for s in avail.samples), "the probe saw the crash"
+    # the probe sampled until recovery was decided, and its record ends there
+    assert avail.stopped == pytest.approx(recovery.decided_at, abs=1e-3)
+    assert all(s.t <= recovery.decided_at for s in avail.samples)
+    assert avail.time_to_recover is not None and avail.time_to_recover > 0
+    assert result.time_to_recover is not None
+    assert result.time_to_recover >= avail.time_to_recover - 1e-6
+
+
+def test_time_to_recover_runs_from_the_fault_taking_effect_to_back_and_stable(
+    containers, experiment_file, tmp_path, group
+):
+    """A 3 s pause: the system is back when it is unpaused, whatever the method's
+    window covered; the old figure (from the end of the method) cannot see it."""
+    web = containers.run(publish=True, labels={"grp": group})
+    port = host_port(web)
+    path = experiment_file(f"""
+        version: 1
+        title: pause and measure
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        steady_state:
+          - {{name: up, probe: http, url: "http://127.0.0.1:{port}/"}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, at: 300ms, duration: 3s}}
+        probes:
+          - {{name: avail, probe: http, url: "http://127.0.0.1:{port}/", interval: 100ms,
+             timeout: 300ms, tolerance: {{min_availability: 0.1, max_outage: 5s}}}}
+        recovery: {{within: 10s}}
+    """)
+    proc = chaosdrill("run", str(path), "--json", "--report-dir", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    journal = json.loads(Path(out["journal"]).read_text())
+    fault = journal["faults"][0]
+    assert fault["outcome"] == "reverted"
+    interval = 0.1
+    # ground truth from the fault's own record: in effect from applied_at until the
+    # unpause, which happened between revert_started and reverted_at
+    earliest = fault["revert_started"] - fault["applied_at"] - interval
+    latest = fault["reverted_at"] - fault["applied_at"] + interval + 0.15
+    assert earliest > 0.3, fault  # the pause held a while (injecting it may take a while too)
+    probe = journal["probes"][0]
+    assert earliest <= probe["time_to_recover"] <= latest, (probe["time_to_recover"], fault)
+    assert probe["recovered"] is True and probe["back_at"] is not None
+    recovery = journal["recovery"]
+    assert recovery["measured_from"] == "freeze"
+    assert earliest <= recovery["time_to_recover"] <= latest, (recovery, fault)
+    assert fault["time_to_recover"] == recovery["time_to_recover"]
+    # the figure from the end of the method is another one, under its own name
+    assert recovery["after_method"] < earliest <= recovery["time_to_recover"]
+    # --json: the headline figures, and each probe's next to its tolerance
+    assert out["time_to_recover"] == recovery["time_to_recover"]
+    assert out["recovery"]["recovered"] is True
+    assert out["faults"][0]["step"] == "freeze"
+    assert out["faults"][0]["time_to_recover"] == fault["time_to_recover"]
+    [avail] = out["probes"]
+    assert avail["name"] == "avail" and avail["section"] == "probes"
+    assert avail["tolerance"] == {"min_availability": 0.1, "max_outage": 5.0}
+    assert (
+        avail["availability"] == probe["summary"]["availability"] and 0 < avail["availability"] < 1
+    )
+    assert avail["longest_outage"] == probe["summary"]["longest_outage"] > 0.2
+    assert avail["time_to_recover"] == probe["time_to_recover"]
+    assert avail["recovered"] is True and avail["passed"] is True and avail["violations"] == []
+    assert out["reasons"] == []
+
+
+def test_a_probe_of_something_that_stays_down_is_not_waited_for(
+    containers, experiment_file, tmp_path, group
+):
+    """The steady state is back; a probe that has not passed since (it watches
+    something else) says so, and the run does not wait for it."""
+    web = containers.run(publish=True, labels={"grp": group})
+    path = experiment_file(f"""
+        version: 1
+        title: a probe that never comes back
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        steady_state:
+          - {{name: up, probe: http, url: "http://127.0.0.1:{host_port(web)}/"}}
+        method:
+          - {{name: freeze, fault: container.pause, target: web, duration: 300ms}}
+        probes:
+          - {{name: gone, probe: tcp, host: 127.0.0.1, port: 1, interval: 100ms,
+             timeout: 200ms, tolerance: {{min_availability: 0}}}}
+        recovery: {{within: 30s}}
+    """)
+    proc = chaosdrill("run", str(path), "--plain", "--report-dir", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the console summary: the probe's figures next to its tolerance
+    assert "probe gone: availability 0.0% (min 0%), longest outage" in proc.stdout
+    assert "not recovered" in proc.stdout
+    assert "recovery: back and stable" in proc.stdout
+    journal = json.loads(next((tmp_path / "r").glob("*/journal.json")).read_text())
+    recovery = journal["recovery"]
+    assert recovery["recovered"] is True
+    assert recovery["decided_at"] - recovery["started"] < 10, "it did not wait for the probe"
+    probe = journal["probes"][0]
+    assert probe["recovered"] is False and probe["time_to_recover"] is None
+    assert journal["reasons"] == []

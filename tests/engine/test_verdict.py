@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from typing import get_args
 
 import pytest
+from pydantic import ValidationError
 
 from chaos.engine.result import Verdict
 from chaos.engine.verdict import ABORT_KINDS, ERROR_KINDS, FAIL_KINDS, decide, ordered
 from chaos.exitcodes import ExitCode
-from chaos.journal.model import ReasonRecord
+from chaos.journal.model import REASON_KINDS, ReasonKind, ReasonRecord
+from tests.conftest import ROOT
 
 
 def reason(kind: str, t: float | None = None, message: str = "") -> ReasonRecord:
-    return ReasonRecord(kind=kind, message=message or kind, t=t)
+    return ReasonRecord(kind=kind, message=message or kind, at=t)
 
 
 def test_no_reasons_pass():
@@ -36,19 +39,40 @@ def test_fail_kinds(kind):
 
 
 def test_the_kinds_are_the_documented_ones_and_do_not_overlap():
-    assert sorted(ERROR_KINDS) == ["bug", "engine", "inject", "revert", "target"]
-    assert sorted(ABORT_KINDS) == ["guard", "interrupted"]
-    assert sorted(FAIL_KINDS) == ["recovery", "steady-state", "tolerance"]
+    assert sorted(ERROR_KINDS) == [
+        "engine_error",
+        "inject_failed",
+        "internal_error",
+        "revert_failed",
+        "target_error",
+    ]
+    assert sorted(ABORT_KINDS) == ["guard_breach", "halted", "interrupted"]
+    assert sorted(FAIL_KINDS) == ["not_recovered", "not_steady_before", "tolerance"]
+
+
+def test_every_reason_kind_decides_exactly_one_verdict_and_is_described():
+    kinds = set(get_args(ReasonKind))
+    assert kinds == ERROR_KINDS | ABORT_KINDS | FAIL_KINDS
+    assert len(ERROR_KINDS) + len(ABORT_KINDS) + len(FAIL_KINDS) == len(kinds)
+    assert set(REASON_KINDS) == kinds
+    readme = (ROOT / "README.md").read_text()
+    for kind in kinds:
+        assert f"| `{kind}` |" in readme, f"reason kind {kind} is not in the README's table"
+
+
+def test_a_reason_of_an_unknown_kind_cannot_be_made():
+    with pytest.raises(ValidationError):
+        ReasonRecord(kind="steady-state", message="the old name")
 
 
 @pytest.mark.parametrize(
     ("kinds", "verdict"),
     [
-        (["tolerance", "guard"], Verdict.ABORTED),
-        (["guard", "revert"], Verdict.ERROR),
-        (["recovery", "inject"], Verdict.ERROR),
-        (["steady-state", "interrupted", "engine"], Verdict.ERROR),
-        (["recovery", "tolerance"], Verdict.FAILED),
+        (["tolerance", "guard_breach"], Verdict.ABORTED),
+        (["guard_breach", "revert_failed"], Verdict.ERROR),
+        (["not_recovered", "inject_failed"], Verdict.ERROR),
+        (["not_steady_before", "interrupted", "engine_error"], Verdict.ERROR),
+        (["not_recovered", "tolerance"], Verdict.FAILED),
     ],
 )
 def test_precedence(kinds, verdict):
@@ -71,14 +95,19 @@ def test_every_combination_follows_the_precedence():
             assert decide([reason(k) for k in combo]) is expected, combo
 
 
+def unchecked(kind: str) -> ReasonRecord:
+    """A record built without validation: the one way an unknown kind reaches ``decide``."""
+    return ReasonRecord.model_construct(kind=kind, message=kind)
+
+
 def test_unknown_kinds_raise_and_are_named():
     with pytest.raises(ValueError, match=r"unknown reason kind\(s\): \['oops', 'zzz'\]"):
-        decide([reason("zzz"), reason("tolerance"), reason("oops")])
+        decide([unchecked("zzz"), reason("tolerance"), unchecked("oops")])
 
 
 def test_unknown_kind_raises_even_beside_an_error():
     with pytest.raises(ValueError):
-        decide([reason("bug"), reason("Tolerance")])
+        decide([reason("internal_error"), unchecked("Tolerance")])
 
 
 def test_verdicts_map_to_distinct_exit_codes():
@@ -92,8 +121,8 @@ def test_verdicts_map_to_distinct_exit_codes():
 def test_decisive_reasons_come_first_then_the_others_each_by_time():
     reasons = [
         reason("tolerance", 5.0, "late tolerance"),
-        reason("guard", 9.0, "guard"),
-        reason("recovery", None, "recovery"),
+        reason("guard_breach", 9.0, "guard"),
+        reason("not_recovered", None, "recovery"),
         reason("tolerance", 1.0, "early tolerance"),
         reason("interrupted", 2.0, "interrupted"),
     ]
@@ -110,10 +139,10 @@ def test_decisive_reasons_come_first_then_the_others_each_by_time():
 
 def test_ordering_for_an_error():
     reasons = [
-        reason("steady-state", 0.0, "a"),
-        reason("revert", None, "b"),
-        reason("inject", 3.0, "c"),
-        reason("guard", 1.0, "d"),
+        reason("not_steady_before", 0.0, "a"),
+        reason("revert_failed", None, "b"),
+        reason("inject_failed", 3.0, "c"),
+        reason("guard_breach", 1.0, "d"),
     ]
     assert [r.message for r in ordered(reasons, decide(reasons))] == ["c", "b", "a", "d"]
 
@@ -124,7 +153,7 @@ def test_ordering_is_stable_for_equal_times():
 
 
 def test_ordering_when_passed_is_by_time_only():
-    reasons = [reason("tolerance", 2.0, "b"), reason("guard", 1.0, "a")]
+    reasons = [reason("tolerance", 2.0, "b"), reason("guard_breach", 1.0, "a")]
     assert [r.message for r in ordered(reasons, Verdict.PASSED)] == ["a", "b"]
     assert ordered([], Verdict.PASSED) == []
 

@@ -318,7 +318,10 @@ def test_a_target_cannot_write_control_characters_to_the_terminal(
     raw = proc.stdout + proc.stderr
     assert "\x1b" not in raw and "\x07" not in raw
     result = json.loads(proc.stdout)
-    assert any("\\x1b[2J\\x1b]0;pwned\\x07" in reason for reason in result["reasons"])
+    assert any(
+        "\\x1b[2J\\x1b]0;pwned\\x07" in reason
+        for reason in (r["message"] for r in result["reasons"])
+    )
     journal_bytes = Path(result["journal"]).read_bytes()
     assert b"\x1b" not in journal_bytes and b"\x07" not in journal_bytes
     journal = json.loads(journal_bytes)

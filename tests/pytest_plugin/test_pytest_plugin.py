@@ -99,9 +99,28 @@ def test_experiment_files_are_items_passing_and_failing_on_their_verdict(
     )
     (folder / "ignored.yaml").write_text("not: an experiment\n")  # no .chaos.yaml, no pattern
 
-    result = pytester.runpytest_inprocess("-v", "-p", "no:cacheprovider", "experiments")
+    report = pytester.path / "report.xml"
+    result = pytester.runpytest_inprocess(
+        "-v", "-p", "no:cacheprovider", f"--junitxml={report}", "experiments"
+    )
 
     result.assert_outcomes(passed=1, failed=3)
+    # the deciding reason's fields, for programs reading pytest's own report
+    import xml.etree.ElementTree as ET
+
+    properties = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(report).iter("testcase")
+    }
+    assert properties["fails"]["chaos_reason_kind"] == "tolerance"
+    assert properties["fails"]["chaos_reason_source"] == "avail"
+    assert properties["fails"]["chaos_reason_faults"] == "pause-web"
+    assert properties["aborts"]["chaos_reason_kind"] == "guard_breach"
+    assert properties["aborts"]["chaos_reason_source"] == "web-answers"
+    assert properties["errors"]["chaos_reason_kind"] == "target_error"
+    assert properties["passes"]["chaos_verdict"] == "passed"
+    assert "chaos_reason_kind" not in properties["passes"]
+    assert float(properties["passes"]["chaos_time_to_recover"]) >= 0
     result.stdout.fnmatch_lines_random(
         [
             "experiments/passes.chaos.yaml::passes PASSED*",

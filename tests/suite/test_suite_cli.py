@@ -188,6 +188,14 @@ def test_suite_reports_every_verdict_in_junit_and_markdown(mixed_suite, tmp_path
     assert 0 < availability < 1
     assert float(props["resilience.nested.fail.probe.b-availability.time_to_recover"]) > 0
     assert float(props["resilience.pass.time_to_recover"]) >= 0
+    # the deciding reason's fields
+    assert props["resilience.nested.abort.reason.kind"] == "guard_breach"
+    assert props["resilience.nested.abort.reason.source"] == "c-answers"
+    assert props["resilience.nested.abort.reason.phase"] == "method"
+    assert props["resilience.nested.fail.reason.kind"] == "tolerance"
+    assert props["resilience.nested.fail.reason.source"] == "b-availability"
+    assert props["resilience.nested.fail.reason.faults"] == "freeze"
+    assert "resilience.pass.reason.kind" not in props
     journal = Path(props["resilience.nested.fail.journal"])
     assert journal.is_relative_to(tmp_path / "reports" / "resilience.nested.fail")
     assert json.loads(journal.read_text())["verdict"] == "failed"
