@@ -48,5 +48,7 @@ def summary_record(summary: Summary) -> SummaryRecord:
             for o in summary.outages
         ],
         max_latency=summary.max_latency,
-        time_to_recover=summary.time_to_recover,
+        time_to_recover=(
+            round(summary.time_to_recover, PLACES) if summary.time_to_recover is not None else None
+        ),
     )
