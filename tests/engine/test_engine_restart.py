@@ -7,6 +7,7 @@ line, or through systemd where systemd runs it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,9 +39,25 @@ def _engine_answers(client: Any) -> bool:
 
 
 def _dockerd_pid() -> int:
+    """The PID of this machine's own dockerd.
+
+    Not just any ``dockerd``: the Swarm lab's nodes run a dockerd each, in
+    their own containers, and those are processes of this machine too. The
+    engine's pidfile names ours; without one, ours is the dockerd that sees
+    the same root filesystem as this process.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(Path("/var/run/docker.pid").read_text().strip())
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd":
+            return pid
     out = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
-    assert out, "no dockerd process on this machine"
-    return int(out[0])
+    ours = os.stat("/")
+    for pid in map(int, out):
+        with contextlib.suppress(OSError):
+            root = os.stat(f"/proc/{pid}/root")
+            if (root.st_dev, root.st_ino) == (ours.st_dev, ours.st_ino):
+                return pid
+    raise AssertionError(f"no dockerd of this machine among {out}")
 
 
 def restart_engine(client: Any) -> None:
