@@ -303,12 +303,28 @@ class RecoveryWatch:
             if before.failing and not after.failing
         )
 
-    def longest_run(self) -> int:
-        best = run = 0
+    def runs(self) -> list[list[Round]]:
+        """The steady state's runs of passing rounds, in order."""
+        found: list[list[Round]] = []
+        current: list[Round] = []
         for r in self.rounds:
-            run = 0 if r.failing else run + 1
-            best = max(best, run)
-        return best
+            if r.failing:
+                if current:
+                    found.append(current)
+                current = []
+            else:
+                current.append(r)
+        if current:
+            found.append(current)
+        return found
+
+    def longest_run(self) -> int:
+        return max((len(run) for run in self.runs()), default=0)
+
+    def held_alone(self) -> bool:
+        """Whether some run of passing rounds was stable by itself: it was
+        continuous probes that kept the system from counting as back."""
+        return any(self.stability.holds([r.seen for r in run], run[0].seen) for run in self.runs())
 
     def decide(self, probes: Mapping[str, Sequence[Sample]]) -> Decision:
         """After a round: recovered, not recovered, or wait. ``probes`` are the
@@ -371,17 +387,21 @@ class RecoveryWatch:
         body = "; ".join(str(f) for f in decision.failing)
         source = decision.failing[0].name if decision.failing else None
         comebacks = self.passes()
-        if steady and comebacks:
+        if comebacks:
             times = "once" if comebacks == 1 else f"{comebacks} times"
-            if self.stability.stable_for is None:
+            if self.held_alone():
+                body += (
+                    f" (the steady state came back {times}, but a continuous probe failed "
+                    "while it held)"
+                )
+            elif self.stability.stable_for is None:
                 longest = self.longest_run()
-                held = (
-                    f": at most {longest} passing check{'s' if longest != 1 else ''} in a row, "
-                    f"{self.stability.checks} needed"
+                body += (
+                    f" (it came back {times} but never held: at most {longest} passing "
+                    f"check{'s' if longest != 1 else ''} in a row, {self.stability.checks} needed)"
                 )
             else:
-                held = f" for {self.stability.describe()}"
-            body += f" (it came back {times} but never held{held})"
+                body += f" (it came back {times} but never held for {self.stability.describe()})"
         return head + body, source
 
 
@@ -537,7 +557,10 @@ def record_time_to_recover(
     """Set the headline time-to-recover of the run (``recovery``) and of each fault."""
     recovered = bool(recovery.recovered)
     back = system_back(probes, steady_back) if recovered else None
-    watched = steady_back is not None or any(p.summary and p.summary.samples for p in probes)
+    # a probe that never came back watched something else: it says nothing of when the system was
+    watched = steady_back is not None or any(
+        p.recovered and p.summary and p.summary.samples for p in probes
+    )
     recovery.back_at = round(back, 4) if back is not None else None
     for fault in faults:
         fault.time_to_recover = time_to_recover(fault.applied_at, back, recovered, watched)

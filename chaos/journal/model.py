@@ -161,8 +161,8 @@ class FaultRecord(Record):
     was seen back and stayed back (``recovery.back_at``); 0 when nothing was
     seen failing after it took effect; None when the run did not recover, the
     fault never took effect, or nothing watched the system meanwhile (no
-    continuous probe, and the steady state held from its first check after
-    the method)."""
+    continuous probe that ended back, and the steady state held from its
+    first check after the method)."""
 
 
 class TargetRecord(Record):
@@ -214,7 +214,7 @@ class RecoveryRecord(Record):
     after_method: float | None = None
     """Seconds from the end of the method (``started``) to ``stable_since``:
     what was left to recover once the method was over, not the time to recover
-    (a failover the method's window already covered reads 0 here)."""
+    (a failover the method's window already covered reads about 0 here)."""
     checks: int = 0
     """Rounds of steady-state checks."""
     passed_checks: int = 0

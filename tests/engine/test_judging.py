@@ -352,3 +352,30 @@ def test_place_fills_in_phase_and_faults():
     kept = ReasonRecord(kind="inject_failed", message="m", phase="method", faults=["x"], at=0.1)
     place(kept, phases, windows)
     assert (kept.phase, kept.faults) == ("method", ["x"]), "what the writer set is kept"
+
+
+def test_the_message_says_whether_the_steady_state_or_a_probe_never_held():
+    # flapping, and a probe watching the same server was down at the end
+    watch = RecoveryWatch(Stability(stable_for=1.0), deadline=11.0)
+    for i, c in enumerate("-+-+-"):
+        t = 10.0 + i * 0.25
+        watch.add(t, t + 0.01, [] if c == "+" else [Failing("up", "503")])
+    watch.add(11.25, 11.26, [])
+    decision = watch.decide({"avail": samples("+-", start=11.25, step=0.1)})
+    assert decision.done and not decision.recovered
+    message, source = watch.failure(decision, within=1.0, started=10.0)
+    assert source == "avail"
+    assert message == (
+        "system not back and stable within 1s after the method: probe avail: - "
+        "(it came back 3 times but never held for 1s)"
+    )
+    # the steady state held, but a probe kept failing with it
+    watch = RecoveryWatch(Stability(), deadline=11.0)
+    rounds(watch, "-+++", start=9.5)
+    watch.add(11.5, 11.51, [])
+    decision = watch.decide({"avail": samples("+-", start=10.5, step=0.5)})
+    message, _ = watch.failure(decision, within=1.0, started=9.5)
+    assert message.endswith(
+        "probe avail: - (the steady state came back once, but a continuous probe failed "
+        "while it held)"
+    )
