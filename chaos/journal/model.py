@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JOURNAL_FORMAT = "chaosdrill.journal/1"
+JOURNAL_FORMAT = "chaosdrill.journal/2"
+"""Version 2: reasons are objects (kind, source, phase, at, faults), samples carry
+their answer time (``end``), summaries their probed and down time, faults their
+exact window (``due``, ``in_effect``) and time-to-recover."""
 
 
 class Record(BaseModel):
