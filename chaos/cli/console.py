@@ -259,15 +259,16 @@ class LiveConsole:
                     continue  # a one-shot fault whose window has closed
                 faults.add_row(step, container, format_duration(ends - state.now))
             probes = Table(title="probes", expand=False, title_justify="left")
-            for column in ("probe", "kind", "state", "availability", "last"):
+            # live counts; availability (a share of time) is in the summary at the end
+            for column in ("probe", "kind", "state", "samples ok", "last"):
                 probes.add_column(column)
             for name, probe in state.probes.items():
-                availability = f"{probe.passed / probe.samples:.0%}" if probe.samples else "-"
+                counts = f"{probe.passed}/{probe.samples}" if probe.samples else "-"
                 probes.add_row(
                     name,
                     _section(probe.section),
                     Text("ok", "green") if probe.ok else Text("FAIL", "bold red"),
-                    availability,
+                    counts,
                     probe.detail[:60],
                 )
             log = Text("\n".join(state.log), style="dim")

@@ -19,12 +19,10 @@ The phases, in order (see the README's "Engine semantics"):
 
 from __future__ import annotations
 
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from chaos import __version__
 from chaos.engine.activity import NOT_INJECTED, FaultActivity, StepContext, fault_records
 from chaos.engine.events import (
     Aborting,
@@ -49,14 +47,13 @@ from chaos.engine.monitor import EngineMonitor
 from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
 from chaos.engine.sampling import BoundProbe, Sample, Sampler, Series
-from chaos.engine.scope import RunScope, target_records
+from chaos.engine.scope import RunScope
 from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, EngineUnreachable, InvalidTarget, TargetError
 from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.model import STABLE_CHECKS
-from chaos.journal.build import sample_record
+from chaos.journal.build import close_journal, open_journal, sample_record, target_records
 from chaos.journal.model import (
-    Journal,
     PhaseRecord,
     ProbeRecord,
     ReasonKind,
@@ -109,17 +106,16 @@ class Runner:
         self._steady_back: float | None = None
         self.plan: Plan | None = None
         experiment = loaded.experiment
-        self.journal = Journal(
-            run_id=runtime.run_id,
-            versions={"chaosdrill": __version__, "python": sys.version.split()[0]},
-            experiment={
+        self.journal = open_journal(
+            runtime.run_id,
+            self.clock,
+            {
                 "file": loaded.path,
                 "title": experiment.title,
                 "tags": list(experiment.tags),
                 "document": runtime.redactor.data(loaded.document),
             },
-            started_at=self.clock.started_at.isoformat(timespec="milliseconds"),
-            seed=seed,
+            seed,
         )
 
     # -- reporting -------------------------------------------------------
@@ -362,10 +358,11 @@ class Runner:
             self.report(
                 ReasonRecord(
                     kind="guard_breach",
-                    message=f"guard {bound.name} breached at t={sample.t:.1f}s: {sample.detail}; "
-                    "every active fault was reverted",
+                    # breached when the failing answer came, which is when the run knew
+                    message=f"guard {bound.name} breached at t={sample.end:.1f}s: "
+                    f"{sample.detail}; every active fault was reverted",
                     source=bound.name,
-                    at=sample.t,
+                    at=sample.end,
                 ),
                 True,
             )
@@ -515,15 +512,8 @@ class Runner:
         reasons = ordered(self._reasons, verdict)
         end = self.clock.now()
         self._phase("done", verdict.value)
-        self.journal.ended_at = self.clock.wall(end)
-        self.journal.duration = round(end, 4)
-        self.journal.verdict = verdict.value
-        self.journal.reasons = reasons
-        self.journal.exit_code = int(verdict.exit_code)
-        # the whole record, once: titles, step and target names, details and
-        # states may all carry a secret value
-        self.journal = Journal.model_validate(
-            self.runtime.redactor.data(self.journal.model_dump(mode="json"))
+        self.journal = close_journal(
+            self.journal, verdict, reasons, end, self.clock, self.runtime.redactor
         )
         reasons = list(self.journal.reasons)
         path = None

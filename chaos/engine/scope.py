@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from chaos.engine.clock import RunClock
 from chaos.engine.events import Event, Finished, Notice, Observer, ProbeFigures, ignore, redacted
 from chaos.engine.safeguards import Safeguards
-from chaos.journal.model import ProbeRecord, TargetRecord
+from chaos.journal.model import ProbeRecord
 from chaos.runtime import Runtime
 from chaos.signals import interrupt_signals
 
@@ -40,9 +40,8 @@ if TYPE_CHECKING:
     from chaos.ledger import Ledger
     from chaos.plugins import Plugins
     from chaos.swarm.inventory import Inventory
-    from chaos.targets.selection import Selection
 
-__all__ = ["RunScope", "runtime_for_run", "target_records"]
+__all__ = ["RunScope", "runtime_for_run"]
 
 
 def runtime_for_run(
@@ -183,22 +182,6 @@ class RunScope:
         """Let go of the engine, if this scope made the runtime."""
         if self.owns_runtime:
             self.runtime.close()
-
-
-def target_records(selections: Mapping[str, Selection]) -> list[TargetRecord]:
-    """How each target was resolved, as the journal records it."""
-    return [
-        TargetRecord(
-            name=name,
-            kind=sel.spec.kind,
-            mode=sel.spec.describe_mode(),
-            seed=sel.seed,
-            candidates=sel.candidates,
-            chosen=len(sel.chosen),
-            selected=[ref.to_json() for ref in sel.chosen],
-        )
-        for name, sel in selections.items()
-    ]
 
 
 def _figures(record: ProbeRecord) -> ProbeFigures:

@@ -30,7 +30,6 @@ handle started with :meth:`Injection.start` and never reverted).
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import time
 import warnings
@@ -40,7 +39,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chaos import __version__
 from chaos.durations import check_interval, format_duration, parse_duration
 from chaos.engine.activity import FaultActivity, StepContext
 from chaos.engine.clock import RunClock
@@ -49,7 +47,7 @@ from chaos.engine.plan import PlannedFault, resolve_seed, resolve_target
 from chaos.engine.result import RunResult
 from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe
-from chaos.engine.scope import RunScope, target_records
+from chaos.engine.scope import RunScope
 from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, UsageError
 from chaos.experiment.model import FAULT_STEP_KEYS, FaultStep, TargetSpec
@@ -63,7 +61,8 @@ from chaos.experiment.validate import (
     validate_plugins,
 )
 from chaos.fault import Fault
-from chaos.journal.model import FaultRecord, Journal, ReasonRecord
+from chaos.journal.build import close_journal, open_journal, target_records
+from chaos.journal.model import FaultRecord, ReasonRecord
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
 from chaos.probe import Check, Probe
@@ -678,25 +677,18 @@ class FaultSession:
                 )
             )
         verdict = decide(reasons)
-        journal = Journal(
-            run_id=self.run_id,
-            versions={"chaosdrill": __version__, "python": sys.version.split()[0]},
-            experiment={"file": None, "title": SESSION_TITLE, "tags": []},
-            started_at=self.clock.started_at.isoformat(timespec="milliseconds"),
-            ended_at=self.clock.wall(end),
-            duration=round(end, 4),
-            seed=self.seed,
-            targets=target_records(
-                {name: sel for i in self._started for name, sel in i.selections.items()}
-            ),
-            faults=[record for injection in self._started for record in injection.records],
-            verdict=verdict.value,
-            reasons=ordered(reasons, verdict),
-            exit_code=int(verdict.exit_code),
+        journal = open_journal(
+            self.run_id,
+            self.clock,
+            {"file": None, "title": SESSION_TITLE, "tags": []},
+            self.seed,
         )
-        # as a run's journal: every string may carry a secret value
-        journal = Journal.model_validate(
-            self.runtime.redactor.data(journal.model_dump(mode="json"))
+        journal.targets = target_records(
+            {name: sel for i in self._started for name, sel in i.selections.items()}
+        )
+        journal.faults = [record for injection in self._started for record in injection.records]
+        journal = close_journal(
+            journal, verdict, ordered(reasons, verdict), end, self.clock, self.runtime.redactor
         )
         return RunResult(verdict, tuple(journal.reasons), journal, None)
 

@@ -1,15 +1,30 @@
-"""Journal records made from what the engine measured."""
+"""Building the journal: its records from what the engine measured, and the
+journal itself, opened when a run (or a fault session) starts and closed with
+its verdict. Runs and sessions build theirs here alike."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from chaos.journal.model import OutageRecord, SampleRecord, SummaryRecord
+from chaos import __version__
+from chaos.journal.model import (
+    Journal,
+    OutageRecord,
+    ReasonRecord,
+    SampleRecord,
+    SummaryRecord,
+    TargetRecord,
+)
 
 if TYPE_CHECKING:
     from chaos.engine.clock import RunClock
+    from chaos.engine.result import Verdict
     from chaos.engine.sampling import Sample
     from chaos.engine.summary import Summary
+    from chaos.redaction import Redactor
+    from chaos.targets.selection import Selection
 
 PLACES = 4
 """Decimals kept for times in seconds (a tenth of a millisecond)."""
@@ -52,3 +67,53 @@ def summary_record(summary: Summary) -> SummaryRecord:
             round(summary.time_to_recover, PLACES) if summary.time_to_recover is not None else None
         ),
     )
+
+
+def target_records(selections: Mapping[str, Selection]) -> list[TargetRecord]:
+    """How each target was resolved, as the journal records it."""
+    return [
+        TargetRecord(
+            name=name,
+            kind=sel.spec.kind,
+            mode=sel.spec.describe_mode(),
+            seed=sel.seed,
+            candidates=sel.candidates,
+            chosen=len(sel.chosen),
+            selected=[ref.to_json() for ref in sel.chosen],
+        )
+        for name, sel in selections.items()
+    ]
+
+
+def open_journal(
+    run_id: str, clock: RunClock, experiment: dict[str, Any], seed: int | None
+) -> Journal:
+    """The journal of a run that starts now: who ran what, with which versions."""
+    return Journal(
+        run_id=run_id,
+        versions={"chaosdrill": __version__, "python": sys.version.split()[0]},
+        experiment=experiment,
+        started_at=clock.started_at.isoformat(timespec="milliseconds"),
+        seed=seed,
+    )
+
+
+def close_journal(
+    journal: Journal,
+    verdict: Verdict,
+    reasons: Sequence[ReasonRecord],
+    end: float,
+    clock: RunClock,
+    redactor: Redactor,
+) -> Journal:
+    """The journal with its end, verdict and reasons, every string redacted.
+
+    Redacted whole, once: titles, step and target names, details and states
+    may all carry a secret value.
+    """
+    journal.ended_at = clock.wall(end)
+    journal.duration = round(end, PLACES)
+    journal.verdict = verdict.value
+    journal.reasons = list(reasons)
+    journal.exit_code = int(verdict.exit_code)
+    return Journal.model_validate(redactor.data(journal.model_dump(mode="json")))

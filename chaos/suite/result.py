@@ -42,7 +42,7 @@ class ProbeFigures:
     """``probes`` or ``guards``."""
     name: str
     availability: float | None
-    """Share of passing samples (0 to 1); None without samples."""
+    """Share of the probed time outside outages (0 to 1); None without samples."""
     longest_outage: float
     time_to_recover: float | None
     """Seconds from the first fault taking effect until the probe was back and stable."""
