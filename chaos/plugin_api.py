@@ -32,23 +32,49 @@ can do anything they do. What is named here is the stable plugin API.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from chaos.container_exec import ExecResult, ExecTimedOut, exec_run
 from chaos.docker_client import describe_engine_error, engine_errors
 from chaos.durations import Duration, Interval, Timeout
-from chaos.engine.result import RunResult, Verdict
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, TargetError, UsageError
 from chaos.fault import Fault, FaultContext
 from chaos.helper_containers import HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
+from chaos.labels import LABEL_HELPER
 from chaos.netns import run_in_netns
 from chaos.params import Params
 from chaos.patterns import Regex, fullmatch, search
 from chaos.probe import DEADLINE_GRACE, HELPER_GRACE, Check, Probe
 from chaos.registry import Registry
-from chaos.runtime import LABEL_HELPER, Runtime
 from chaos.swarm.control import Action, ControlSettings, NodeController
-from chaos.swarm.inventory import Inventory, InventoryNode
 from chaos.targets.base import Selector, TargetKind, TargetRef
+
+if TYPE_CHECKING:
+    from chaos.engine.result import RunResult, Verdict
+    from chaos.runtime import Runtime
+    from chaos.swarm.inventory import Inventory, InventoryNode
+
+_ON_FIRST_USE = {
+    "RunResult": "chaos.engine.result",
+    "Verdict": "chaos.engine.result",
+    "Runtime": "chaos.runtime",
+    "Inventory": "chaos.swarm.inventory",
+    "InventoryNode": "chaos.swarm.inventory",
+}
+"""Names whose modules load when a plugin first reaches for them: what only a
+run uses (the engine, a run's result) costs ``chaosdrill validate`` nothing."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEADLINE_GRACE",

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from chaos.labels import LABEL_HELPER, LABEL_OWNER, LABEL_RUN
 from chaos.liveness import ProcessId, this_process
 from chaos.redaction import Redactor
 from chaos.swarm.cluster import Cluster
@@ -22,11 +23,6 @@ DEFAULT_NETNS_IMAGE = "chaosdrill/netns-helper:1"
 NETNS_IMAGE_ENV = "CHAOSDRILL_NETNS_IMAGE"
 DEFAULT_SWARM_NODE_IMAGE = "chaosdrill/swarm-node:1"
 SWARM_NODE_IMAGE_ENV = "CHAOSDRILL_SWARM_NODE_IMAGE"
-LABEL_RUN = "chaosdrill.run"
-LABEL_HELPER = "chaosdrill.helper"
-LABEL_OWNER = "chaosdrill.owner"
-"""The process that started a helper (``host/boot id/pid/start time``): a sweep
-removes helpers only once that process is known to be gone."""
 
 
 def owner_label(process: ProcessId) -> str:

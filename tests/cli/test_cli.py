@@ -48,7 +48,8 @@ def test_validate_reports_file_line_col_and_exit_2(experiment_file):
 
 def test_validate_a_valid_file_skips_what_only_runs_and_errors_need():
     """Start-up: no HTTP client stack, no RE2 (the file holds no pattern), no
-    credential patterns, no validator of an unused model (each used to cost
+    credential patterns, no validator of an unused model, no engine side (the
+    runtime, a run's result and its journal's models) (each used to cost
     milliseconds on every validate)."""
     script = (
         "import sys\n"
@@ -57,6 +58,8 @@ def test_validate_a_valid_file_skips_what_only_runs_and_errors_need():
         "import chaos.redaction, chaos.experiment.model as m\n"
         "print(code, 'http.client' in sys.modules, 're2' in sys.modules,"
         " chaos.redaction._patterns.cache_info().currsize, m.Guard.__pydantic_complete__)\n"
+        "print(sorted(n for n in ('chaos.runtime', 'chaos.engine.result', 'chaos.journal.model',"
+        " 'docker', 'rich') if n in sys.modules))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script],
@@ -70,6 +73,7 @@ def test_validate_a_valid_file_skips_what_only_runs_and_errors_need():
     assert proc.stdout.splitlines() == [
         "experiments/web-survives-crash.yaml: ok",
         "0 False False 0 False",
+        "[]",
     ]
 
 
