@@ -79,11 +79,7 @@ def fault_windows(records: Iterable[tuple[FaultRecord, float]]) -> list[FaultWin
 
 def active_at(windows: Sequence[FaultWindow], t: float) -> list[str]:
     """Names of the fault steps in effect at ``t`` (injecting, held or being reverted)."""
-    names: list[str] = []
-    for window in windows:
-        if window.injected_at <= t <= window.until and window.step not in names:
-            names.append(window.step)
-    return names
+    return active_during(windows, t, t)
 
 
 def active_during(windows: Sequence[FaultWindow], start: float, end: float) -> list[str]:
