@@ -1,4 +1,5 @@
-"""Durations as written in experiments: ``100ms``, ``10s``, ``1m30s``, ``2h`` or a number of seconds."""
+"""Durations as written in experiments and game days: ``100ms``, ``10s``, ``1m30s``, ``2h``,
+``2d`` or a number of seconds."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*", re.ASCII)
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", re.ASCII)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 MAX_SECONDS = 366 * 24 * 3600.0
 """The longest duration accepted. Anything longer is a typo, and the engine
 waits on these values: a timeout beyond what the platform's clock can hold
 (about 292 years) would crash a run instead of being reported here."""
 
-DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h)\s*)+$"
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$"
 """The JSON schema form of what :func:`parse_duration` accepts as a string."""
 
-_HINT = "use a number with a unit, e.g. 500ms, 10s, 1m30s, 2h"
+_HINT = "use a number with a unit, e.g. 500ms, 10s, 1m30s, 2h, 1d"
 
 
 def parse_duration(value: object) -> float:

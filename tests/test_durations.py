@@ -36,6 +36,8 @@ from chaos.durations import (
         ("0s", 0.0),
         ("1s500ms", 1.5),
         ("0.25h", 900.0),
+        ("2d", 172800.0),
+        ("1d12h", 129600.0),
     ],
 )
 def test_parse_text(text, seconds):
