@@ -74,7 +74,10 @@ class SilentEngine:
 
 
 @pytest.fixture
-def engine_factory() -> Iterator[Any]:
+def engine_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # retries back off 0.5 s, 1 s, ...: what is asserted is how many attempts go
+    # out and what the timeout says, not the pause between them
+    monkeypatch.setattr("chaos.bounded_client.BACKOFF", 0.01)
     made: list[SilentEngine] = []
 
     def make(answer: set[int]) -> SilentEngine:

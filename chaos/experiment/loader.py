@@ -13,10 +13,6 @@ the targets and steps that are valid on their own (see
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,20 +27,15 @@ from chaos.experiment.configuration import (
     substitute,
 )
 from chaos.experiment.model import Experiment
+from chaos.experiment.problems import FileProblems
 from chaos.experiment.validate import (
     KIND_KEY,
     Parts,
-    Report,
     did_you_mean,
-    error_text,
-    invalid_value,
-    missing_key,
     named_types,
-    unknown_key,
     validate_plugins,
 )
-from chaos.experiment.yamlpos import Path as DataPath
-from chaos.experiment.yamlpos import Positions, YamlProblem, parse, position_of
+from chaos.experiment.yamlpos import YamlProblem, parse, position_of
 from chaos.redaction import Redactor
 
 __all__ = ["LoadedExperiment", "did_you_mean", "load_experiment", "load_text"]
@@ -108,7 +99,7 @@ def load_text(
     loaded (:func:`chaos.plugins.plugins_for`), or every plugin when one of
     them is unknown: the problems reported are the same either way.
     """
-    report = _Report(filename)
+    report = FileProblems(filename, root_model=Experiment, root_name="the experiment")
     data = _parse(text, report)
     config = resolve_configuration(data.get("configuration"), base_dir or Path.cwd())
     report.redactor = Redactor(config.secrets)
@@ -125,7 +116,7 @@ def load_text(
     return LoadedExperiment(filename, experiment, data, config.secrets, params)
 
 
-def _parse(text: str, report: _Report) -> dict[Any, Any]:
+def _parse(text: str, report: FileProblems) -> dict[Any, Any]:
     """The file as a mapping, or raise: nothing else can be checked without one."""
     bad = _surrogate(text)
     if bad is not None:
@@ -161,7 +152,7 @@ def _surrogate(text: str) -> int | None:
     return None
 
 
-def _resolve(data: dict[Any, Any], config: Configuration, report: _Report) -> dict[str, Any]:
+def _resolve(data: dict[Any, Any], config: Configuration, report: FileProblems) -> dict[str, Any]:
     """The document with ``${name}`` references replaced and unnamed steps named."""
     body = {k: v for k, v in data.items() if k != "configuration"}
     try:
@@ -179,7 +170,7 @@ def _resolve(data: dict[Any, Any], config: Configuration, report: _Report) -> di
     return body
 
 
-def _validate_model(body: dict[str, Any], report: _Report) -> Experiment | None:
+def _validate_model(body: dict[str, Any], report: FileProblems) -> Experiment | None:
     try:
         return Experiment.model_validate(body)
     except ValidationError as exc:
@@ -200,144 +191,3 @@ def _name_unnamed_steps(body: dict[str, Any]) -> None:
                 and isinstance(step.get(kind_key), str)
             ):
                 step["name"] = f"{step[kind_key]}#{index + 1}"
-
-
-class _Report(Report):
-    """Collects problems and turns data paths into positions."""
-
-    def __init__(self, filename: str):
-        self.filename = filename
-        self.positions = Positions()
-        self.redactor = Redactor()
-        self.problems: list[Problem] = []
-        self.explained: set[DataPath] = set()
-        """Values that already have a problem (an unknown ``${name}`` in them):
-        that their value is then also invalid is not news."""
-
-    def at_position(self, position: tuple[int, int], message: str) -> None:
-        self.problems.append(Problem(self.filename, *position, message))
-
-    def at_value(self, path: DataPath, message: str) -> None:
-        self.at_position(self.positions.of_value(tuple(path)), message)
-
-    def at_key(self, path: DataPath, message: str) -> None:
-        self.at_position(self.positions.of_key(tuple(path)), message)
-
-    def finish(self) -> list[Problem]:
-        """The problems with secrets masked, each once, in file order."""
-        unique = {
-            dataclasses.replace(p, message=_one_line(self.redactor.text(p.message))): None
-            for p in self.problems
-        }
-        return sorted(unique, key=lambda p: (p.line, p.column))
-
-    def errors(
-        self,
-        errors: list[Any],
-        prefix: DataPath,
-        *,
-        model: type[BaseModel] | None = None,
-        owner: str = "",
-    ) -> None:
-        """Report pydantic ``errors`` (their ``loc`` is relative to ``prefix``)."""
-        by_value: dict[DataPath, list[str]] = {}
-        for error in errors:
-            loc = tuple(error["loc"])
-            path = (*prefix, *loc)
-            kind = error["type"]
-            if kind == "extra_forbidden":
-                allowed = _fields_at(model or Experiment, loc[:-1])
-                self.at_key(path, unknown_key(loc[-1], owner, allowed))
-            elif kind == "missing":
-                parent = self._in_file(path[:-1])
-                self.at_value(parent, missing_key(_dotted(parent) or "the experiment", loc[-1]))
-            elif kind == "invalid_key" or loc[-1:] == ("[key]",):
-                self._key_not_string(path[:-1], path[-1] if kind == "invalid_key" else None)
-            else:
-                at = self._in_file(path)
-                if at not in self.explained:
-                    by_value.setdefault(at, []).append(error_text(error))
-        for path, messages in by_value.items():
-            self.at_value(path, invalid_value(_dotted(path), messages))
-
-    def _in_file(self, path: DataPath) -> DataPath:
-        """The longest start of ``path`` that exists in the file.
-
-        Errors inside a union carry the branch (``int``, ``list[int]``) in
-        their ``loc``; the user wrote one value and should read about that.
-        """
-        while path and path not in self.positions.values:
-            path = path[:-1]
-        return path
-
-    def _key_not_string(self, parent_or_key: DataPath, label: Any) -> None:
-        """Report a key that is not a string (YAML reads ``1:``, ``null:`` or a date so).
-
-        A ``[key]`` error's path ends with the key itself; an ``invalid_key``
-        error names its key by ``repr`` in ``label`` and the path is the mapping.
-        """
-        if label is None:
-            key_path: DataPath = parent_or_key
-        else:
-            key_path = next(
-                (
-                    p
-                    for p in self.positions.keys
-                    if p[:-1] == parent_or_key and label in (p[-1], repr(p[-1]))
-                ),
-                (*parent_or_key, label),
-            )
-        key = key_path[-1]
-        shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
-        where = _dotted(key_path[:-1]) or "the experiment"
-        self.at_key(key_path, f"{where}: key {shown!r} must be a string: put it in quotes")
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _one_line(message: str) -> str:
-    """Escape control characters (a key may hold a newline): one problem, one line."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], message)
-
-
-def _dotted(path: DataPath) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _fields_at(model: type[BaseModel], loc: DataPath) -> list[str]:
-    """The field names of the model found by following ``loc`` from ``model``."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(part) if isinstance(part, str) else None
-            if info is None:
-                return []
-            current = info.annotation
-        elif typing.get_origin(current) in (list, tuple) or typing.get_origin(current) is dict:
-            args = typing.get_args(current)
-            current = args[-1] if args else Any
-        else:
-            return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            models = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(models) != 1:
-                return annotation
-            annotation = models[0]
-        else:
-            return annotation

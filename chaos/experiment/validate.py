@@ -18,8 +18,10 @@ sees every problem in one run, not a second batch after fixing the first.
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,11 +48,21 @@ DataPath = tuple[Any, ...]
 
 
 class Report(ABC):
-    """Where problems go: the loader's (with file positions) or :class:`CallProblems`.
+    """Where problems go: a file's (:class:`~chaos.experiment.problems.FileProblems`,
+    with positions) or a call's (:class:`CallProblems`).
 
-    ``at_value``/``at_key`` take a message as it is; ``errors`` words pydantic's
-    errors (their ``loc`` relative to ``prefix``) with :func:`unknown_key`,
-    :func:`missing_key` and :func:`invalid_value`."""
+    ``at_value``/``at_key`` take a message as it is; :meth:`errors` words
+    pydantic's errors (their ``loc`` relative to ``prefix``) with
+    :func:`unknown_key`, :func:`missing_key` and :func:`invalid_value`, once for
+    every kind of report: a report says only where a value is
+    (:meth:`value_at`) and how that place is named (:meth:`describe`).
+    """
+
+    root_model: type[BaseModel] | None = None
+    """The model of the whole document, for the keys allowed where one is unknown."""
+    explained: Collection[DataPath] = frozenset()
+    """Values that already have a problem of their own: that they are also
+    invalid is not news."""
 
     @abstractmethod
     def at_value(self, path: DataPath, message: str) -> None: ...
@@ -59,9 +71,50 @@ class Report(ABC):
     def at_key(self, path: DataPath, message: str) -> None: ...
 
     @abstractmethod
+    def value_at(self, path: DataPath) -> DataPath:
+        """The value the user wrote that ``path`` (a pydantic error's place) is in."""
+
+    @abstractmethod
+    def describe(self, path: DataPath) -> str:
+        """How a problem names the value at ``path`` (``method[0].timeout``)."""
+
     def errors(
-        self, errors: list[Any], prefix: DataPath, *, model: type[BaseModel] | None, owner: str
-    ) -> None: ...
+        self,
+        errors: list[Any],
+        prefix: DataPath,
+        *,
+        model: type[BaseModel] | None = None,
+        owner: str = "",
+    ) -> None:
+        """Report pydantic ``errors`` (their ``loc`` is relative to ``prefix``)."""
+        by_value: dict[DataPath, list[str]] = {}
+        for error in errors:
+            loc = tuple(error["loc"])
+            path = (*prefix, *loc)
+            kind = error["type"]
+            if kind == "extra_forbidden":
+                allowed = fields_at(model or self.root_model, loc[:-1])
+                self.at_key(path, unknown_key(loc[-1], owner, allowed))
+            elif kind == "missing":
+                parent = self.value_at(path[:-1])
+                self.at_value(parent, missing_key(self.describe(parent), loc[-1]))
+            elif kind == "invalid_key" or loc[-1:] == ("[key]",):
+                self.key_not_string(path[:-1], path[-1] if kind == "invalid_key" else None)
+            else:
+                at = self.value_at(path)
+                if at not in self.explained:
+                    by_value.setdefault(at, []).append(error_text(error))
+        for at, messages in by_value.items():
+            self.at_value(at, invalid_value(self.describe(at), messages))
+
+    def key_not_string(self, parent_or_key: DataPath, label: Any) -> None:
+        """A key that is not a string (YAML reads ``1:``, ``null:`` or a date so).
+
+        A ``[key]`` error's path ends with the key itself; an ``invalid_key``
+        error names its key by ``repr`` in ``label`` and the path is the mapping.
+        """
+        key_path = parent_or_key if label is None else (*parent_or_key, label)
+        self.at_key(key_path, _key_not_string(self.describe(key_path[:-1]), key_path[-1]))
 
     def pydantic(
         self,
@@ -73,6 +126,46 @@ class Report(ABC):
     ) -> None:
         """Report each error of ``exc``, in our own words."""
         self.errors(exc.errors(include_url=False), prefix, model=model, owner=owner)
+
+
+def _key_not_string(where: str, key: Any) -> str:
+    shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+    return f"{where}: key {shown!r} must be a string: put it in quotes"
+
+
+def fields_at(model: type[BaseModel] | None, loc: DataPath) -> list[str]:
+    """The field names of the model found by following ``loc`` from ``model``."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(part) if isinstance(part, str) else None
+            if info is None:
+                return []
+            current = info.annotation
+        elif typing.get_origin(current) in (list, tuple) or typing.get_origin(current) is dict:
+            args = typing.get_args(current)
+            current = args[-1] if args else Any
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(models) != 1:
+                return annotation
+            annotation = models[0]
+        else:
+            return annotation
 
 
 STEP_KEYS = {
@@ -422,32 +515,18 @@ class CallProblems(Report):
     def at_key(self, path: DataPath, message: str) -> None:
         self.messages.append(message)
 
+    def value_at(self, path: DataPath) -> DataPath:
+        # a union's branch or a list index is no argument: the argument is the value
+        if path[:1] == ("targets",) or (path and path[0] in STEP_KEYS):
+            return path[:3]
+        return path[:1]
+
+    def describe(self, path: DataPath) -> str:
+        return self.locate(path)
+
     def value(self, argument: str, message: str) -> None:
         """An argument that is wrong for a reason of its own (a duration that does not parse)."""
         self.messages.append(invalid_value(f"{self.owner}: {argument}", [message]))
-
-    def errors(
-        self,
-        errors: list[Any],
-        prefix: DataPath,
-        *,
-        model: type[BaseModel] | None = None,
-        owner: str = "",
-    ) -> None:
-        by_value: dict[str, list[str]] = {}
-        for error in errors:
-            loc = tuple(error["loc"])
-            kind = error["type"]
-            if kind == "extra_forbidden":
-                allowed = list(model.model_fields) if model is not None and len(loc) == 1 else []
-                self.messages.append(unknown_key(loc[-1], owner, allowed))
-            elif kind == "missing":
-                self.messages.append(missing_key(self.locate((*prefix, *loc[:-1])), loc[-1]))
-            else:
-                # a union's branch or a list index is no argument: locate the argument
-                by_value.setdefault(self.locate((*prefix, *loc[:1])), []).append(error_text(error))
-        for where, messages in by_value.items():
-            self.messages.append(invalid_value(where, messages))
 
     def text(self) -> str:
         """Every problem once, in the order found, on one line."""
