@@ -20,13 +20,17 @@ NO_MESH = "the kernel lacks IPVS: publish ports with mode=host and use endpoint_
 def cmd_validate(args: argparse.Namespace) -> int:
     from chaos.errors import ChaosError, InvalidExperiment
     from chaos.experiment.loader import load_experiment
+    from chaos.gameday.loader import is_gameday, load_gameday
 
     worst = ExitCode.PASSED
     for path in args.files:
         try:
-            # only the plugins the file names are imported (all of them for a name
-            # that is not found, so the did-you-mean is the same)
-            load_experiment(path)
+            if is_gameday(path):
+                load_gameday(path)
+            else:
+                # only the plugins the file names are imported (all of them for a name
+                # that is not found, so the did-you-mean is the same)
+                load_experiment(path)
         except InvalidExperiment as exc:
             for problem in exc.problems:
                 print(problem)
@@ -40,6 +44,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.gameday:
+        from chaos.gameday.schema import gameday_schema
+
+        json.dump(gameday_schema(), sys.stdout, indent=2)
+        print()
+        return 0
     from chaos.plugins import default_plugins
     from chaos.schema import experiment_schema
 

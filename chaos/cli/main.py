@@ -96,13 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     suite.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_suite"))
 
     validate = sub.add_parser(
-        "validate", help="check experiment files; report FILE:LINE:COL problems"
+        "validate",
+        help="check experiment and game day files; report FILE:LINE:COL problems",
+        description="Check each file: an experiment, or a game day (top-level `kind: gameday`).",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_validate"))
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the experiment format")
+    schema.add_argument(
+        "--gameday", action="store_true", help="the game day format's schema instead"
+    )
     schema.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_schema"))
+
+    _gameday_commands(sub)
 
     plugins = sub.add_parser("plugins", help="list faults, probes and target kinds with parameters")
     plugins.add_argument("--json", action="store_true")
@@ -170,6 +177,46 @@ def build_parser() -> argparse.ArgumentParser:
     lab_demo.add_argument("--remove", action="store_true", help="remove them instead")
     lab.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_lab"))
     return parser
+
+
+def _gameday_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gameday = sub.add_parser(
+        "gameday", help="drills on a schedule: windows, blackout, limits (see README: Game days)"
+    )
+    actions = gameday.add_subparsers(dest="gameday_action", metavar="ACTION", required=True)
+    plan = actions.add_parser(
+        "plan",
+        help="the next fires of every drill, and those windows, blackout or limits skip",
+        description="Simulate the schedule: the next N fires of every drill that would go "
+        "ahead, with the fires skipped on the way and why. Touches no engine.",
+    )
+    plan.add_argument("file", metavar="FILE", help="game day file (YAML)")
+    plan.add_argument(
+        "--next",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="fires that go ahead, per drill (default: 5)",
+    )
+    plan.add_argument(
+        "--from",
+        dest="start",
+        metavar="DATETIME",
+        help="start here instead of now: ISO date and time, in the file's zone unless it has "
+        "an offset (2026-12-07T09:00, 2026-12-07T08:00Z)",
+    )
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_plan"))
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _lab_name(parser: argparse.ArgumentParser) -> None:

@@ -246,8 +246,15 @@ def _blackout_kind(value: Any) -> str:
     return "holidays" if isinstance(value, (dict, Holidays)) else "days"
 
 
+_DAYS_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\s*\d{4}-\d{2}-\d{2}(\s*\.\.\s*\d{4}-\d{2}-\d{2})?\s*$",
+    "description": "a day (2026-12-31) or a range of days, both included (2026-12-24..2026-12-26)",
+}
+
 Blackout = Annotated[
-    Annotated[DateRange, Tag("days")] | Annotated[Holidays, Tag("holidays")],
+    Annotated[DateRange, Tag("days"), WithJsonSchema(_DAYS_SCHEMA)]
+    | Annotated[Holidays, Tag("holidays")],
     Discriminator(_blackout_kind),
 ]
 
