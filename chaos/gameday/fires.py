@@ -3,7 +3,7 @@
 - ``cron``: each wall-clock reading the expression names, once (see
   :mod:`chaos.gameday.cron` and :mod:`chaos.gameday.clock`: in the skipped
   hour at the moment the clock jumps, in the repeated hour the first time).
-- ``every``: elapsed time, ``start + k * every`` (APScheduler's
+- ``every``: elapsed time, ``start + k * every`` for k >= 0 (APScheduler's
   :class:`~apscheduler.triggers.interval.IntervalTrigger`); ``start`` is
   2000-01-01T00:00 in the file's zone unless given, so every scheduler and
   every plan agree on the phase. Across a DST change the wall-clock times
