@@ -81,7 +81,8 @@ def window_span(gameday: GameDay, window: Window, day: date) -> tuple[datetime, 
 
 
 def open_spans(gameday: GameDay, start: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """The open time from ``start`` on, as disjoint ``(from, to)`` instants in order.
+    """The open time from ``start`` on, as disjoint ``(from, to)`` instants in order
+    (one may end where the next begins: spans are cut at midnight).
 
     Stops after :data:`HORIZON_DAYS`.
     """
@@ -100,7 +101,9 @@ def open_spans(gameday: GameDay, start: datetime) -> Iterator[tuple[datetime, da
             piece_from = max(piece_from, start)
             if piece_to <= piece_from:
                 continue
-            if current is not None and piece_from <= current[1]:
+            # pieces that only touch stay apart: merging every day of a file
+            # without windows would walk the whole horizon before the first span
+            if current is not None and piece_from < current[1]:
                 current = (current[0], max(current[1], piece_to))
                 continue
             if current is not None:

@@ -41,7 +41,11 @@ def test_a_window_is_shorter_on_the_spring_day_and_longer_on_the_autumn_day():
     spring = open_time_between(day, berlin(2026, 3, 29), berlin(2026, 3, 30))
     autumn = open_time_between(day, berlin(2026, 10, 25), berlin(2026, 10, 26))
     ordinary = open_time_between(day, berlin(2026, 11, 1), berlin(2026, 11, 2))
-    assert (spring, autumn, ordinary) == (timedelta(hours=2), timedelta(hours=4), timedelta(hours=3))
+    assert (spring, autumn, ordinary) == (
+        timedelta(hours=2),
+        timedelta(hours=4),
+        timedelta(hours=3),
+    )
     # 02:30 of the autumn day is inside, both times
     assert in_window(day, berlin(2026, 10, 25, 2, 30, fold=0))
     assert in_window(day, berlin(2026, 10, 25, 2, 30, fold=1))

@@ -7,7 +7,7 @@ happens twice (fall back).
 from __future__ import annotations
 
 from datetime import datetime
-from itertools import islice
+from itertools import islice, pairwise
 
 import pytest
 
@@ -66,7 +66,7 @@ def test_a_frequent_cron_never_repeats_or_goes_back_across_the_autumn_change():
         "2026-10-25 03:30:00+0100",
         "2026-10-25 04:00:00+0100",
     ]
-    assert all(a.at < b.at for a, b in zip(times, times[1:]))
+    assert all(a.at < b.at for a, b in pairwise(times))
 
 
 def test_a_frequent_cron_fires_once_for_all_of_the_skipped_hour():
