@@ -20,7 +20,7 @@ waits on these values: a timeout beyond what the platform's clock can hold
 DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$"
 """The JSON schema form of what :func:`parse_duration` accepts as a string."""
 
-_HINT = "use a number with a unit, e.g. 500ms, 10s, 1m30s, 2h, 1d"
+_HINT = "use a number with a unit, e.g. 500ms, 10s, 1m30s, 2h"
 
 
 def parse_duration(value: object) -> float:
