@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from chaos.durations import Duration
+from chaos.experiment.validate import did_you_mean
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Day names in the order of :meth:`datetime.date.weekday`."""
@@ -41,13 +42,6 @@ def _no_items() -> list[Any]:
 
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # -- wall-clock values ------------------------------------------------------------------
@@ -83,7 +77,7 @@ WallTime = Annotated[
 
 def _day_name(value: Any) -> str:
     if not isinstance(value, str) or value.lower() not in DAYS:
-        hint = _did_you_mean(str(value).lower(), list(DAYS))
+        hint = did_you_mean(str(value).lower(), list(DAYS))
         raise ValueError(f"unknown day {value!r}{hint}; days: {', '.join(DAYS)}")
     return value.lower()
 
@@ -223,7 +217,7 @@ class Holidays(Frozen):
     def _known_country(cls, value: str) -> str:
         countries = holiday_countries()
         if value.upper() not in countries:
-            hint = _did_you_mean(value.upper(), list(countries))
+            hint = did_you_mean(value.upper(), list(countries))
             raise ValueError(f"unknown holiday country {value!r}{hint} (ISO 3166 codes, e.g. DE)")
         return value.upper()
 
@@ -232,7 +226,7 @@ class Holidays(Frozen):
         known = holiday_countries()[self.holidays]
         if self.subdiv is not None and self.subdiv not in known:
             listed = ", ".join(known) or "none"
-            hint = _did_you_mean(self.subdiv, known)
+            hint = did_you_mean(self.subdiv, known)
             raise ValueError(
                 f"{self.holidays} has no subdivision {self.subdiv!r}{hint}; subdivisions: {listed}"
             )
@@ -417,7 +411,7 @@ def _zone_name(value: Any) -> Any:
         return value
     from zoneinfo import available_timezones
 
-    hint = _did_you_mean(value, sorted(available_timezones()))
+    hint = did_you_mean(value, sorted(available_timezones()))
     raise ValueError(f"unknown time zone {value!r}{hint}: use an IANA name such as Europe/Berlin")
 
 
