@@ -157,6 +157,10 @@ def clock_text(seconds: int) -> str:
     return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
+_NOT_DAYS = (
+    "expected a day (2026-12-31), a range of days (2026-12-24..2026-12-26) "
+    "or {{holidays: COUNTRY}}, got {value}"
+)
 _RANGE = re.compile(r"^\s*(\S+?)\s*\.\.\s*(\S+)\s*$")
 
 
@@ -174,18 +178,15 @@ class DateRange(Frozen):
             raise ValueError(f"{value} has a time: a blackout names whole days")
         if isinstance(value, date):
             return {"first": value, "last": value}
-        if isinstance(value, str):
-            match = _RANGE.match(value)
-            texts = match.groups() if match else (value.strip(), value.strip())
-            try:
-                first, last = (date.fromisoformat(t) for t in texts)
-            except ValueError:
-                raise ValueError(
-                    f"expected a day (2026-12-31), a range of days (2026-12-24..2026-12-26) "
-                    f"or {{holidays: COUNTRY}}, got {value!r}"
-                ) from None
-            return {"first": first, "last": last}
-        return value
+        if not isinstance(value, str):
+            raise ValueError(_NOT_DAYS.format(value=value))
+        match = _RANGE.match(value)
+        texts = match.groups() if match else (value.strip(), value.strip())
+        try:
+            first, last = (date.fromisoformat(t) for t in texts)
+        except ValueError:
+            raise ValueError(_NOT_DAYS.format(value=repr(value))) from None
+        return {"first": first, "last": last}
 
     @model_validator(mode="after")
     def _in_order(self) -> DateRange:

@@ -89,6 +89,11 @@ def test_the_example_loads(tmp_path):
             "9:5: blackout[0]: range 2026-12-26..2026-12-24 ends before it starts",
         ),
         (
+            "- 2026-12-31",
+            "- 31.12.2026",
+            "10:5: blackout[1]: expected a day (2026-12-31), a range of days",
+        ),
+        (
             "{holidays: DE}",
             "{holidays: XY}",
             "11:16: blackout[2].holidays: unknown holiday country 'XY'",
