@@ -74,11 +74,14 @@ def check_url(url: str, name: str) -> None:
     """Refuse anything but an http(s) URL with a host, without saying the URL."""
     try:
         parts = urllib.parse.urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise WebhookError(f"{name}: the webhook is not a valid URL") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise WebhookError(f"{name}: the webhook must be an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise WebhookError(f"{name}: the webhook URL has a bad port") from None
     if not parts.hostname:
         raise WebhookError(f"{name}: the webhook URL has no host")
     if any(c.isspace() or ord(c) < 32 for c in url.strip()):
