@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -25,7 +26,8 @@ SERVE = """
 DRILL = """
     import sys
     from chaos.gameday.locks import DrillLock
-    holder = DrillLock().try_acquire("DRILL", GAMEDAY)
+    lock = DrillLock()
+    holder = lock.try_acquire("DRILL", GAMEDAY)
     assert holder is None, holder
     print("running", flush=True)
     sys.stdin.readline()
@@ -181,18 +183,37 @@ def test_the_drill_lock_excludes_within_one_process_too(state_dir, gameday_file)
     second.release()
 
 
-def test_a_lock_is_not_inherited_by_child_processes(state_dir, gameday_file):
+SPAWNER = """
+    import subprocess, sys
+    from chaos.gameday.locks import DrillLock
     lock = DrillLock()
-    assert lock.try_acquire("a", gameday_file) is None
-    # a child started while the lock is held, with every inheritable descriptor
-    # passed on, outlives our release of it
-    child = python("import sys; sys.stdin.readline()", close_fds=False)
+    assert lock.try_acquire("web-crash", GAMEDAY) is None
+    # a drill's child process, given every inheritable descriptor
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], close_fds=False)
+    print(child.pid, flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_child_process_does_not_keep_the_lock_of_a_killed_holder(state_dir, gameday_file):
+    holder = start(SPAWNER, gameday_file)
+    child_pid = None
     try:
-        lock.release()
-        assert lock.try_acquire("b", gameday_file) is None
+        assert holder.stdout is not None
+        child_pid = int(holder.stdout.readline())
+        lock = DrillLock()
+        assert lock.try_acquire("db-failover", gameday_file) is not None
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        os.kill(child_pid, 0)  # the child still runs...
+        # ...and holds nothing
+        assert wait_free(lambda: lock.try_acquire("db-failover", gameday_file)) is None
         lock.release()
     finally:
-        stop(child)
+        if child_pid is not None:  # first: it holds the holder's output open
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child_pid, signal.SIGKILL)
+        stop(holder)
 
 
 def test_an_unreadable_description_still_reports_a_holder(state_dir, tmp_path):
