@@ -211,27 +211,32 @@ class WebhookNotifier:
 
     def send(self, event: GameDayEvent) -> bool:
         """POST the event; True on a 2xx answer. Never raises: a failure is logged."""
-        body = json.dumps(self.payload(event)).encode()
-        request = urllib.request.Request(
-            self.config.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
-        )
         try:
+            request = urllib.request.Request(
+                self.config.url,
+                data=json.dumps(self.payload(event)).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            )
             with self._opener.open(request, timeout=self.config.timeout) as response:
                 response.read(65536)
                 status = response.status
         except Exception as exc:
-            self._log.warning(
-                "%s: the %s event%s was not delivered: %s",
-                self.name,
-                event.kind,
-                f" of drill {event.drill}" if event.drill else "",
-                describe_failure(exc, self.config.timeout),
-            )
+            self._failed(event, describe_failure(exc, self.config.timeout))
             return False
-        return 200 <= status < 300
+        if not 200 <= status < 300:
+            self._failed(event, f"HTTP {status}")
+            return False
+        return True
+
+    def _failed(self, event: GameDayEvent, why: str) -> None:
+        self._log.warning(
+            "%s: the %s event%s was not delivered: %s",
+            self.name,
+            event.kind,
+            f" of drill {event.drill}" if event.drill else "",
+            why,
+        )
 
 
 def describe_failure(exc: BaseException, timeout: float) -> str:

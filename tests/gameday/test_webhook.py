@@ -95,6 +95,14 @@ def test_slack_gets_its_incoming_webhook_payload():
     }
 
 
+def test_any_2xx_answer_is_a_delivery(logs):
+    with receiver() as hook:
+        hook.status = 204
+        assert WebhookNotifier(WebhookConfig(url=hook.url)).send(event("started"))
+        assert len(hook.wait_for(1)) == 1
+    assert "not delivered" not in logs.text
+
+
 def test_an_http_error_is_logged_without_the_url(logs):
     with receiver(f"/{SECRET}") as hook:
         hook.status = 500
