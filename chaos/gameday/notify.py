@@ -30,8 +30,13 @@ log = logging.getLogger("chaos.gameday.notify")
 
 
 class Failure(Protocol):
-    plugin: str
-    error: str
+    """A hook implementation that raised (:class:`chaos.registry.PluginFailure`)."""
+
+    @property
+    def plugin(self) -> str: ...
+
+    @property
+    def error(self) -> str: ...
 
 
 class HookCaller(Protocol):
