@@ -243,19 +243,35 @@ class History:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction that holds SQLite's write lock from its start."""
+        """One transaction that holds SQLite's write lock from its start.
+
+        Waits up to the busy timeout for other writers; past it, or on any
+        other failure of SQLite's but a constraint, raises HistoryError.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._failed(exc) from None
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._failed(exc) from None
                 raise
-            self._db.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise self._failed(exc) from None
+
+    def _failed(self, exc: sqlite3.Error) -> HistoryError:
+        return HistoryError(f"the game day history {self.path} cannot be used now: {exc}")
 
     def _migrate(self) -> None:
         with self._write() as db:

@@ -65,6 +65,7 @@ class Dispatcher:
         self._log = logger or log
         self._closed = False
         self._stuck: list[threading.Thread] = []
+        self._count = threading.Lock()
         self.dropped = 0
         """Events not delivered to the hook: queue full, too many stuck calls, closed."""
         self._worker = threading.Thread(target=self._run, name="gameday-notify", daemon=True)
@@ -155,7 +156,8 @@ class Dispatcher:
             )
 
     def _drop(self, event: GameDayEvent, why: str) -> None:
-        self.dropped += 1
+        with self._count:  # callers' threads and the worker drop alike
+            self.dropped += 1
         self._log.warning("game day notifications: dropped %s: %s", _what(event), why)
 
 

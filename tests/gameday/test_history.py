@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import stat
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -42,6 +43,10 @@ def test_lives_in_a_private_folder_of_the_state_dir_named_after_the_file(
     assert stat.S_IMODE(os.stat(state_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(state_dir / "gameday").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(history.path).st_mode) == 0o600
+    history.set_state("written", True)  # the write-ahead log and its index exist now
+    for suffix in ("-wal", "-shm"):
+        companion = history.path.with_name(history.path.name + suffix)
+        assert stat.S_IMODE(os.stat(companion).st_mode) == 0o600, suffix
     # the same file by another path (a symlinked folder) shares the history
     link = gameday_file.parent.parent / "linked"
     link.symlink_to(gameday_file.parent)
@@ -311,3 +316,52 @@ def test_a_running_fire_of_another_host_is_left_alone(history):
     db.close()
     assert history.mark_interrupted() == []
     assert [f.id for f in history.running()] == [fire]
+
+
+LOCKER = """
+    import sqlite3, sys, time
+    db = sqlite3.connect(PATH, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    print("locked", flush=True)
+    time.sleep(float(sys.stdin.readline()))
+    db.execute("COMMIT")
+"""
+
+
+def test_a_writer_waits_for_another_process_within_the_busy_timeout(history):
+    locker = python(LOCKER.replace("PATH", repr(str(history.path))))
+    try:
+        wait_line(locker, "locked")
+        assert locker.stdin is not None
+        locker.stdin.write("1.0\n")
+        locker.stdin.flush()
+        began = time.monotonic()
+        fire = history.claim("d", T0, None, "scheduled")
+        waited = time.monotonic() - began
+        assert fire is not None
+        assert waited > 0.5  # it waited for the other transaction instead of failing
+        locker.communicate(timeout=10)
+        assert locker.returncode == 0
+    finally:
+        if locker.poll() is None:
+            locker.kill()
+            locker.communicate(timeout=10)
+
+
+def test_past_the_busy_timeout_a_write_fails_clearly(state_dir, gameday_file):
+    with History(gameday_file, busy_timeout=0.2) as impatient:
+        locker = python(LOCKER.replace("PATH", repr(str(impatient.path))))
+        try:
+            wait_line(locker, "locked")
+            with pytest.raises(HistoryError, match="cannot be used now: database is locked"):
+                impatient.claim("d", T0, None, "scheduled")
+            assert locker.stdin is not None
+            locker.stdin.write("0\n")
+            locker.stdin.flush()
+            locker.communicate(timeout=10)
+        finally:
+            if locker.poll() is None:
+                locker.kill()
+                locker.communicate(timeout=10)
+        # nothing half-done: the fire is still free
+        assert impatient.claim("d", T0, None, "scheduled") is not None
