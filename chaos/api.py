@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.engine.events import Observer, ignore
+from chaos.engine.interrupt import Interrupt
 from chaos.engine.plan import Plan
 from chaos.engine.result import RunResult, Verdict
 from chaos.engine.scope import runtime_for_run
@@ -68,6 +69,7 @@ def suite(
     on_case: Callable[[CaseResult], None] | None = None,
     on_start: Callable[[Sequence[Found], Sequence[Path]], None] | None = None,
     handle_signals: bool = True,
+    interrupt: Interrupt | None = None,
 ) -> SuiteResult:
     """Run every experiment under ``paths`` (``chaosdrill suite``) and judge them.
 
@@ -94,6 +96,7 @@ def suite(
         on_case=on_case,
         on_start=on_start,
         handle_signals=handle_signals,
+        interrupt=interrupt,
     )
 
 

@@ -49,6 +49,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from chaos.engine.result import RunResult
+    from chaos.gameday.events import GameDayEvent
     from chaos.registry import Registry
 
 PROJECT = "chaosdrill"
@@ -132,4 +133,28 @@ def chaosdrill_run_finished(result: RunResult) -> None:
     (a fault that could not be injected or reverted, a signal) and their
     verdict; ``journal.experiment["title"]`` is ``faults injected from
     code`` and ``journal_path`` is None (a session writes no journal file).
+    """
+
+
+@hookspec
+def chaosdrill_gameday_event(event: GameDayEvent) -> None:
+    """Called for each moment of a game day that people may want to hear about.
+
+    ``event`` is a :class:`chaos.gameday.events.GameDayEvent` (frozen; its
+    ``to_json()`` has a stable shape, ``schema`` ``chaosdrill.gameday-event/1``).
+    Its ``kind`` says what happened: ``announce`` (a drill fires in ``lead``
+    seconds, at ``scheduled``), ``started``, ``finished`` (with ``verdict``,
+    ``reasons`` and the ``journal`` path), ``skipped`` (``reason`` says why:
+    outside its window, another drill still running...), ``halted`` and
+    ``resumed`` (the whole schedule), and ``interrupted`` (a fire left
+    running by a process that died). Every event names the game day
+    (``gameday``, its title, and ``file``) and, but for ``halted`` and
+    ``resumed``, the ``drill``.
+
+    Implementations must not block: the caller runs them on a notification
+    thread, never the drill's, one event at a time in order, and bounds each
+    call; a call that overruns is left behind and later events may be
+    dropped. An exception raised here is logged under the plugin's name and
+    changes nothing else. The built-in webhook notifier
+    (:mod:`chaos.gameday.webhook`) is one implementation.
     """

@@ -10,7 +10,8 @@ can do anything they do. What is named here is the stable plugin API.
   :class:`Selector`, resolving to :class:`TargetRef`), :class:`NodeController`
   (with :class:`ControlSettings`); :class:`Registry` is what registration hooks
   receive, :data:`hookimpl` marks a hook implementation, and
-  ``chaosdrill_run_finished`` receives a :class:`RunResult`.
+  ``chaosdrill_run_finished`` receives a :class:`RunResult`,
+  ``chaosdrill_gameday_event`` a :class:`GameDayEvent`.
 * Parameters: :class:`Params` is the base of every parameter model;
   :data:`Duration`, :data:`Interval`, :data:`Timeout` and :data:`Regex` parse
   the format's notations; :func:`search` and :func:`fullmatch` match a
@@ -40,6 +41,7 @@ from chaos.docker_client import describe_engine_error, engine_errors
 from chaos.durations import Duration, Interval, Timeout
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, TargetError, UsageError
 from chaos.fault import Fault, FaultContext
+from chaos.gameday.events import GameDayEvent
 from chaos.helper_containers import HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
 from chaos.labels import LABEL_HELPER
@@ -89,6 +91,7 @@ __all__ = [
     "ExecTimedOut",
     "Fault",
     "FaultContext",
+    "GameDayEvent",
     "HelperCommand",
     "InjectionFailed",
     "Interval",

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import types
 import uuid
 import zipfile
@@ -429,6 +430,33 @@ def test_call_each_calls_every_implementation_despite_failures():
         ("raiser", "RuntimeError: the notifier is down")
     ]
     assert recorder.calls == [(marker, False)]
+
+
+# chaosdrill_gameday_event: through the dispatcher a game day uses
+
+
+def test_hook_chaosdrill_gameday_event_reaches_plugins_in_order_off_the_callers_thread():
+    from chaos.gameday.events import GameDayEvent
+    from chaos.gameday.notify import Dispatcher
+
+    class Listener:
+        def __init__(self) -> None:
+            self.got: list[tuple[str, str]] = []
+
+        @hookimpl
+        def chaosdrill_gameday_event(self, event):
+            self.got.append((event.kind, threading.current_thread().name))
+
+    plugins = build_plugin_manager(load_entry_points=False)
+    listener = Listener()
+    assert plugins.register(listener, name="listener")
+    plugins.register(Raiser(), name="raiser")  # implements another hook: changes nothing
+    dispatcher = Dispatcher(plugins)
+    for kind in ("announce", "started", "finished"):
+        dispatcher.emit(GameDayEvent(kind, "Friday drills", "/ops/friday.yaml", drill="d"))
+    assert dispatcher.close(10)
+    assert [kind for kind, _ in listener.got] == ["announce", "started", "finished"]
+    assert threading.current_thread().name not in {name for _, name in listener.got}
 
 
 # -- built-ins are plugins like any other ------------------------------------
