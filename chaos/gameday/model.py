@@ -27,8 +27,9 @@ from pydantic import (
     model_validator,
 )
 
-from chaos.durations import Duration
+from chaos.durations import Duration, Timeout
 from chaos.experiment.validate import did_you_mean
+from chaos.gameday.events import KINDS
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Day names in the order of :meth:`datetime.date.weekday`."""
@@ -387,15 +388,25 @@ class FileSecret(Frozen):
     file: str = Field(min_length=1)
 
 
+def _event_kind(value: Any) -> Any:
+    if isinstance(value, str) and value not in KINDS:
+        hint = did_you_mean(value, KINDS)
+        raise ValueError(f"unknown event kind {value!r}{hint}; kinds: {', '.join(KINDS)}")
+    return value
+
+
 class Notify(Frozen):
-    """Where to announce drills; the notifier that sends them reads this."""
+    """Where to announce drills, as the webhook notifier (:mod:`chaos.gameday.webhook`)
+    reads it; checked here so ``validate`` reports a mistake at its line."""
 
     webhook: str | EnvSecret | FileSecret
     """A URL, or where to read it: ``{env: NAME}`` or ``{file: PATH}``."""
     slack: bool = False
     announce: Duration | None = None
     """How long before a fire to announce it."""
-    events: list[str] | None = None
+    events: list[Annotated[str, BeforeValidator(_event_kind)]] | None = None
+    timeout: Timeout | None = None
+    """How long a delivery may take (the notifier's default when absent)."""
 
 
 # -- the game day -----------------------------------------------------------------------

@@ -29,7 +29,7 @@ drills:
   - {name: nightly-suite, suite: suite/, fail_under: 80, when: {every: 6h}}
   - {name: once, experiment: web.yaml, when: {at: "2026-12-07T10:30"}}
 notify:
-  - {webhook: {env: CHAOS_WEBHOOK}, announce: 10m}
+  - {webhook: {env: CHAOS_WEBHOOK}, announce: 10m, timeout: 5s}
 """
 
 
@@ -182,6 +182,11 @@ def test_the_example_loads(tmp_path):
             "announce: 10m",
             "announce: 10m, slak: true",
             "19:52: unknown key 'slak' (did you mean 'slack'?)",
+        ),
+        (
+            "announce: 10m",
+            "announce: 10m, events: [finished, skiped]",
+            "19:71: notify[0].events[1]: unknown event kind 'skiped' (did you mean 'skipped'?)",
         ),
         ("kind: gameday\n", "kind: gameday\nwindow: []\n", "3:1: unknown key 'window'"),
     ],
