@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,3 +154,151 @@ def _utc(instant: datetime) -> str:
     from chaos.gameday.clock import UTC
 
     return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+# -- the commands that run drills ----------------------------------------------------
+
+
+def _service(args: argparse.Namespace) -> Any:
+    """The game day file at work, logging one line per event to stdout."""
+    from pathlib import Path
+
+    from chaos.gameday.loader import load_gameday
+    from chaos.gameday.service import GameDayService
+
+    loaded = load_gameday(args.file)
+    log = logging.getLogger("chaosdrill.gameday")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(_UtcFormatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return GameDayService(loaded, report_dir=Path(args.report_dir), log=log)
+
+
+class _UtcFormatter(logging.Formatter):
+    """Log lines stamped in UTC, ISO 8601, to the millisecond."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        from datetime import timezone
+
+        stamp = datetime.fromtimestamp(record.created, timezone.utc)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def cmd_gameday_serve(args: argparse.Namespace) -> int:
+    from chaos.gameday.daemon import Daemon
+    from chaos.gameday.locks import ServeLock
+
+    service = _service(args)
+    try:
+        with ServeLock(service.file, service.state_dir):
+            return Daemon(service, log=logging.getLogger("chaosdrill.gameday")).serve()
+    finally:
+        service.close()
+
+
+def cmd_gameday_run(args: argparse.Namespace) -> int:
+    from chaos.exitcodes import ExitCode
+    from chaos.gameday.oneshot import run_now
+    from chaos.signals import ignore_interrupts
+
+    service = _service(args)
+    try:
+        attempt = run_now(service, args.drill, ignore_windows=args.ignore_windows)
+        ignore_interrupts()  # the drill handled its signals; the verdict still gets out
+    finally:
+        service.close()
+    if attempt.outcome is not None:
+        return int(attempt.outcome.exit_code)
+    print(f"chaosdrill: {args.drill} did not run: {attempt.skipped}", file=sys.stderr)
+    return int(ExitCode.ABORTED)
+
+
+def cmd_gameday_run_due(args: argparse.Namespace) -> int:
+    from chaos.gameday.oneshot import run_due
+
+    service = _service(args)
+    try:
+        attempts = run_due(service)
+    finally:
+        service.close()
+    codes = [int(a.outcome.exit_code) for a in attempts if a.outcome is not None]
+    if not any(a.outcome is not None or a.skipped for a in attempts):
+        print("nothing was due")
+    return max(codes, default=0)
+
+
+def cmd_gameday_history(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chaos.errors import UsageError
+    from chaos.gameday.history import History, history_path
+
+    if not Path(args.file).is_file():
+        raise UsageError(f"{args.file}: no such file")
+    path = history_path(args.file)
+    if not path.exists():
+        rows: list[Any] = []
+    else:
+        with History(args.file) as history:
+            rows = history.rows(args.limit, drill=args.drill)
+    if args.json:
+        json.dump(
+            {"file": str(Path(args.file).resolve()), "fires": [_history_json(r) for r in rows]},
+            sys.stdout,
+            indent=2,
+        )
+        print()
+        return 0
+    if not rows:
+        print("(no fires recorded)")
+        return 0
+    table = [("DRILL", "SCHEDULED", "STARTED", "ENDED", "HOW", "OUTCOME", "WHY / JOURNAL")]
+    for row in rows:
+        table.append(
+            (
+                row.drill,
+                _utc(row.scheduled),
+                _utc(row.started) if row.started else "-",
+                _utc(row.ended) if row.ended else "-",
+                row.how,
+                row.state,
+                _why(row),
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(6)]
+    for line in table:
+        cells = [cell.ljust(width) for cell, width in zip(line[:6], widths, strict=True)]
+        print("  ".join([*cells, line[6]]).rstrip())
+    return 0
+
+
+def _why(row: Any) -> str:
+    if row.skip_reason:
+        return row.skip_reason
+    first = row.reasons[0] if row.reasons else None
+    message = first.get("message", "") if isinstance(first, dict) else (first or "")
+    return "  ".join(part for part in (message, row.journal or "") if part)
+
+
+def _history_json(row: Any) -> dict[str, Any]:
+    def text(moment: datetime | None) -> str | None:
+        return _utc_text(moment) if moment is not None else None
+
+    return {
+        "drill": row.drill,
+        "scheduled": text(row.scheduled),
+        "fire_at": text(row.fire_at),
+        "started": text(row.started),
+        "ended": text(row.ended),
+        "how": row.how,
+        "state": row.state,
+        "verdict": row.verdict,
+        "reasons": row.reasons,
+        "skip_reason": row.skip_reason,
+        "journal": row.journal,
+        "pid": row.pid,
+        "host": row.host,
+    }

@@ -208,6 +208,64 @@ def _gameday_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_plan"))
 
+    serve = actions.add_parser(
+        "serve",
+        help="the scheduler: run the drills at their times until stopped",
+        description="Run every drill of FILE at its times, obeying windows, blackout, limits "
+        "and the kill switch; one line per event. SIGTERM or SIGINT aborts a running drill "
+        "(its faults are reverted) and exits; SIGHUP or an edited file reloads the schedule. "
+        "One serve per file and per state directory.",
+    )
+    serve.add_argument("file", metavar="FILE", help="game day file (YAML)")
+    _drill_report_dir(serve)
+    serve.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_serve"))
+
+    run_one = actions.add_parser(
+        "run",
+        help="run one drill now (to try it out), obeying the kill switch and concurrency",
+        description="Run DRILL of FILE now, in the foreground. The kill switch, concurrency "
+        "and the calendar (windows and blackout) still apply; max_per_day and min_gap do not. "
+        "The exit code is the drill's (3 when halted or another drill runs).",
+    )
+    run_one.add_argument("file", metavar="FILE", help="game day file (YAML)")
+    run_one.add_argument("drill", metavar="DRILL", help="the drill's name")
+    run_one.add_argument(
+        "--ignore-windows",
+        action="store_true",
+        help="run outside the windows and on blackout days too",
+    )
+    _drill_report_dir(run_one)
+    run_one.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_run"))
+
+    due = actions.add_parser(
+        "run-due",
+        help="one shot for cron or systemd timers: run the fires due since the last one",
+        description="Run, once each, the drills whose time has come since their last "
+        "recorded fire (older missed fires are recorded as skipped), then exit. A drill "
+        "never recorded counts from the first run-due. Exit code: the worst drill's.",
+    )
+    due.add_argument("file", metavar="FILE", help="game day file (YAML)")
+    _drill_report_dir(due)
+    due.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_run_due"))
+
+    history = actions.add_parser(
+        "history",
+        help="what ran and what was skipped, newest first",
+        description="Each fire: drill, scheduled time, start, end, verdict or why it was "
+        "skipped, and the journal.",
+    )
+    history.add_argument("file", metavar="FILE", help="game day file (YAML)")
+    history.add_argument("--limit", type=_positive, default=20, metavar="N", help="rows (20)")
+    history.add_argument("--drill", metavar="DRILL", help="only this drill")
+    history.add_argument("--json", action="store_true", help="print one JSON object")
+    history.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_history"))
+
+
+def _drill_report_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--report-dir", default="reports", help="where drills' journals go (default: reports)"
+    )
+
 
 def _positive(text: str) -> int:
     try:
