@@ -115,7 +115,7 @@ def run(
     passes False and, to be interruptible, an ``interrupt`` that the main
     thread triggers (see :class:`chaos.engine.interrupt.Interrupt`).
     """
-    halt = HaltFlag(state_dir)
+    halt = HaltFlag(state_dir or None)
     halted = halt.status()
     if halted is not None:
         raise Halted(halted.message)

@@ -388,7 +388,7 @@ class FaultSession:
             ledger=Ledger(Path(state_dir) if state_dir else None) if safeguards else None,
             observer=observer,
             handle_signals=handle_signals,
-            halt=HaltFlag(state_dir),
+            halt=HaltFlag(state_dir or None),
         )
         self.seed = resolve_seed(seed)
         """Picks among candidates for targets without a seed of their own (``mode: one``)."""

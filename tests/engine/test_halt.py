@@ -281,3 +281,25 @@ def test_halt_during_a_suite_stops_it_and_starts_nothing_more(
     assert not paused(second)
     assert [p.name for p in (tmp_path / "reports").iterdir()] == ["suite.a-first"]
     assert Ledger(state_dir).open_entries() == []
+
+
+def test_an_experiment_item_fails_unrun_while_halted(
+    containers, docker_client, tmp_path, group, state_dir
+):
+    web = containers.run("busybox", command=["sleep", "300"], labels={"grp": group})
+    (tmp_path / "pause.chaos.yaml").write_text(pause_experiment("item", group, "1s"))
+    since = datetime.now(timezone.utc)
+    HaltFlag(state_dir).halt("no items", user="tester")
+    inner = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "pause.chaos.yaml"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = inner.stdout + inner.stderr
+    assert inner.returncode == 1, output
+    assert "aborted: halted: no items (by tester at " in output
+    assert "Traceback" not in output
+    assert pauses_since(docker_client, web, since) == 0 and not paused(web)
