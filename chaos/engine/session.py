@@ -672,8 +672,9 @@ class FaultSession:
         thread is made to leave its block with Halted when this session holds
         its SIGINT (elsewhere the block gets Halted when it ends)."""
         with self._lock:
-            self._halted = self._halted or state
             active = list(self._active)
+            if active:  # a halt between two blocks concerns the next one, which refuses
+                self._halted = self._halted or state
             for injection in active:
                 injection._halt(state)
             kick = bool(active) and not self._halt_raised and not self._kick_pending
