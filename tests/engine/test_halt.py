@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 
 from chaos import api
+from chaos.engine.events import PhaseStarted
 from chaos.engine.result import Verdict
 from chaos.errors import Halted
-from chaos.halt import HaltFlag, current_user
+from chaos.halt import HaltFlag, HaltWatcher, current_user
 from chaos.ledger import Ledger
 from tests.conftest import ROOT, chaosdrill, wait_for
 
@@ -193,6 +194,34 @@ def test_halt_during_api_fault_reverts_and_leaves_the_block(containers, docker_c
     assert [r.kind for r in result.reasons] == ["halted"]
     assert result.reasons[0].message.startswith("halted: in a block (by tester at ")
     assert [f.outcome for f in result.journal.faults] == ["reverted"]
+    assert Ledger(state_dir).open_entries() == []
+
+
+def test_no_fault_goes_in_after_a_halt_even_before_the_watcher_looks(
+    containers, docker_client, tmp_path, group, state_dir, monkeypatch
+):
+    """With the watcher blind, the look just before the injection is what stops it."""
+    monkeypatch.setattr(HaltWatcher, "_watch", lambda self: None)
+    web = containers.run("busybox", command=["sleep", "300"], labels={"grp": group})
+    path = tmp_path / "late.yaml"
+    path.write_text(
+        pause_experiment("late", group, "5s").replace("duration: 5s}", "duration: 5s, at: 300ms}")
+    )
+    flag = HaltFlag(state_dir)
+
+    def observer(event: Any) -> None:
+        if isinstance(event, PhaseStarted) and event.phase == "method":
+            flag.halt("just in time", user="tester")
+
+    since = datetime.now(timezone.utc)
+    result = api.run(
+        api.load(path), report_dir=tmp_path / "r", handle_signals=False, observer=observer
+    )
+    assert result.verdict is Verdict.ABORTED, result.describe()
+    assert result.reasons[0].kind == "halted"
+    assert result.reasons[0].message.startswith("halted: just in time (by tester at ")
+    assert [f.injected_at for f in result.journal.faults] == [None]
+    assert pauses_since(docker_client, web, since) == 0 and not paused(web)
     assert Ledger(state_dir).open_entries() == []
 
 
