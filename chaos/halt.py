@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from chaos.state import default_state_dir, ensure_private_dir, open_private
+from chaos.state import UnsafeStateDir, default_state_dir, ensure_private_dir, open_private
 from chaos.text import printable
 
 __all__ = [
@@ -184,6 +184,10 @@ class HaltFlag:
             os.unlink(self.path)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # a directory planted there, say
+            raise UnsafeStateDir(
+                f"cannot remove the halt flag {self.path}: {exc.strerror}; remove it by hand"
+            ) from None
         _sync_dir(self.dir)
         return state
 
@@ -196,9 +200,10 @@ class HaltFlag:
             if not os.path.lexists(self.path):
                 raise FileNotFoundError(str(self.path)) from None
             raise _Unreadable(str(exc)) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise _Unreadable("not a regular file")
         with os.fdopen(fd, "rb") as source:
-            if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
-                raise _Unreadable("not a regular file")
             data = source.read(MAX_FLAG_BYTES + 1)
         if len(data) > MAX_FLAG_BYTES:
             raise _Unreadable(f"larger than {MAX_FLAG_BYTES} bytes")

@@ -131,6 +131,18 @@ def test_an_unreadable_flag_is_a_halt_that_resume_lifts(state_dir: Path, write, 
     assert flag.status() is None and not os.path.lexists(flag.path)
 
 
+def test_a_directory_in_place_of_the_flag_is_a_halt_resume_cannot_lift(state_dir: Path) -> None:
+    flag = HaltFlag(state_dir)
+    flag.path.mkdir()
+    state = flag.status()
+    assert state is not None and "not a regular file" in state.reason
+    proc = chaosdrill("resume")
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("chaosdrill: cannot remove the halt flag ")
+    assert "remove it by hand" in proc.stderr
+    flag.path.rmdir()
+
+
 def test_control_characters_in_a_flag_are_shown_escaped(state_dir: Path) -> None:
     flag = HaltFlag(state_dir)
     flag.path.write_text(json.dumps({"reason": "x\x1b[2J", "user": "a\nb", "at": "t"}))
