@@ -102,3 +102,11 @@ class RevertFailed(ChaosError):
     """A fault could not be reverted; the system may still carry it."""
 
     exit_code = ExitCode.ERROR
+
+
+class Halted(ChaosError):
+    """``chaosdrill halt`` is in force: no run starts, and no fault is injected,
+    until ``chaosdrill resume``. The message is the halt's
+    (``halted: <reason> (by <user> at <time>)``)."""
+
+    exit_code = ExitCode.ABORTED

@@ -526,10 +526,12 @@ class ExperimentItem(pytest.Item):
             raise ExperimentFailed(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        from chaos.errors import ChaosError
+        from chaos.errors import ChaosError, Halted
 
         if isinstance(excinfo.value, ExperimentFailed):
             return str(excinfo.value)
+        if isinstance(excinfo.value, Halted):  # `chaosdrill halt` is in force: not run
+            return f"aborted: {excinfo.value}"
         if isinstance(excinfo.value, ChaosError):  # a bad --chaos-lab, say: no traceback
             return f"error: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)

@@ -15,8 +15,9 @@ from chaos.engine.plan import Plan, check_selectors, make_plan, resolve_seed
 from chaos.engine.result import RunResult
 from chaos.engine.runner import Runner
 from chaos.engine.scope import RunScope, runtime_for_run
-from chaos.errors import UsageError
+from chaos.errors import Halted, UsageError
 from chaos.experiment.loader import LoadedExperiment, load_experiment
+from chaos.halt import HaltFlag
 from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.lab.lab import load_lab_inventory
 from chaos.ledger import Ledger
@@ -95,7 +96,10 @@ def run(
     """Run the experiment and return its verdict; never raises for run-time failures.
 
     Raises UsageError (InvalidTarget) before anything is touched when a
-    target's selector has an empty criterion.
+    target's selector has an empty criterion, and Halted while ``chaosdrill
+    halt`` is in force (in ``state_dir``): nothing is touched then, not even
+    what dead runs left in the ledger (``chaosdrill recover`` still reverts that).
+    A halt thrown while the run goes on ends it ``aborted`` (reason ``halted``).
 
     An engine that does not answer, a target that selects nothing or a fault
     that cannot be injected end in ``Verdict.ERROR`` with the reason, and a
@@ -111,6 +115,10 @@ def run(
     passes False and, to be interruptible, an ``interrupt`` that the main
     thread triggers (see :class:`chaos.engine.interrupt.Interrupt`).
     """
+    halt = HaltFlag(state_dir or None)
+    halted = halt.status()
+    if halted is not None:
+        raise Halted(halted.message)
     plugins = plugins or default_plugins()
     check_selectors(loaded, plugins.registry)  # invalid input: UsageError, nothing touched
     runtime = runtime or runtime_for(loaded, inventory=inventory, plugins=plugins)
@@ -121,6 +129,7 @@ def run(
         observer=observer,
         handle_signals=handle_signals,
         interrupt=interrupt,
+        halt=halt,
     )
     try:
         return Runner(loaded, scope, seed=resolve_seed(seed), report_dir=report_dir).run()

@@ -74,6 +74,8 @@ def interrupt_signals(
     def handler(signum: int, frame: object) -> None:
         on_signal(signal.Signals(signum).name)
 
+    handler.chaosdrill = True  # type: ignore[attr-defined]  # see interrupt_main_thread
+
     previous = {}
     for signum in INTERRUPTS:
         if defaults_only and signal.getsignal(signum) not in _DEFAULTS:
@@ -87,6 +89,21 @@ def interrupt_signals(
 
 
 _DEFAULTS = (signal.SIG_DFL, signal.default_int_handler)
+
+
+def interrupt_main_thread() -> bool:
+    """Send SIGINT to the main thread, but only while a handler of
+    :func:`interrupt_signals` holds it (never to a program's own handler, nor to
+    Python's KeyboardInterrupt). Returns whether it was sent. For a thread that
+    must make the main thread leave what it is doing now (a halt), since only a
+    signal wakes it from a blocking call such as ``time.sleep``."""
+    if not getattr(signal.getsignal(signal.SIGINT), "chaosdrill", False):
+        return False
+    ident = threading.main_thread().ident
+    if ident is None:
+        return False
+    signal.pthread_kill(ident, signal.SIGINT)
+    return True
 
 
 def ignore_interrupts() -> None:

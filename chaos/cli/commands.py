@@ -81,7 +81,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print_plan(api.plan(loaded, seed=args.seed, inventory=inventory))
         return 0
+    from chaos.cli.halting import refuse_if_halted
     from chaos.signals import ignore_interrupts
+
+    refuse_if_halted()  # before anything is touched (the run looks again itself)
 
     # the run handles SIGINT, SIGTERM and SIGHUP itself; once it is over, one more
     # must not kill the process before its verdict is printed and its code returned
@@ -125,9 +128,11 @@ def cmd_suite(args: argparse.Namespace) -> int:
     import os
 
     from chaos import api
+    from chaos.cli.halting import refuse_if_halted
     from chaos.cli.suite_view import print_case, print_start, print_summary
     from chaos.report import write
 
+    refuse_if_halted()
     inventory = api.inventory(lab=args.lab, path=args.inventory)
     suite = api.suite(
         args.paths,

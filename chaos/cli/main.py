@@ -23,6 +23,7 @@ docs: README.md (format reference, engine semantics, plugins)
 
 NO_SWARM_HINT = "chaosdrill: name the swarm with --lab NAME or --inventory FILE"
 """Added to a NoSwarm error: the library says what is missing, the CLI how to give it."""
+HALTED_HINT = "chaosdrill: nothing starts while halted; lift it with `chaosdrill resume`"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--json", action="store_true")
     _swarm_arguments(recover)
     recover.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_recover"))
+
+    halt = sub.add_parser(
+        "halt",
+        help="kill switch: abort every chaosdrill run on this host within a second",
+        description="Halt every chaosdrill run on this host: running ones revert their faults "
+        "at once and end aborted (reason halted); none starts until `chaosdrill resume`.",
+    )
+    halt.add_argument("--reason", metavar="TEXT", help="why (shown by every run it stops)")
+    halt.add_argument(
+        "--status", action="store_true", help="say whether a halt is in force; change nothing"
+    )
+    halt.add_argument("--json", action="store_true", help="with --status: one JSON object")
+    halt.set_defaults(handler=_lazy("chaos.cli.halting", "cmd_halt"))
+
+    resume = sub.add_parser("resume", help="lift the halt: runs may start again")
+    resume.set_defaults(handler=_lazy("chaos.cli.halting", "cmd_resume"))
 
     demo = sub.add_parser("demo", help="start or remove the demo stack the examples run against")
     demo.add_argument("action", choices=["up", "down", "status"])
@@ -317,7 +334,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, NoLab, NoSwarm
+        from chaos.errors import (
+            ChaosError,
+            Halted,
+            InvalidArgument,
+            InvalidExperiment,
+            NoLab,
+            NoSwarm,
+        )
 
         if args.traceback:
             raise
@@ -339,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"chaosdrill: {exc}", file=sys.stderr)
             if isinstance(exc, NoSwarm):
                 print(NO_SWARM_HINT, file=sys.stderr)
+            if isinstance(exc, Halted) and "chaosdrill resume" not in str(exc):
+                print(HALTED_HINT, file=sys.stderr)
             return int(exc.exit_code)
         print(
             f"chaosdrill: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)",

@@ -57,6 +57,9 @@ class StepContext:
     safeguards: Safeguards
     engine_back: Callable[[float], bool] | None = None
     """``engine_back(timeout)`` waits while the engine is down (see EngineMonitor)."""
+    before_inject: Callable[[], object] | None = None
+    """Called just before each object is injected; it sets ``abort`` when the run
+    may not inject any more (the kill switch was thrown), and nothing goes in."""
 
 
 def fault_records(
@@ -265,6 +268,8 @@ class FaultActivity:
     def _inject_one(self, ref: TargetRef, record: FaultRecord) -> None:
         step, fault, params = self.planned.step, self.planned.fault, self.planned.params
         clock, safeguards = self._ctx.clock, self._ctx.safeguards
+        if self._ctx.before_inject is not None and not self._ctx.abort.is_set():
+            self._ctx.before_inject()
         if self._ctx.abort.is_set():
             return
         t = clock.now()

@@ -7,8 +7,8 @@ The phases, in order (see the README's "Engine semantics"):
    nothing is injected;
 3. the method: every fault step runs on its own thread at its ``at`` offset,
    while continuous probes and guards sample on their own threads;
-4. whatever happens (end of duration, guard breach, SIGINT/SIGTERM, an
-   exception) every injected fault is reverted before the run goes on;
+4. whatever happens (end of duration, guard breach, SIGINT/SIGTERM, a halt,
+   an exception) every injected fault is reverted before the run goes on;
 5. recovery: the steady state is polled until it is back and stable (and every
    continuous probe with it) or ``recovery.within`` passes; continuous probes
    sample until that is decided;
@@ -52,6 +52,7 @@ from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, EngineUnreachable, InvalidTarget, TargetError
 from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.model import STABLE_CHECKS
+from chaos.halt import HaltState
 from chaos.journal.build import close_journal, open_journal, sample_record, target_records
 from chaos.journal.model import (
     PhaseRecord,
@@ -139,7 +140,7 @@ class Runner:
     # -- the run -----------------------------------------------------------
 
     def run(self) -> RunResult:
-        with self.scope.interrupts(self._interrupted):
+        with self.scope.interrupts(self._interrupted, on_halt=self._halted):
             try:
                 self._run_phases()
             except ChaosError as exc:
@@ -169,6 +170,8 @@ class Runner:
     def _run_phases(self) -> None:
         experiment = self.loaded.experiment
         self._phase("targets")
+        if self._check_halt():  # halted: nothing is touched, not even recovery
+            return
         self.journal.versions["engine"] = self.runtime.engine_versions()
         self.scope.recover_orphans()
         self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
@@ -239,6 +242,7 @@ class Runner:
             self.emit,
             self._safeguards,
             self._monitor.wait_until_up,
+            before_inject=self._check_halt,
         )
 
     def _arm_all(self) -> None:
@@ -447,6 +451,29 @@ class Runner:
             ),
             True,
         )
+
+    def _halted(self, state: HaltState) -> None:
+        """The kill switch (``chaosdrill halt``): revert everything at once, as on
+        a signal, with a reason of its own. Only the first is a reason."""
+        with self._lock:
+            if any(r.kind == "halted" for r in self._reasons):
+                return
+            self.report(
+                ReasonRecord(
+                    kind="halted",
+                    message=state.message,
+                    at=self.clock.now(),
+                ),
+                True,
+            )
+
+    def _check_halt(self) -> bool:
+        """Is a halt in force? Asked at the start and before each injection (the
+        watcher may not have looked yet); if so the run ends as :meth:`_halted` says."""
+        state = self.scope.halted()
+        if state is not None:
+            self._halted(state)
+        return state is not None
 
     # -- the record ----------------------------------------------------------
 

@@ -16,6 +16,10 @@ one :class:`RunScope`, so both set up and tear down a run the same way:
 * interruption: SIGINT, SIGTERM and SIGHUP on the main thread
   (:func:`chaos.signals.interrupt_signals`), or a suite's
   :class:`~chaos.engine.interrupt.Interrupt` from another thread, call the run back;
+* the kill switch: ``chaosdrill halt`` (:mod:`chaos.halt`) calls the run back
+  within :data:`chaos.halt.POLL_INTERVAL` through a watcher thread, and
+  :meth:`RunScope.halted` answers at once (before the run starts, before each
+  injection);
 * the end: the ``Finished`` event and the ``chaosdrill_run_finished`` hook.
 """
 
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING
 from chaos.engine.clock import RunClock
 from chaos.engine.events import Event, Finished, Notice, Observer, ProbeFigures, ignore, redacted
 from chaos.engine.safeguards import Safeguards
+from chaos.halt import HaltFlag, HaltState, HaltWatcher
 from chaos.journal.model import ProbeRecord
 from chaos.runtime import Runtime
 from chaos.signals import interrupt_signals
@@ -72,6 +77,8 @@ class RunScope:
     turns the ledger and the watchdogs off. ``handle_signals`` lets
     :meth:`interrupts` install signal handlers (main thread only);
     ``interrupt`` interrupts the run from another thread as a signal would.
+    ``halt`` is the kill switch's flag (default: the ledger's state directory,
+    else the default one; runs without a ledger obey it too).
     """
 
     def __init__(
@@ -85,6 +92,7 @@ class RunScope:
         observer: Observer = ignore,
         handle_signals: bool = True,
         interrupt: Interrupt | None = None,
+        halt: HaltFlag | None = None,
     ):
         self.plugins = plugins
         self.owns_runtime = runtime is None
@@ -98,6 +106,7 @@ class RunScope:
         self.clock = RunClock()
         self.handle_signals = handle_signals
         self.interrupt = interrupt
+        self.halt = halt or HaltFlag(ledger.dir if ledger is not None else None)
         self._observer = observer
         self._lock = threading.Lock()
         self._recovered = False
@@ -134,21 +143,43 @@ class RunScope:
 
     @contextlib.contextmanager
     def interrupts(
-        self, on_interrupt: Callable[[str], None], *, defaults_only: bool = False
+        self,
+        on_interrupt: Callable[[str], None],
+        *,
+        on_halt: Callable[[HaltState], None] | None = None,
+        defaults_only: bool = False,
     ) -> Iterator[None]:
         """For the length of the block, SIGINT, SIGTERM and SIGHUP (when this scope
         handles signals and this is the main thread) and the scope's ``interrupt``
-        call ``on_interrupt(name)``. ``defaults_only`` leaves alone a signal the
+        call ``on_interrupt(name)``; a halt calls ``on_halt(state)`` (on the
+        watcher's thread), once. ``defaults_only`` leaves alone a signal the
         program handles or ignores itself (see :func:`chaos.signals.interrupt_signals`)."""
-        with interrupt_signals(
-            on_interrupt, enabled=self.handle_signals, defaults_only=defaults_only
-        ):
-            unsubscribe = self.interrupt.subscribe(on_interrupt) if self.interrupt else None
-            try:
-                yield
-            finally:
-                if unsubscribe is not None:
-                    unsubscribe()
+        with contextlib.ExitStack() as stack:
+            if on_halt is not None:
+                stack.enter_context(self.watch_halt(on_halt))
+            stack.enter_context(
+                interrupt_signals(
+                    on_interrupt, enabled=self.handle_signals, defaults_only=defaults_only
+                )
+            )
+            if self.interrupt is not None:
+                stack.callback(self.interrupt.subscribe(on_interrupt))
+            yield
+
+    @contextlib.contextmanager
+    def watch_halt(self, on_halt: Callable[[HaltState], None]) -> Iterator[HaltWatcher]:
+        """For the length of the block, a thread that calls ``on_halt(state)`` once
+        when the kill switch is thrown (it looks at once, then every 0.2 s)."""
+        watcher = HaltWatcher(self.halt, on_halt).start()
+        try:
+            yield watcher
+        finally:
+            watcher.stop()
+
+    def halted(self) -> HaltState | None:
+        """The halt in force now, or None: asked before a run starts and before
+        each injection, so no fault goes in after a halt."""
+        return self.halt.status()
 
     # -- the end -----------------------------------------------------------------
 

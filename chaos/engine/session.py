@@ -19,8 +19,10 @@ before touching anything. The session is a run
 the run-finished hook are a run's.
 
 The fault is reverted when the block ends, however it ends (normally, an
-exception, KeyboardInterrupt, SIGTERM while a fault is active), and at the
-latest at the end of ``duration``: that is also the deadline its watchdog
+exception, KeyboardInterrupt, SIGTERM while a fault is active), at once when
+``chaosdrill halt`` is thrown (the block then gets :class:`~chaos.errors.Halted`,
+at once on the main thread while the session handles SIGINT, else when it
+ends), and at the latest at the end of ``duration``: that is also the deadline its watchdog
 reverts it at (plus the grace) if this process dies. A block that outlives
 ``duration`` finds the fault already reverted and gets a :class:`FaultExpired`
 warning. :meth:`FaultSession.close` reverts whatever is still active (a
@@ -49,7 +51,7 @@ from chaos.engine.safeguards import Safeguards
 from chaos.engine.sampling import BoundProbe
 from chaos.engine.scope import RunScope
 from chaos.engine.verdict import decide, ordered
-from chaos.errors import ChaosError, InjectionFailed, RevertFailed, UsageError
+from chaos.errors import ChaosError, Halted, InjectionFailed, RevertFailed, UsageError
 from chaos.experiment.model import FAULT_STEP_KEYS, FaultStep, TargetSpec
 from chaos.experiment.validate import (
     STEP_KEYS,
@@ -61,12 +63,14 @@ from chaos.experiment.validate import (
     validate_plugins,
 )
 from chaos.fault import Fault
+from chaos.halt import HaltFlag, HaltState
 from chaos.journal.build import close_journal, open_journal, target_records
 from chaos.journal.model import FaultRecord, ReasonRecord
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
 from chaos.probe import Check, Probe
 from chaos.runtime import Runtime
+from chaos.signals import interrupt_main_thread
 from chaos.targets import TargetRef
 from chaos.targets.selection import Selection
 
@@ -140,6 +144,8 @@ class Injection:
         """What went wrong, in the words of a run's reasons (inject and revert failures)."""
         self.expired = False
         """True when the fault was reverted at the end of its ``duration``, before the block ended."""
+        self.halted: HaltState | None = None
+        """The halt that reverted it before the block ended (``chaosdrill halt``), if any."""
 
     # -- what it is --------------------------------------------------------
 
@@ -247,6 +253,7 @@ class Injection:
                 self._report,
                 session.observer,
                 session.safeguards,
+                before_inject=session._check_halt,
             ),
         )
         try:
@@ -256,6 +263,9 @@ class Injection:
         except BaseException:
             self.revert(raise_errors=False)
             raise
+        if self.halted is not None:
+            self.revert(raise_errors=False)
+            session._raise_halted(always=True)
         failed = [r.message for r in self.reasons]
         if failed:
             self.revert(raise_errors=False)
@@ -284,7 +294,7 @@ class Injection:
                     try:
                         _join(activity)
                         break
-                    except KeyboardInterrupt as exc:
+                    except (KeyboardInterrupt, Halted) as exc:
                         interrupted = interrupted or exc
                 reverted_at = [r.reverted_at for r in activity.records if r.reverted_at is not None]
                 self.expired = bool(
@@ -309,6 +319,13 @@ class Injection:
         failed = [r for r in self.reasons if r.kind == "revert_failed"]
         if failed and raise_errors:
             raise RevertFailed("; ".join(r.message for r in failed))
+        if self.halted is not None and raise_errors:
+            self._session._raise_halted()
+
+    def _halt(self, state: HaltState) -> None:
+        """The kill switch was thrown: revert now (on the fault's own thread)."""
+        self.halted = self.halted or state
+        self._abort.set()
 
     # -- helpers -------------------------------------------------------------
 
@@ -371,6 +388,7 @@ class FaultSession:
             ledger=Ledger(Path(state_dir) if state_dir else None) if safeguards else None,
             observer=observer,
             handle_signals=handle_signals,
+            halt=HaltFlag(state_dir or None),
         )
         self.seed = resolve_seed(seed)
         """Picks among candidates for targets without a seed of their own (``mode: one``)."""
@@ -378,7 +396,11 @@ class FaultSession:
         self._started: list[Injection] = []
         self._lock = threading.Lock()
         self._signals = contextlib.ExitStack()
+        self._watch = contextlib.ExitStack()
         self._interrupted_by: str | None = None
+        self._halted: HaltState | None = None
+        self._halt_raised = False
+        self._kick_pending = False
         self._closed = False
         self.result: RunResult | None = None
         """What the session did, once it is closed (None if it started no fault)."""
@@ -611,11 +633,16 @@ class FaultSession:
     # -- bookkeeping -----------------------------------------------------------
 
     def _begin(self, injection: Injection) -> None:
+        halted = self.scope.halted()
+        if halted is not None:  # refused before anything is touched, recovery included
+            raise Halted(halted.message)
         self.scope.recover_orphans()
         with self._lock:
             self._started.append(injection)
             self._active.append(injection)
             first = len(self._active) == 1
+        if first:
+            self._watch.enter_context(self.scope.watch_halt(self._on_halt))
         if first and threading.current_thread() is threading.main_thread():
             self._signals.enter_context(self.scope.interrupts(self._on_signal, defaults_only=True))
 
@@ -625,13 +652,50 @@ class FaultSession:
                 self._active.remove(injection)
             last = not self._active
         if last:
+            self._watch.close()
             self._release_signals()
 
     def _on_signal(self, name: str) -> None:
         """SIGINT, SIGTERM or SIGHUP while a fault is active: leave the block (the
-        revert holds further ones back until it is done), as Ctrl-C does."""
+        revert holds further ones back until it is done), as Ctrl-C does. The
+        SIGINT a halt sends (:meth:`_on_halt`) leaves it with Halted instead."""
+        if self._kick_pending and name == "SIGINT":
+            self._kick_pending = False
+            self._raise_halted()
+            return
         self._interrupted_by = self._interrupted_by or name
         raise KeyboardInterrupt(f"{name}: every active fault is reverted")
+
+    def _on_halt(self, state: HaltState) -> None:
+        """The kill switch was thrown (the watcher's thread, or before an injection):
+        every active fault is reverted at once, on its own thread, and the main
+        thread is made to leave its block with Halted when this session holds
+        its SIGINT (elsewhere the block gets Halted when it ends)."""
+        with self._lock:
+            active = list(self._active)
+            if active:  # a halt between two blocks concerns the next one, which refuses
+                self._halted = self._halted or state
+            for injection in active:
+                injection._halt(state)
+            kick = bool(active) and not self._halt_raised and not self._kick_pending
+            self._kick_pending = self._kick_pending or kick
+        if kick and not interrupt_main_thread():  # outside the lock: the handler runs here
+            self._kick_pending = False
+
+    def _check_halt(self) -> None:
+        """Before each injection: a halt the watcher has not seen yet stops it too."""
+        state = self.scope.halted()
+        if state is not None:
+            self._on_halt(state)
+
+    def _raise_halted(self, *, always: bool = False) -> None:
+        """Raise Halted, once per session: the one block it ends says why. Takes no
+        lock: it runs in a signal handler, which may have interrupted a holder."""
+        halted = self._halted
+        if halted is None or (self._halt_raised and not always):
+            return
+        self._halt_raised = True
+        raise Halted(f"{halted.message}; every active fault was reverted")
 
     def _release_signals(self) -> None:
         """Give the signals back; only the main thread can (else :meth:`close` does)."""
@@ -646,11 +710,14 @@ class FaultSession:
         if self._closed:
             return
         errors = []
+        halted: Halted | None = None
         for injection in reversed(self.active):
             try:
                 injection.revert()
             except RevertFailed as exc:
                 errors.append(str(exc))
+            except Halted as exc:
+                halted = halted or exc
         self._closed = True
         self._release_signals()
         try:
@@ -660,6 +727,8 @@ class FaultSession:
             self.scope.close()
         if errors:
             raise RevertFailed("; ".join(errors))
+        if halted is not None:
+            raise halted
 
     def _result(self) -> RunResult:
         """What the session did, as a run's result: every fault it started, with
@@ -667,6 +736,14 @@ class FaultSession:
         signal) deciding the verdict. It writes no journal file."""
         reasons = [reason for injection in self._started for reason in injection.reasons]
         end = self.clock.now()
+        if self._halted is not None:
+            reasons.append(
+                ReasonRecord(
+                    kind="halted",
+                    message=self._halted.message,
+                    at=end,
+                )
+            )
         if self._interrupted_by is not None:
             reasons.append(
                 ReasonRecord(

@@ -253,7 +253,7 @@ REASON_KINDS: dict[str, str] = {
     "tolerance": "a continuous probe broke its tolerance",
     "guard_breach": "a guard failed (before the method, or breach_after times in a row during it)",
     "interrupted": "SIGINT, SIGTERM or SIGHUP (or a suite's interruption) stopped the run",
-    "halted": "the run was halted from outside, by a kill switch (reserved: nothing raises it yet)",
+    "halted": "the kill switch (`chaosdrill halt`) stopped the run: every fault reverted at once",
     "target_error": "a target could not be resolved, or its selection broke a limit",
     "engine_error": "the Docker engine did not answer, so what the run saw cannot be trusted",
     "inject_failed": "a fault could not be injected (or its injection not recorded)",

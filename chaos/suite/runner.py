@@ -6,7 +6,9 @@ Each experiment runs through :func:`chaos.running.run` (the function behind
 (``<report_dir>/<case name>/``), as ``chaosdrill run`` would run it.
 The suite handles SIGINT and SIGTERM on the main thread: every running
 experiment reverts its faults at once and ends ``aborted``, and the ones not
-started yet are reported ``aborted`` without running.
+started yet are reported ``aborted`` without running. A halt
+(``chaosdrill halt``) does the same: each running experiment sees it itself
+(reason ``halted``), and none starts while it is in force.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import Any
 
 from chaos import running
 from chaos.engine.interrupt import Interrupt
-from chaos.errors import ChaosError, InvalidArgument, InvalidExperiment, UsageError
+from chaos.errors import ChaosError, Halted, InvalidArgument, InvalidExperiment, UsageError
 from chaos.experiment.loader import LoadedExperiment
+from chaos.halt import HaltFlag
 from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.redaction import Redactor
 from chaos.signals import interrupt_signals
@@ -123,6 +126,8 @@ def run_suite(
     exit_code, message = judge(ordered, fail_under)
     if interrupt.cause is not None:
         message = f"interrupted by {interrupt.cause}; {message}"
+    elif context.halted is not None:
+        message = f"{context.halted}; {message}"
     return SuiteResult(
         cases=ordered,
         score=resilience_score(ordered),
@@ -204,11 +209,18 @@ class _RunContext:
     state_dir: str | Path | None
     interrupt: Interrupt
     report: _Reporter
+    halted: str | None = None
+    """The halt's message, once one stopped an experiment or kept one from starting."""
 
     def run(self, case: _Case) -> None:
         """Run one experiment (on any thread) and report it."""
         if self.interrupt.cause is not None:
             self.report((case.index, _not_run(case, self.interrupt.cause)))
+            return
+        halt = HaltFlag(self.state_dir).status()
+        if halt is not None:
+            self.halted = self.halted or halt.message
+            self.report((case.index, _not_run_halted(case, halt.message)))
             return
         started, clock = time.time(), time.monotonic()
 
@@ -234,6 +246,10 @@ class _RunContext:
                 state_dir=self.state_dir,
                 inventory=self.inventory,
             )
+        except Halted as exc:  # thrown between the look above and the run's own
+            self.halted = self.halted or str(exc)
+            self.report((case.index, _not_run_halted(case, str(exc))))
+            return
         except UsageError as exc:  # invalid input found before anything was touched
             self.report((case.index, finished(CaseVerdict.INVALID, (str(exc),))))
             return
@@ -241,6 +257,9 @@ class _RunContext:
             self.report((case.index, finished(CaseVerdict.ERROR, (_describe(exc),))))
             return
         journal = result.journal
+        halted = [reason.message for reason in result.reasons if reason.kind == "halted"]
+        if halted:
+            self.halted = self.halted or halted[0]
         probes = tuple(
             ProbeFigures(
                 record.section,
@@ -304,6 +323,10 @@ def _not_run(case: _Case, cause: str) -> CaseResult:
     return _case_result(
         case, CaseVerdict.ABORTED, (f"not run: the suite was interrupted by {cause}",)
     )
+
+
+def _not_run_halted(case: _Case, message: str) -> CaseResult:
+    return _case_result(case, CaseVerdict.ABORTED, (f"not run: {message}",))
 
 
 def _run_parallel(cases: list[_Case], jobs: int, context: _RunContext) -> None:
