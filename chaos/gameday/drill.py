@@ -121,7 +121,7 @@ def _run_experiment(
         result.verdict.value,
         reasons,
         str(result.journal_path) if result.journal_path is not None else None,
-        detail=result.messages[0] if result.messages else result.verdict.value,
+        detail=result.messages[0] if result.messages else "",
     )
 
 

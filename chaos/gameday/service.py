@@ -93,7 +93,7 @@ class GameDayService:
         self._lock = threading.Lock()
         self.notifiers = register_webhooks(
             self.plugins,
-            webhooks_from_notify(loaded.gameday.notify, loaded.base_dir),
+            webhooks_from_notify(_plain(loaded.gameday.notify), loaded.base_dir),
             logger=self.log,
         )
         self.dispatcher = Dispatcher(self.plugins, logger=self.log)
@@ -108,7 +108,7 @@ class GameDayService:
             self.loaded = loaded
             self.notifiers = register_webhooks(
                 self.plugins,
-                webhooks_from_notify(loaded.gameday.notify, loaded.base_dir),
+                webhooks_from_notify(_plain(loaded.gameday.notify), loaded.base_dir),
                 logger=self.log,
             )
 
@@ -276,3 +276,8 @@ def halted_message(state_dir: Path | None) -> str | None:
     """The kill switch's ``halted: ...`` message, or None when runs may go."""
     state = HaltFlag(state_dir).status()
     return None if state is None else state.message
+
+
+def _plain(entries: Any) -> list[dict[str, Any]]:
+    """``notify`` entries as the data the webhook notifier reads (as in the file)."""
+    return [entry.model_dump(mode="json", exclude_none=True) for entry in entries]
