@@ -343,3 +343,44 @@ def test_a_second_serve_of_the_file_refuses_and_names_the_first(tmp_path, sleepe
     assert "Traceback" not in second.stderr
     assert first.process.poll() is None
     assert first.stop() == 0
+
+
+def test_an_edited_file_is_reloaded_and_a_broken_one_leaves_the_schedule_as_it_was(
+    tmp_path, sleeper, serves
+):
+    experiment = pause_experiment(tmp_path, "freeze", sleeper(), 0.5)
+    state = tmp_path / "state"
+    file = gameday(
+        tmp_path,
+        f"""\
+        drills:
+          - {{name: hourly, experiment: {experiment.name}, when: {{every: 1h}}}}
+        """,
+    )
+    serve = serves(file, state, tmp_path / "reports")
+    wait_for(lambda: serve.said("serving"), 30, "the daemon to start")
+    gameday(
+        tmp_path,
+        f"""\
+        drills:
+          - {{name: often, experiment: {experiment.name}, when: {{every: 2s}}}}
+        """,
+    )
+    wait_for(lambda: serve.said("reloaded 1 drills"), 10, "the edited file to be reloaded")
+    wait_for(
+        lambda: any(r.drill == "often" and r.state == "passed" for r in history(file, state)),
+        15,
+        "the new drill to run",
+    )
+    file.write_text(file.read_text().replace("every: 2s", "every: soon"))
+    serve.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: serve.said("the schedule stays as it was"), 10, "the broken file refused")
+    assert serve.said(f"{file}:") and serve.said("every")  # FILE:LINE:COL of the problem
+    ran = len([r for r in history(file, state) if r.state == "passed"])
+    wait_for(
+        lambda: len([r for r in history(file, state) if r.state == "passed"]) > ran,
+        15,
+        "the old schedule to go on",
+    )
+    assert serve.stop() == 0, serve.output()
+    assert not serve.said("Traceback")
