@@ -159,8 +159,9 @@ def _utc(instant: datetime) -> str:
 # -- the commands that run drills ----------------------------------------------------
 
 
-def _service(args: argparse.Namespace) -> Any:
-    """The game day file at work, logging one line per event to stdout."""
+def _service(args: argparse.Namespace, *, plain: bool = True) -> Any:
+    """The game day file at work, logging one line per event to stdout (unless
+    not ``plain``: a live view then shows them)."""
     from pathlib import Path
 
     from chaos.gameday.loader import load_gameday
@@ -168,16 +169,16 @@ def _service(args: argparse.Namespace) -> Any:
 
     loaded = load_gameday(args.file)
     log = logging.getLogger("chaosdrill.gameday")
-    if not log.handlers:
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if plain and not log.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(_UtcFormatter("%(asctime)s %(message)s"))
+        handler.setFormatter(UtcFormatter("%(asctime)s %(message)s"))
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
     return GameDayService(loaded, report_dir=Path(args.report_dir), log=log)
 
 
-class _UtcFormatter(logging.Formatter):
+class UtcFormatter(logging.Formatter):
     """Log lines stamped in UTC, ISO 8601, to the millisecond."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
@@ -191,10 +192,18 @@ def cmd_gameday_serve(args: argparse.Namespace) -> int:
     from chaos.gameday.daemon import Daemon
     from chaos.gameday.locks import ServeLock
 
-    service = _service(args)
+    live = sys.stdout.isatty() and not args.plain
+    service = _service(args, plain=not live)
+    log = logging.getLogger("chaosdrill.gameday")
     try:
         with ServeLock(service.file, service.state_dir):
-            return Daemon(service, log=logging.getLogger("chaosdrill.gameday")).serve()
+            daemon = Daemon(service, log=log)
+            if not live:
+                return daemon.serve()
+            from chaos.cli.gameday_view import live_view
+
+            with live_view(daemon, log):
+                return daemon.serve()
     finally:
         service.close()
 

@@ -235,6 +235,9 @@ def _gameday_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     serve.add_argument("file", metavar="FILE", help="game day file (YAML)")
     _drill_report_dir(serve)
+    serve.add_argument(
+        "--plain", action="store_true", help="log lines only, no live view, even on a terminal"
+    )
     serve.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_serve"))
 
     run_one = actions.add_parser(

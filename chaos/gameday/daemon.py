@@ -72,6 +72,14 @@ class Daemon:
         self._jobs_lock = threading.Lock()
         self._mtime = _mtime(service.file)
 
+    # -- what a live view shows ---------------------------------------------------
+
+    def next_fires(self, count: int = 8) -> list[Fire]:
+        """The fires waiting for their time, soonest first."""
+        with self._jobs_lock:
+            waiting = list(self._fires.values())
+        return sorted(waiting, key=lambda fire: fire.at)[:count]
+
     # -- life cycle ---------------------------------------------------------------
 
     def serve(self) -> int:
