@@ -202,12 +202,20 @@ class Daemon:
         for drill in self._loaded().gameday.drills:
             start = after
             if drill.when.kind == "random":
-                # a random draw continues from the last fire the history knows
-                start = max(self.service.history.last_fire(drill.name) or after, after)
+                # a random draw goes on from the last fire the history knows (the
+                # missed ones were recorded by the catch-up), as `plan` draws
+                start = self.service.history.last_fire(drill.name) or after
             self._schedule_next(drill, start)
 
     def _schedule_next(self, drill: Drill, after: datetime) -> None:
-        fire = next_fire(self._loaded().gameday, drill, after)
+        """Add the drill's first fire after ``after``. Fires already too late to
+        run (the machine slept, the daemon was stuck) are recorded as missed."""
+        gameday = self._loaded().gameday
+        fire = next_fire(gameday, drill, after)
+        now = now_utc()
+        while fire is not None and (now - fire.at).total_seconds() > MISFIRE_GRACE:
+            self.service.skip(drill.name, fire, "scheduled", _late(now, fire))
+            fire = next_fire(gameday, drill, fire.scheduled)
         if fire is None:
             return
         job_id = f"fire:{drill.name}:{fire.scheduled.isoformat()}"
@@ -267,10 +275,7 @@ class Daemon:
             fire = self._fires.pop(event.job_id, None)
         if fire is None:
             return
-        late = (now_utc() - fire.at).total_seconds()
-        self.service.skip(
-            fire.drill, fire, "scheduled", f"missed: the scheduler was {late:.0f}s late"
-        )
+        self.service.skip(fire.drill, fire, "scheduled", _late(now_utc(), fire))
         drill = self._drill(fire.drill)
         if drill is not None:
             self._schedule_next(drill, fire.scheduled)
@@ -280,6 +285,11 @@ class Daemon:
             return self._loaded().gameday.drill(name)
         except KeyError:
             return None  # removed from the file by a reload
+
+
+def _late(now: datetime, fire: Fire) -> str:
+    seconds = (now - fire.at).total_seconds()
+    return f"missed: the scheduler was {seconds:.0f}s late (more than {MISFIRE_GRACE}s)"
 
 
 def _scheduler() -> BackgroundScheduler:

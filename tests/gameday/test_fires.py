@@ -89,20 +89,3 @@ def test_jitter_is_always_within_zero_and_the_jitter(seconds, spread, seed):
     delay = jitter(day.drills[0], scheduled)
     assert timedelta() <= delay <= timedelta(seconds=spread)
     assert delay == jitter(day.drills[0], scheduled)
-
-
-def test_the_apscheduler_trigger_fires_when_the_schedule_says():
-    from chaos.gameday.trigger import DrillTrigger
-
-    day = gameday(drill("c", cron="30 2 * * *", jitter="10m"))
-    trigger = DrillTrigger(day, day.drills[0])
-    now = berlin(2026, 10, 24, 12)
-    expected = _first(day, now, 3)
-    got = []
-    previous = None
-    for _ in range(3):
-        previous = trigger.get_next_fire_time(previous, now)
-        got.append(previous)
-        now = previous
-    assert got == [f.at for f in expected]
-    assert wall_clock(expected[0].scheduled) == "2026-10-25 02:30:00+0200"

@@ -384,3 +384,45 @@ def test_an_edited_file_is_reloaded_and_a_broken_one_leaves_the_schedule_as_it_w
     )
     assert serve.stop() == 0, serve.output()
     assert not serve.said("Traceback")
+
+
+@pytest.mark.parametrize("catch_up", ["skip", "once"])
+def test_fires_missed_while_no_daemon_ran_are_recorded_or_the_latest_caught_up(
+    tmp_path, sleeper, serves, catch_up
+):
+    experiment = pause_experiment(tmp_path, "freeze", sleeper(), 0.3)
+    state = tmp_path / "state"
+    file = gameday(
+        tmp_path,
+        f"""\
+        defaults: {{catch_up: {catch_up}}}
+        drills:
+          - {{name: tick, experiment: {experiment.name}, when: {{every: 2s}}}}
+        """,
+    )
+    first = serves(file, state, tmp_path / "reports")
+    wait_for(lambda: any(r.state == "passed" for r in history(file, state)), 30, "a first fire")
+    assert first.stop() == 0
+    stopped = datetime.now(timezone.utc)
+    time.sleep(5)
+    again = serves(file, state, tmp_path / "reports")
+    wait_for(lambda: again.said("serving"), 30, "the restart")
+    restarted = datetime.now(timezone.utc)
+    wait_for(
+        lambda: any(r.started and r.started > restarted for r in history(file, state)),
+        15,
+        "a fire after the restart",
+    )
+    assert again.stop() == 0, again.output()
+    rows = history(file, state)
+    assert len({r.scheduled for r in rows}) == len(rows)  # no fire twice
+    gap = [r for r in rows if stopped < r.scheduled < restarted]
+    missed = [r for r in gap if r.skip_reason == "missed: no scheduler was running"]
+    caught = [r for r in gap if r.how == "catch_up" and r.state != "skipped"]
+    seen = [(r.scheduled.time(), r.how, r.state, r.skip_reason) for r in rows]
+    if catch_up == "skip":
+        assert len(missed) >= 2 and not caught, seen
+    else:
+        assert len(caught) == 1 and caught[0].state in ("passed", "aborted"), seen
+        assert caught[0].scheduled == max(r.scheduled for r in gap), seen
+        assert len(missed) >= 1, seen
