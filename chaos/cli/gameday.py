@@ -164,6 +164,7 @@ def _service(args: argparse.Namespace, *, plain: bool = True) -> Any:
     not ``plain``: a live view then shows them)."""
     from pathlib import Path
 
+    from chaos.cli.log_lines import UtcFormatter
     from chaos.gameday.loader import load_gameday
     from chaos.gameday.service import GameDayService
 
@@ -173,19 +174,9 @@ def _service(args: argparse.Namespace, *, plain: bool = True) -> Any:
     log.propagate = False
     if plain and not log.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(UtcFormatter("%(asctime)s %(message)s"))
+        handler.setFormatter(UtcFormatter())
         log.addHandler(handler)
     return GameDayService(loaded, report_dir=Path(args.report_dir), log=log)
-
-
-class UtcFormatter(logging.Formatter):
-    """Log lines stamped in UTC, ISO 8601, to the millisecond."""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        from datetime import timezone
-
-        stamp = datetime.fromtimestamp(record.created, timezone.utc)
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def cmd_gameday_serve(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaos.cli.gameday import UtcFormatter
+from chaos.cli.log_lines import UtcFormatter
 
 if TYPE_CHECKING:
     from chaos.gameday.daemon import Daemon
@@ -31,7 +31,7 @@ class _ToLive(logging.Handler):
     def __init__(self, console: Console):
         super().__init__()
         self.console = console
-        self.setFormatter(UtcFormatter("%(asctime)s %(message)s"))
+        self.setFormatter(UtcFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):
