@@ -55,6 +55,21 @@ if [ ! -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then
   apt_install debian-archive-keyring
 fi
 
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v prometheus-pushgateway >/dev/null 2>&1; then
+  log "installing prometheus and prometheus-pushgateway (tests and the demo start their own, on 127.0.0.1)"
+  # the packages' own services are not started: they would listen on every address
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  apt_install prometheus prometheus-pushgateway
+  if [ "$made_policy" = 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+  fi
+fi
+
 if ! python3 -c "import chaos, docker, pluggy, pydantic, rich, yaml, re2, cryptography, apscheduler, holidays, tzdata, pytest, hypothesis, jsonschema, lxml, importlinter" >/dev/null 2>&1 \
    || ! python3 -c "from importlib.metadata import entry_points as e; assert any(p.name == 'chaosdrill' for p in e(group='pytest11'))" >/dev/null 2>&1 \
    || ! command -v chaosdrill >/dev/null 2>&1 || ! command -v ruff >/dev/null 2>&1; then
