@@ -262,8 +262,9 @@ class Daemon:
             return
         try:
             self.service.attempt(drill, fire, how)
-        except Exception as exc:  # the daemon outlives a broken fire
-            self.log.exception("%s: the fire failed: %s", name, exc)
+        except Exception as exc:  # the daemon outlives a broken fire (a history it
+            # cannot write, for one): said in one line, as every other event
+            self.log.error("%s: the fire failed: %s: %s", name, type(exc).__name__, exc)
 
     def _announce(self, name: str, fire: Fire, lead: float) -> None:
         if self._drill(name) is not None:
