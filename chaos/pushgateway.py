@@ -59,6 +59,8 @@ LABEL_LIMIT = 120
 """Characters a label value keeps (longer ones are cut, ending in ``...``)."""
 GROUP_LIMIT = 120
 VERDICTS = ("passed", "failed", "aborted", "error")
+NAME_SUFFIXES = (".chaos.yaml", ".chaos.yml", ".yaml", ".yml", ".json")
+"""As :data:`chaos.suite.discover.NAME_SUFFIXES` (a layer above; a test keeps them equal)."""
 
 
 class PushFailed(ChaosError):
@@ -125,8 +127,12 @@ def group_name(path: str | Path, cwd: Path | None = None) -> str:
         relative = file.relative_to((cwd or Path.cwd()).resolve())
     except ValueError:
         relative = Path(file.name)
-    parts = [p for p in relative.with_suffix("").as_posix().split("/") if p]
-    return _group(".".join(p.replace(".", "_") for p in parts))
+    text = relative.as_posix()
+    for suffix in NAME_SUFFIXES:
+        if text.lower().endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]
+            break
+    return _group(".".join(p.replace(".", "_") for p in text.split("/") if p))
 
 
 def _group(name: str) -> str:

@@ -27,6 +27,12 @@ from tests.conftest import chaosdrill, free_port, host_port
 SECRET = "s3cr3t-pw"
 """A password in the gateway's URL: it must never be printed."""
 CLOSE = 1e-6
+FAULT_ACTIVE = (
+    "(time() >= bool (chaosdrill_fault_injected_timestamp_seconds @ end()))"
+    " * (time() < bool (chaosdrill_fault_reverted_timestamp_seconds @ end()))"
+)
+"""The README's PromQL for "a fault is active", checked against a real Prometheus."""
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- helpers -----------------------------------------------------------------
@@ -242,6 +248,22 @@ def test_a_run_pushes_the_journal_s_figures_and_prometheus_scrapes_them(
     )
     assert abs(float(window[0]["value"][1]) - (reverted - injected)) < 1e-3
 
+    # the README's "fault active" expression draws the window where it was
+    start = injected - 1.5
+    address = (
+        prometheus.url
+        + "/api/v1/query_range?"
+        + urllib.parse.urlencode(
+            {"query": FAULT_ACTIVE, "start": start, "end": time.time(), "step": "0.1"}
+        )
+    )
+    with urllib.request.urlopen(address, timeout=5) as answer:
+        (line,) = json.loads(answer.read())["data"]["result"]
+    points = [(float(t), float(v)) for t, v in line["values"]]
+    assert len(points) > 30
+    assert [v for t, v in points] == [1.0 if injected <= t < reverted else 0.0 for t, _ in points]
+    assert sum(v for _, v in points) >= 8, "about 1 s of 0.1 s steps is active"
+
     # the next run of the same experiment replaces the group
     again = chaosdrill(
         "run", str(path), "--json", "--report-dir", str(tmp_path / "r2"),
@@ -366,10 +388,26 @@ def test_the_url_s_credentials_go_to_basic_auth_and_never_into_messages():
     assert Pushgateway.parse("http://[::1]:9091").base == "http://[::1]:9091"
 
 
+def test_the_readme_shows_the_checked_expression():
+    assert f"```promql\n{FAULT_ACTIVE}\n```" in (ROOT / "README.md").read_text()
+
+
 def test_label_values_are_bounded_and_printable():
     value = _label("a\nb\x00c " + "x" * 500 + f" http://u:{SECRET}@h")
     assert len(value) <= 120 and value.startswith("a b c x") and value.endswith("...")
     assert SECRET not in _label(f"see http://u:{SECRET}@h/")
+
+
+def test_run_names_a_group_as_suite_names_the_experiment(tmp_path, monkeypatch):
+    from chaos.pushgateway import NAME_SUFFIXES, group_name
+    from chaos.suite import discover
+
+    assert NAME_SUFFIXES == discover.NAME_SUFFIXES
+    monkeypatch.chdir(tmp_path)
+    for relative in ("web.yaml", "drills/web.chaos.yaml", "a/b.c/d.v2.yml", "x.json"):
+        path = tmp_path / relative
+        found = discover.Found(path, tmp_path)
+        assert group_name(path) == discover.case_name(found) != ""
 
 
 def test_the_cli_and_the_run_path_do_not_import_prometheus_client():
