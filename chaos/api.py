@@ -70,6 +70,7 @@ def suite(
     on_start: Callable[[Sequence[Found], Sequence[Path]], None] | None = None,
     handle_signals: bool = True,
     interrupt: Interrupt | None = None,
+    pushgateway: str | None = None,
 ) -> SuiteResult:
     """Run every experiment under ``paths`` (``chaosdrill suite``) and judge them.
 
@@ -82,6 +83,9 @@ def suite(
     found and the YAML files skipped as not experiments. The result carries the
     resilience score and the exit code (see :mod:`chaos.suite.score`); render
     it with :mod:`chaos.report.junit` or :mod:`chaos.report.markdown`.
+    ``pushgateway`` pushes each experiment's figures to a Prometheus
+    Pushgateway as it finishes, grouped as ``experiment=<case name>`` (see
+    :func:`run`; a failed push is a notice in ``case.run.notices``).
     Raises UsageError for a missing path, bad arguments or no experiment.
     """
     return run_suite(
@@ -97,6 +101,7 @@ def suite(
         on_start=on_start,
         handle_signals=handle_signals,
         interrupt=interrupt,
+        pushgateway=pushgateway,
     )
 
 

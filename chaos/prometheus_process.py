@@ -110,10 +110,19 @@ def start_prometheus(
 def start_pushgateway(
     directory: Path, *, port: int | None = None, detach: bool = False
 ) -> LocalProcess:
-    """Start a Pushgateway on 127.0.0.1 and wait until it answers ``/-/ready``."""
+    """Start a Pushgateway on 127.0.0.1 and wait until it answers ``/-/ready``.
+
+    It keeps what is pushed in ``directory`` (``pushgateway.data``): Debian's
+    binary defaults to one file for every instance on the host
+    (``/var/lib/prometheus/pushgateway.data``), so gateways started one after
+    the other would otherwise serve each other's groups."""
     port = port or free_loopback_port()
     directory.mkdir(parents=True, exist_ok=True)
-    args = [_binary(PUSHGATEWAY_BINARY), f"--web.listen-address=127.0.0.1:{port}"]
+    args = [
+        _binary(PUSHGATEWAY_BINARY),
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--persistence.file={directory / 'pushgateway.data'}",
+    ]
     return _start("pushgateway", args, port, directory, "/-/ready", detach)
 
 

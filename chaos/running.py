@@ -22,6 +22,7 @@ from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.lab.lab import load_lab_inventory
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
+from chaos.pushgateway import Pushgateway, PushOnFinish, group_name
 from chaos.redaction import Redactor
 from chaos.runtime import Runtime
 from chaos.swarm.inventory import Inventory, load_inventory
@@ -92,6 +93,8 @@ def run(
     safeguards: bool = True,
     inventory: Inventory | None = None,
     interrupt: Interrupt | None = None,
+    pushgateway: str | None = None,
+    push_group: str | None = None,
 ) -> RunResult:
     """Run the experiment and return its verdict; never raises for run-time failures.
 
@@ -114,7 +117,19 @@ def run(
     run ``aborted``; it only works on the main thread. A run on another thread
     passes False and, to be interruptible, an ``interrupt`` that the main
     thread triggers (see :class:`chaos.engine.interrupt.Interrupt`).
+
+    ``pushgateway`` (a URL, credentials allowed) pushes the result's figures
+    to a Prometheus Pushgateway once the run has finished (see
+    :mod:`chaos.pushgateway`), as job ``chaosdrill`` and grouping key
+    ``experiment=<push_group>`` (default: the file's path relative to the
+    working directory, dotted, as ``chaosdrill suite`` names it). A push that
+    fails becomes one of the result's notices; it never changes the verdict.
+    A URL that is not one raises InvalidArgument before anything is touched.
     """
+    exporters = []
+    if pushgateway is not None:
+        gateway = Pushgateway.parse(pushgateway)
+        exporters.append(PushOnFinish(gateway, push_group or group_name(loaded.path)))
     halt = HaltFlag(state_dir or None)
     halted = halt.status()
     if halted is not None:
@@ -130,6 +145,7 @@ def run(
         handle_signals=handle_signals,
         interrupt=interrupt,
         halt=halt,
+        run_plugins=exporters,
     )
     try:
         return Runner(loaded, scope, seed=resolve_seed(seed), report_dir=report_dir).run()

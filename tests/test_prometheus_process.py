@@ -69,3 +69,24 @@ def test_a_pushgateway_accepts_a_pushed_metric(local_pushgateway):
         assert answer.status in (200, 202)
     with urllib.request.urlopen(f"{local_pushgateway.url}/metrics", timeout=5) as answer:
         assert b'chaosdrill_test{instance="",job="test"} 7' in answer.read()
+
+
+def test_a_pushgateway_starts_empty_after_another_one_stopped(tmp_path):
+    """Each keeps its pushes in its own folder, not in the host-wide default file."""
+    from chaos.prometheus_process import start_pushgateway
+
+    first = start_pushgateway(tmp_path / "first")
+    try:
+        body = b"# TYPE chaosdrill_left_behind gauge\nchaosdrill_left_behind 1\n"
+        request = urllib.request.Request(f"{first.url}/metrics/job/test", data=body, method="PUT")
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert answer.status in (200, 202)
+    finally:
+        first.stop()
+    assert (tmp_path / "first" / "pushgateway.data").exists()
+    second = start_pushgateway(tmp_path / "second")
+    try:
+        with urllib.request.urlopen(f"{second.url}/metrics", timeout=5) as answer:
+            assert b"chaosdrill_left_behind" not in answer.read()
+    finally:
+        second.stop()

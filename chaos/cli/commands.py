@@ -92,13 +92,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(args, api, loaded, inventory)
 
 
+def _pushgateway(args: argparse.Namespace) -> str | None:
+    """``--pushgateway``, else ``$CHAOSDRILL_PUSHGATEWAY`` (empty: none)."""
+    import os
+
+    from chaos.pushgateway import ENV
+
+    return args.pushgateway or os.environ.get(ENV) or None
+
+
+def _warn(notices: Any, prefix: str = "") -> None:
+    """What went wrong after a verdict (a failed push, a failing plugin hook), on stderr."""
+    for notice in notices:
+        print(f"chaosdrill: warning: {prefix}{notice}", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> int:
+    result = _run_experiment(args, api, loaded, inventory)
+    _warn(result.notices)
+    return int(result.exit_code)
+
+
+def _run_experiment(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> Any:
     from chaos.cli.console import LiveConsole, PlainConsole
 
+    pushgateway = _pushgateway(args)
     if args.json:
-        result = api.run(loaded, seed=args.seed, report_dir=args.report_dir, inventory=inventory)
+        result = api.run(
+            loaded,
+            seed=args.seed,
+            report_dir=args.report_dir,
+            inventory=inventory,
+            pushgateway=pushgateway,
+        )
         print(json.dumps(result.to_json()))
-        return int(result.exit_code)
+        return result
     from chaos.redaction import Redactor
 
     title = Redactor(loaded.secrets).text(loaded.experiment.title)
@@ -110,6 +138,7 @@ def _run(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> int
                 report_dir=args.report_dir,
                 observer=live,
                 inventory=inventory,
+                pushgateway=pushgateway,
             )
     else:
         console = PlainConsole(hold=PLAIN_HOLD)
@@ -120,8 +149,9 @@ def _run(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> int
             report_dir=args.report_dir,
             observer=console,
             inventory=inventory,
+            pushgateway=pushgateway,
         )
-    return int(result.exit_code)
+    return result
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
@@ -143,8 +173,12 @@ def cmd_suite(args: argparse.Namespace) -> int:
         inventory=inventory,
         on_case=print_case,
         on_start=print_start,
+        pushgateway=_pushgateway(args),
     )
     print_summary(suite)
+    for case in suite.cases:
+        if case.run is not None:
+            _warn(case.run.notices, f"{case.name}: ")
     code = int(suite.exit_code)
     outputs = [("junit", args.junit, False), ("markdown", args.markdown, False)]
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

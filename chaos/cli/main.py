@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="seed for targets that set none (recorded in the journal)"
     )
     run.add_argument("--json", action="store_true", help="print one JSON object with the verdict")
+    _pushgateway_argument(run)
     _swarm_arguments(run)
     run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
     run.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_run"))
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument(
         "--seed", type=int, help="seed for targets that set none (recorded in each journal)"
     )
+    _pushgateway_argument(suite)
     _swarm_arguments(suite)
     suite.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_suite"))
 
@@ -295,6 +297,15 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _pushgateway_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pushgateway",
+        metavar="URL",
+        help="push each experiment's results to this Prometheus Pushgateway when it ends "
+        "(default: $CHAOSDRILL_PUSHGATEWAY; a failed push is a warning)",
+    )
 
 
 def _lab_name(parser: argparse.ArgumentParser) -> None:

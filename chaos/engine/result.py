@@ -34,7 +34,8 @@ class RunResult:
     journal: Journal
     journal_path: Path | None
     notices: list[str] = field(default_factory=list)
-    """Problems after the verdict (a failing ``chaosdrill_run_finished`` hook)."""
+    """Problems after the verdict: a failing ``chaosdrill_run_finished`` hook, a
+    push to a Pushgateway that did not go through."""
 
     @property
     def exit_code(self) -> ExitCode:

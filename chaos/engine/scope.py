@@ -20,19 +20,22 @@ one :class:`RunScope`, so both set up and tear down a run the same way:
   within :data:`chaos.halt.POLL_INTERVAL` through a watcher thread, and
   :meth:`RunScope.halted` answers at once (before the run starts, before each
   injection);
-* the end: the ``Finished`` event and the ``chaosdrill_run_finished`` hook.
+* the end: the ``Finished`` event and the ``chaosdrill_run_finished`` hook, of
+  the installed plugins and of the run's own (``run_plugins``: the Pushgateway
+  export, :mod:`chaos.pushgateway`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from chaos.engine.clock import RunClock
 from chaos.engine.events import Event, Finished, Notice, Observer, ProbeFigures, ignore, redacted
 from chaos.engine.safeguards import Safeguards
+from chaos.errors import ChaosError
 from chaos.halt import HaltFlag, HaltState, HaltWatcher
 from chaos.journal.model import ProbeRecord
 from chaos.runtime import Runtime
@@ -79,6 +82,8 @@ class RunScope:
     ``interrupt`` interrupts the run from another thread as a signal would.
     ``halt`` is the kill switch's flag (default: the ledger's state directory,
     else the default one; runs without a ledger obey it too).
+    ``run_plugins`` are objects with a ``chaosdrill_run_finished(result)`` method
+    (and a ``name``) that hear this run's end only, after the installed plugins.
     """
 
     def __init__(
@@ -93,8 +98,10 @@ class RunScope:
         handle_signals: bool = True,
         interrupt: Interrupt | None = None,
         halt: HaltFlag | None = None,
+        run_plugins: Sequence[object] = (),
     ):
         self.plugins = plugins
+        self.run_plugins = tuple(run_plugins)
         self.owns_runtime = runtime is None
         self.runtime = (
             runtime
@@ -207,6 +214,15 @@ class RunScope:
             notice = f"plugin {failure.plugin}: chaosdrill_run_finished failed: {failure.error}"
             result.notices.append(notice)
             self.notice(notice)
+        for plugin in self.run_plugins:
+            name = getattr(plugin, "name", type(plugin).__name__)
+            try:
+                plugin.chaosdrill_run_finished(result=result)  # type: ignore[attr-defined]
+            except Exception as exc:
+                why = str(exc) if isinstance(exc, ChaosError) else f"{type(exc).__name__}: {exc}"
+                notice = self.runtime.redactor.text(f"{name}: {why}")
+                result.notices.append(notice)
+                self.notice(notice)
         return result
 
     def close(self) -> None:

@@ -64,6 +64,7 @@ def run_suite(
     on_start: Callable[[Sequence[Found], Sequence[Path]], None] | None = None,
     handle_signals: bool = True,
     interrupt: Interrupt | None = None,
+    pushgateway: str | None = None,
 ) -> SuiteResult:
     """Run every experiment under ``paths`` (see :mod:`chaos.suite.discover`).
 
@@ -72,14 +73,19 @@ def run_suite(
     per experiment as it finishes (from one thread at a time), ``on_start``
     once with what was found. Raises UsageError for bad arguments, a missing
     path or no experiment at all; everything else ends up in the result.
+    ``pushgateway`` pushes each experiment's figures as it finishes, grouped
+    under its case name (see :func:`chaos.running.run`).
     """
     from chaos.engine.plan import resolve_seed
     from chaos.plugins import default_plugins
+    from chaos.pushgateway import Pushgateway
 
     if jobs < 1:
         raise InvalidArgument("jobs", f"must be at least 1, not {jobs}")
     if fail_under is not None and not 0 <= fail_under <= 100:
         raise InvalidArgument("fail_under", f"must be between 0 and 100, not {fail_under:g}")
+    if pushgateway is not None:
+        Pushgateway.parse(pushgateway)  # InvalidArgument before anything runs
     discovery = discover(list(paths))
     if on_start is not None:
         on_start(discovery.experiments, discovery.skipped)
@@ -109,7 +115,7 @@ def run_suite(
             )
         )
 
-    context = _RunContext(plugins, inventory, state_dir, interrupt, report)
+    context = _RunContext(plugins, inventory, state_dir, interrupt, report, pushgateway)
     with interrupt_signals(_trigger_later(interrupt), enabled=handle_signals):
         if jobs == 1 or len(cases) <= 1:
             for case in cases:
@@ -209,6 +215,7 @@ class _RunContext:
     state_dir: str | Path | None
     interrupt: Interrupt
     report: _Reporter
+    pushgateway: str | None = None
     halted: str | None = None
     """The halt's message, once one stopped an experiment or kept one from starting."""
 
@@ -245,6 +252,8 @@ class _RunContext:
                 interrupt=self.interrupt,
                 state_dir=self.state_dir,
                 inventory=self.inventory,
+                pushgateway=self.pushgateway,
+                push_group=case.name,
             )
         except Halted as exc:  # thrown between the look above and the run's own
             self.halted = self.halted or str(exc)

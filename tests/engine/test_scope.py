@@ -265,3 +265,39 @@ def test_an_observer_that_raises_never_breaks_the_scope():
     scope = RunScope(plugins_with(), observer=broken)
     scope.notice("hello")  # no exception
     scope.close()
+
+
+def test_a_run_s_own_plugins_hear_its_end_after_the_installed_ones():
+    """``run_plugins`` (the Pushgateway export) hear this run only, after the
+    installed plugins; one that raises is a notice, credentials masked, and the
+    verdict stays."""
+    from chaos.errors import ChaosError
+    from chaos.journal.model import Journal
+
+    heard: list[str] = []
+
+    class Installed:
+        @hookimpl
+        def chaosdrill_run_finished(self, result: RunResult) -> None:
+            heard.append("installed")
+
+    class Own:
+        name = "own"
+
+        def chaosdrill_run_finished(self, result: RunResult) -> None:
+            heard.append("own")
+            raise ChaosError("could not reach http://user:hunter22@127.0.0.1:1")
+
+    events: list[Any] = []
+    plugins = plugins_with(Installed())
+    scope = RunScope(plugins, observer=events.append, run_plugins=[Own()])
+    journal = Journal(
+        run_id="r1", versions={}, experiment={"title": "t"}, started_at="2026-01-01T00:00:00"
+    )
+    result = scope.finished(RunResult(Verdict.PASSED, (), journal, None))
+    scope.close()
+    assert heard == ["installed", "own"]
+    assert result.verdict is Verdict.PASSED
+    assert result.notices == ["own: could not reach http://user:***@127.0.0.1:1"]
+    assert [e.message for e in events if isinstance(e, Notice)] == result.notices
+    assert "own" not in dict(plugins.pm.list_name_plugin())  # not left behind for other runs
