@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -169,7 +170,27 @@ def test_api_fault_refuses_while_halted(containers, docker_client, state_dir):
     assert Ledger(state_dir).open_entries() == []
 
 
-def test_halt_during_api_fault_reverts_and_leaves_the_block(containers, docker_client, state_dir):
+@pytest.fixture
+def sigint(request: Any) -> Any:
+    """SIGINT as the test asks (``default`` or ``ignored``), whatever this process
+    inherited: started in the background by a shell, or under ``nohup``, a
+    process begins with SIGINT ignored, and the session then leaves it alone."""
+    wanted = signal.default_int_handler if request.param == "default" else signal.SIG_IGN
+    previous = signal.signal(signal.SIGINT, wanted)
+    yield request.param
+    signal.signal(signal.SIGINT, previous)
+
+
+def _sigint_default() -> None:
+    """For a child process: SIGINT back to its default, so Python installs its
+    KeyboardInterrupt (a background shell starts children with it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("sigint", ["default"], indirect=True)
+def test_halt_during_api_fault_reverts_and_leaves_the_block(
+    containers, docker_client, state_dir, sigint
+):
     """On the main thread the block is left at once, even from a sleep."""
     web = containers.run("busybox", command=["sleep", "300"])
     flag = HaltFlag(state_dir)
@@ -194,6 +215,34 @@ def test_halt_during_api_fault_reverts_and_leaves_the_block(containers, docker_c
     assert [r.kind for r in result.reasons] == ["halted"]
     assert result.reasons[0].message.startswith("halted: in a block (by tester at ")
     assert [f.outcome for f in result.journal.faults] == ["reverted"]
+    assert Ledger(state_dir).open_entries() == []
+
+
+@pytest.mark.parametrize("sigint", ["ignored"], indirect=True)
+def test_with_sigint_ignored_a_halt_still_reverts_at_once_and_the_block_learns_at_its_end(
+    containers, docker_client, state_dir, sigint
+):
+    """A program that ignores SIGINT (``nohup``, a background job) keeps it: the
+    halt cannot cut its sleep short, but the fault goes at once all the same."""
+    web = containers.run("busybox", command=["sleep", "300"])
+    flag = HaltFlag(state_dir)
+    target = {"select": {"name": web.name}}
+    with api.session() as session:
+        with (
+            pytest.raises(Halted, match=r"^halted: ignored sigint \(by tester at "),
+            session.fault("container.pause", target=target, duration="30s"),
+        ):
+            assert paused(web)
+            flag.halt("ignored sigint", user="tester")
+            halted_at = time.monotonic()
+            wait_for(lambda: not paused(web), 2, "the revert after the halt")
+            reverted_in = time.monotonic() - halted_at
+            time.sleep(1)  # the block runs to its end
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert reverted_in < 2
+    result = session.result
+    assert result is not None and result.verdict is Verdict.ABORTED
+    assert [r.kind for r in result.reasons] == ["halted"]
     assert Ledger(state_dir).open_entries() == []
 
 
@@ -249,6 +298,7 @@ def test_halt_during_a_pytest_chaos_fault(containers, tmp_path, state_dir):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_sigint_default,
     )
     try:
         wait_for(lambda: mark.exists() or inner.poll() is not None, 60, "the fault injected")
