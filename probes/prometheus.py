@@ -340,6 +340,8 @@ def _ask(params: Connection, path: str, query: dict[str, Any], timeout: float) -
     except requests.exceptions.TooManyRedirects:
         raise Unanswered(f"{where} redirected the request: redirects are not followed") from None
     except requests.exceptions.ConnectionError as exc:
+        if _root(exc) == "timed out":  # a read timeout, with retries off, comes as this
+            raise Unanswered(f"no answer from {where} within {timeout:g}s") from None
         raise Unanswered(f"cannot reach Prometheus at {where}: {_root(exc)}") from None
     except requests.exceptions.RequestException as exc:
         raise Unanswered(f"request to {where} failed: {type(exc).__name__}") from None
