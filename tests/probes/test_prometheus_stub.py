@@ -22,6 +22,9 @@ class Stub:
         self.body: Any = {}
         self.delay = 0.0
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.range_body: Any = None
+        """The answer to /api/v1/query_range, when it differs."""
+        self.url = ""
 
 
 @pytest.fixture
@@ -33,7 +36,10 @@ def stub():
             state.requests.append((self.path, dict(self.headers)))
             if state.delay:
                 time.sleep(state.delay)
-            body = state.body if isinstance(state.body, bytes) else json.dumps(state.body).encode()
+            answer = state.body
+            if self.path.startswith("/api/v1/query_range") and state.range_body is not None:
+                answer = state.range_body
+            body = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             with contextlib.suppress(OSError):
                 self.send_response(state.status)
                 self.send_header("Content-Type", "application/json")
@@ -353,3 +359,129 @@ def test_bad_parameters_are_refused_with_a_message(params, message):
     with pytest.raises(ValidationError) as info:
         PrometheusParams.model_validate({"url": "http://127.0.0.1:9", "query": "q", **params})
     assert message in str(info.value)
+
+
+def matrix(*series: tuple[dict[str, str], list[str]]) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {"metric": m, "values": [[1700000000 + i, v] for i, v in enumerate(vs)]}
+                for m, vs in series
+            ],
+        },
+    }
+
+
+def window(stub: Stub, **params: Any):
+    parsed = PrometheusParams.model_validate(
+        {"url": stub.url, "query": "q", "evaluate": "window", **params}
+    )
+    return PrometheusProbe().evaluate_window(RUNTIME, parsed, (), 1700000000.0, 1700000010.0, 0.5)
+
+
+def test_a_window_judges_every_point(stub):
+    stub.body = matrix(({"i": "a"}, ["1", "2", "1"]), ({"i": "b"}, ["1", "1", "1"]))
+    result = window(stub, expect={"lt": 5})
+    assert result is not None and result.ok, result.detail
+    assert result.data["series_total"] == 2 and result.data["failing_points"] == 0
+    assert "query_range" in stub.requests[-1][0] and "step=0.5" in stub.requests[-1][0]
+    stub.body = matrix(({"i": "a"}, ["1", "9", "1"]), ({"i": "b"}, ["1", "1", "NaN"]))
+    result = window(stub, expect={"lt": 5})
+    assert result is not None and not result.ok and not result.error
+    assert result.detail.startswith("2 of 3 points of the window fail")
+    assert 'i="a"}=9' in result.detail
+    # the journal keeps it bounded
+    stub.body = matrix(*(({"i": str(n)}, ["1"] * 500) for n in range(30)))
+    result = window(stub, expect={"lt": 5})
+    assert result is not None and result.ok
+    assert len(result.data["series"]) == 10
+    assert all(len(s["values"]) == 120 for s in result.data["series"])
+
+
+def test_no_window_unless_asked_and_a_window_that_cannot_be_evaluated(stub):
+    parsed = PrometheusParams.model_validate({"url": stub.url, "query": "q", "expect": {"lt": 5}})
+    assert PrometheusProbe().evaluate_window(RUNTIME, parsed, (), 1.0, 2.0, 1.0) is None
+    stub.status = 503
+    result = window(stub, expect={"lt": 5})
+    assert result is not None and not result.ok and result.error
+
+
+def test_the_alert_probe_fails_when_prometheus_does_not_answer(stub):
+    stub.status = 500
+    stub.body = {"status": "error", "error": "storage gone"}
+    result = AlertProbe().check(RUNTIME, AlertParams.model_validate({"url": stub.url}), ())
+    assert not result.ok and result.error
+    assert "HTTP 500: storage gone" in result.detail
+
+
+def test_preview_says_the_current_value_or_why_not(stub):
+    stub.body = vector(({"job": "x"}, "3"))
+    parsed = PrometheusParams.model_validate(
+        {"url": stub.url, "query": "q", "expect": {"max_increase": "5%"}}
+    )
+    look = PrometheusProbe().preview(RUNTIME, parsed, ())
+    assert look is not None and look.ok and '{job="x"}=3' in look.detail
+    assert "baseline" in look.detail
+    stub.body = vector()
+    look = PrometheusProbe().preview(RUNTIME, parsed, ())
+    assert look is not None and not look.ok and "no series" in look.detail
+
+
+@pytest.fixture
+def tls_stub(tmp_path):
+    import ssl
+
+    from chaos.lab.tls import ServerName, make_lab_tls
+
+    files = make_lab_tls(tmp_path / "tls", "t", [ServerName("prom", "prom", "127.0.0.1")])
+    node = files.node_dir("prom")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(vector(({}, "1"))).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(node / "cert.pem", node / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", str(files.ca)
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_with_a_ca_file_without_verification_and_refused(tls_stub):
+    url, ca = tls_stub
+    base = {"url": url, "query": "q", "expect": {"eq": 1}, "timeout": "2s"}
+    probe = PrometheusProbe()
+    refused = probe.check(RUNTIME, PrometheusParams.model_validate(base), ())
+    assert not refused.ok and refused.error
+    assert "TLS with" in refused.detail and "certificate verify failed" in refused.detail
+    with_ca = probe.check(RUNTIME, PrometheusParams.model_validate({**base, "ca": ca}), ())
+    assert with_ca.ok, with_ca.detail
+    unverified = PrometheusParams.model_validate({**base, "verify_tls": False})
+    assert probe.check(RUNTIME, unverified, ()).ok
+
+
+def test_a_url_password_is_never_shown():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    params = PrometheusParams.model_validate(
+        {"url": f"http://me:hunter2@127.0.0.1:{port}", "query": "q", "expect": {"lt": 1}}
+    )
+    result = PrometheusProbe().check(RUNTIME, params, ())
+    assert not result.ok and "hunter2" not in result.detail
+    assert f"http://127.0.0.1:{port}" in result.detail
