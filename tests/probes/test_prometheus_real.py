@@ -258,3 +258,93 @@ steady_state:
     assert "error: Prometheus rejected the query 'sum(up by' (HTTP 400)" in proc.stdout
     assert "parse error" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_prometheus_own_metrics_scraping_itself(local_prometheus, experiment_file, tmp_path, group):
+    from chaos.prometheus_process import free_loopback_port
+
+    port = free_loopback_port()
+    server = local_prometheus(
+        CONFIG
+        + f"scrape_configs:\n  - job_name: self\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n",
+        port=port,
+    )
+    from tests.conftest import wait_for
+
+    def scraped() -> bool:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{server.url}/api/v1/query?query=up", timeout=2) as answer:
+            return '"job":"self"' in answer.read().decode()
+
+    wait_for(scraped, 15, "Prometheus scraping itself")
+    body = """
+steady_state:
+  - {name: self-up, probe: prometheus, url: URL, query: 'up{job="self"}', expect: {eq: 1}}
+  - {name: built, probe: prometheus, url: URL, query: 'prometheus_build_info', expect: {eq: 1}}
+"""
+    result = run(experiment_file(experiment(server.url, body, group), "up.yaml"), tmp_path)
+    assert result.verdict is Verdict.PASSED, result.reasons
+    down = body.replace("expect: {eq: 1}}\n  - {name: built", "expect: {eq: 0}}\n  - {name: built")
+    result = run(experiment_file(experiment(server.url, down, group), "down.yaml"), tmp_path)
+    assert result.verdict is Verdict.FAILED
+    assert 'self-up: not == 0: up{instance="127.0.0.1:' in result.reasons[0].message
+
+
+def test_an_unreachable_guard_or_baseline_before_the_method_is_an_error(
+    local_prometheus, experiment_file, tmp_path, group, containers
+):
+    server = local_prometheus(CONFIG)
+    server.stop()
+    guard = """
+guards:
+  - {name: no-page, probe: prometheus.alert, url: URL, timeout: 1s, interval: 500ms}
+"""
+    result = run(experiment_file(experiment(server.url, guard, group), "g.yaml"), tmp_path)
+    assert result.verdict is Verdict.ERROR
+    assert result.reasons[0].kind == "probe_error"
+    assert "nothing was injected" in result.reasons[0].message
+    assert result.journal.faults[0].outcome == "not_injected"
+    baseline = """
+probes:
+  - {name: rel, probe: prometheus, url: URL, query: "vector(1)", timeout: 1s,
+     expect: {max_increase: 10%}, interval: 200ms, tolerance: {min_availability: 1.0}}
+"""
+    result = run(experiment_file(experiment(server.url, baseline, group), "b.yaml"), tmp_path)
+    assert result.verdict is Verdict.ERROR
+    first = result.reasons[0]
+    assert (first.kind, first.source) == ("probe_error", "rel")
+    assert "no baseline before the method" in first.message
+    assert result.journal.faults[0].outcome == "not_injected"
+
+
+def test_a_failing_window_fails_the_run_with_its_own_reason(
+    local_prometheus, experiment_file, tmp_path, group
+):
+    # "cut" fails until THRESHOLD, then passes: its live samples are let off by
+    # min_availability 0, the window evaluated after recovery still sees the failures
+    server = local_prometheus(CONFIG)
+    body = """
+probes:
+  - {name: steady, probe: prometheus, url: URL, query: "vector(1)",
+     expect: {eq: 1}, interval: 200ms, tolerance: {min_availability: 1.0}, evaluate: window}
+  - {name: cut, probe: prometheus, url: URL,
+     query: "timestamp(vector(1)) > bool THRESHOLD",
+     expect: {eq: 1}, interval: 200ms, tolerance: {min_availability: 0.0}, evaluate: window}
+recovery: {within: 8s, stable_for: 0.4s}
+"""
+    threshold = time.time() + 2.0
+    path = experiment_file(experiment(server.url, body.replace("THRESHOLD", f"{threshold}"), group))
+    result = run(path, tmp_path)
+    steady = result.journal.probes[0]
+    assert steady.window is not None and steady.window["ok"] is True, steady.window
+    assert steady.window["series"][0]["series"] == "{}"
+    cut = result.journal.probes[1]
+    assert cut.samples[0].ok is False and cut.samples[-1].ok is True
+    assert cut.window is not None and cut.window["ok"] is False, cut.window
+    assert cut.window["failing_points"] > 0
+    assert [r.kind for r in result.reasons] == ["tolerance"], result.reasons
+    reason = result.reasons[0]
+    assert reason.source == "cut" and "over the window" in reason.message
+    assert "points of the window fail" in reason.message
+    assert result.verdict is Verdict.FAILED

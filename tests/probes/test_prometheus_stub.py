@@ -386,7 +386,9 @@ def test_a_window_judges_every_point(stub):
     result = window(stub, expect={"lt": 5})
     assert result is not None and result.ok, result.detail
     assert result.data["series_total"] == 2 and result.data["failing_points"] == 0
-    assert "query_range" in stub.requests[-1][0] and "step=0.5" in stub.requests[-1][0]
+    path = stub.requests[-1][0]
+    assert "query_range" in path and "step=0.5" in path
+    assert "start=1700000000.000" in path and "end=1700000010.000" in path
     stub.body = matrix(({"i": "a"}, ["1", "9", "1"]), ({"i": "b"}, ["1", "1", "NaN"]))
     result = window(stub, expect={"lt": 5})
     assert result is not None and not result.ok and not result.error
