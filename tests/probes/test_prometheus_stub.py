@@ -487,3 +487,58 @@ def test_a_url_password_is_never_shown():
     result = PrometheusProbe().check(RUNTIME, params, ())
     assert not result.ok and "hunter2" not in result.detail
     assert f"http://127.0.0.1:{port}" in result.detail
+
+
+def test_validate_and_help_never_load_the_client(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = tmp_path / "e.yaml"
+    path.write_text(
+        "version: 1\n"
+        "title: t\n"
+        "targets:\n  web: {select: {labels: {a: b}}}\n"
+        "method:\n  - {name: f, fault: container.pause, target: web, duration: 1s}\n"
+        "steady_state:\n"
+        "  - {name: p, probe: prometheus, url: 'http://127.0.0.1:9', query: up,"
+        " expect: {max_increase: 50%}, evaluate: window}\n"
+        "guards:\n"
+        "  - {name: g, probe: prometheus.alert, url: 'http://127.0.0.1:9', alerts: [A]}\n"
+    )
+    script = (
+        "import sys\n"
+        "from chaos.cli.main import main\n"
+        f"code = main(['validate', {str(path)!r}])\n"
+        "print(code, sorted(n for n in ('prometheus_api_client', 'requests', 'urllib3')"
+        " if n in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"{path}: ok", "0 []"]
+
+
+def test_validate_names_the_step_and_parameter_of_bad_values(tmp_path):
+    from tests.conftest import chaosdrill
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "version: 1\n"
+        "title: t\n"
+        "targets:\n  web: {select: {labels: {a: b}}}\n"
+        "method:\n  - {name: f, fault: container.pause, target: web, duration: 1s}\n"
+        "steady_state:\n"
+        "  - {name: p, probe: prometheus, url: 'http://127.0.0.1:9', query: up,"
+        " expect: {lt: 1, gt: 3}, on_empty: maybe}\n"
+        "guards:\n"
+        "  - {name: g, probe: prometheus.alert, url: 'http://127.0.0.1:9', labels: {bad-name: x}}\n"
+    )
+    proc = chaosdrill("validate", str(path))
+    assert proc.returncode == 2
+    assert "steady_state[0].expect: give exactly one of" in proc.stdout
+    assert "steady_state[0].on_empty:" in proc.stdout
+    assert "guards[0].labels: 'bad-name' is not a Prometheus label name" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
