@@ -37,6 +37,10 @@ MAX_BODY = 4 * 1024 * 1024
 """Bytes of an answer read at most (a bigger answer is a failed check)."""
 MAX_SERIES_SHOWN = 5
 """Series named in a detail (then ``and N more``)."""
+MAX_LABELS_SHOWN = 80
+"""Characters of a series' labels shown in a detail or the journal."""
+MAX_BASELINE_SERIES = 20
+"""Series whose baseline the journal shows (every one is compared)."""
 MAX_WINDOW_SERIES = 10
 MAX_WINDOW_POINTS = 120
 """What the journal keeps of a window evaluation's series."""
@@ -423,11 +427,15 @@ def _number(raw: Any) -> float:
     raise ValueError(f"not a sample value: {raw!r}")
 
 
-def labels_text(metric: dict[str, Any], limit: int = 80) -> str:
-    """``name{a="1",b="2"}``, bounded."""
+def labels_text(metric: dict[str, Any], limit: int | None = None) -> str:
+    """``name{a="1",b="2"}``: a series' identity (bounded to ``limit`` for showing)."""
     name = str(metric.get("__name__", ""))
     pairs = ",".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
     text = f"{name}{{{pairs}}}" if pairs or not name else name
+    return _bounded(text, limit) if limit is not None else text
+
+
+def _bounded(text: str, limit: int = MAX_LABELS_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -474,7 +482,7 @@ def _aggregate(mode: str, values: list[float]) -> float:
 
 
 def _listing(items: list[tuple[str, float]]) -> str:
-    shown = ", ".join(f"{name}={_value_text(v)}" for name, v in items[:MAX_SERIES_SHOWN])
+    shown = ", ".join(f"{_bounded(name)}={_value_text(v)}" for name, v in items[:MAX_SERIES_SHOWN])
     more = len(items) - MAX_SERIES_SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -576,7 +584,15 @@ class PrometheusProbe(Probe):
         if not values:
             return Check(False, f"no series for {params.query!r} to take a baseline from", True)
         self._baseline = _baseline_of(params, values)
-        data = {"query": params.query, "series": params.series, "values": self._baseline}
+        shown_values = {
+            _bounded(k): v for k, v in list(self._baseline.items())[:MAX_BASELINE_SERIES]
+        }
+        data = {
+            "query": params.query,
+            "series": params.series,
+            "values": shown_values,
+            "series_total": len(self._baseline),
+        }
         shown = _listing(list(self._baseline.items()))
         return Check(True, f"baseline {shown}", data=_finite_json(data))
 
@@ -626,7 +642,7 @@ class PrometheusProbe(Probe):
             if len(kept) < MAX_WINDOW_SERIES:
                 kept.append(
                     {
-                        "series": name,
+                        "series": _bounded(name),
                         "points": len(pairs),
                         "values": [[round(t, 3), _value_text(v)] for t, v in pairs][
                             -MAX_WINDOW_POINTS:
@@ -712,7 +728,7 @@ class AlertProbe(Probe):
             if names and name not in names:
                 continue
             extra = {k: v for k, v in metric.items() if k in params.labels or k == "alertstate"}
-            firing.append(labels_text({"__name__": name, **extra}))
+            firing.append(labels_text({"__name__": name, **extra}, MAX_LABELS_SHOWN))
         return sorted(set(firing))
 
     def check(self, runtime: Runtime, params: AlertParams, targets: tuple[TargetRef, ...]) -> Check:

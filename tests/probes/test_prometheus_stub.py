@@ -542,3 +542,18 @@ def test_validate_names_the_step_and_parameter_of_bad_values(tmp_path):
     assert "steady_state[0].on_empty:" in proc.stdout
     assert "guards[0].labels: 'bad-name' is not a Prometheus label name" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_series_with_long_labels_keep_their_own_baselines(stub):
+    prefix = "x" * 100
+    params = PrometheusParams.model_validate(
+        {"url": stub.url, "query": "q", "expect": {"max_increase": "10%"}}
+    )
+    probe = PrometheusProbe()
+    stub.body = vector(({"a": prefix + "1"}, "100"), ({"a": prefix + "2"}, "1"))
+    baseline = probe.baseline(RUNTIME, params, ())
+    assert baseline is not None and baseline.data["series_total"] == 2
+    # each compared with its own: 100 -> 105 is fine, 1 -> 50 is not
+    stub.body = vector(({"a": prefix + "1"}, "105"), ({"a": prefix + "2"}, "50"))
+    result = probe.check(RUNTIME, params, ())
+    assert not result.ok and "=50" in result.detail and "=105" not in result.detail
