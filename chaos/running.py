@@ -89,6 +89,8 @@ def preview(plan: Plan, *, runtime: Runtime | None = None) -> list[tuple[BoundPr
     runtime = runtime or runtime_for(plan.loaded)
     looks = []
     for bound in (*plan.steady_state, *plan.probes, *plan.guards):
+        if not bound.implements("preview"):
+            continue
         check, _ = bound.call(
             runtime, lambda b=bound: b.probe.preview(runtime, b.params, b.targets)
         )

@@ -3,8 +3,9 @@
 The phases, in order (see the README's "Engine semantics"):
 
 1. targets were resolved by the plan; nothing has been touched yet;
-2. steady state and guards are checked once: if either does not hold,
-   nothing is injected;
+2. baselines are measured (probes that compare with one), then steady state
+   and guards are checked once: if either does not hold, nothing is
+   injected (``probe_error`` when a check could not be made at all);
 3. the method: every fault step runs on its own thread at its ``at`` offset,
    while continuous probes and guards sample on their own threads;
 4. whatever happens (end of duration, guard breach, SIGINT/SIGTERM, a halt,
@@ -12,6 +13,7 @@ The phases, in order (see the README's "Engine semantics"):
 5. recovery: the steady state is polled until it is back and stable (and every
    continuous probe with it) or ``recovery.within`` passes; continuous probes
    sample until that is decided;
+   then continuous probes with a window evaluation judge the whole window;
 6. what was observed is judged (:mod:`chaos.engine.judging`: tolerances,
    time-to-recover, reasons) and the verdict is decided from the reasons
    (:mod:`chaos.engine.verdict`).
@@ -356,6 +358,8 @@ class Runner:
         False (and a reason) when one could not be measured."""
         assert self.plan is not None
         for bound in (*self.plan.steady_state, *self.plan.probes, *self.plan.guards):
+            if not bound.implements("baseline"):
+                continue
             at = self.clock.now()
             check, _ = bound.call(
                 self.runtime,
@@ -385,6 +389,8 @@ class Runner:
         assert self.plan is not None
         intervals = {p.name: p.interval for p in self.loaded.experiment.probes}
         for bound in self.plan.probes:
+            if not bound.implements("evaluate_window"):
+                continue
             check, _ = bound.call(
                 self.runtime,
                 lambda b=bound: b.probe.evaluate_window(

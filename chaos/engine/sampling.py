@@ -170,6 +170,11 @@ class BoundProbe:
             self._overrunning = check.thread
         return check.sample()
 
+    def implements(self, hook: str) -> bool:
+        """Whether the probe overrides one of :class:`Probe`'s optional hooks
+        (``baseline``, ``evaluate_window``, ``preview``)."""
+        return getattr(type(self.probe), hook, None) is not getattr(Probe, hook)
+
     def call(
         self, runtime: Runtime, what: Callable[[], Check | None]
     ) -> tuple[Check | None, float]:
