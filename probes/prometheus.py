@@ -355,6 +355,10 @@ def _ask(params: Connection, path: str, query: dict[str, Any], timeout: float) -
         raise Unanswered(f"cannot reach Prometheus at {where}: {_root(exc)}") from None
     except requests.exceptions.RequestException as exc:
         raise Unanswered(f"request to {where} failed: {type(exc).__name__}") from None
+    except OSError as exc:  # requests' own: a `ca` file that cannot be read
+        if params.ca is None:
+            raise
+        raise Unanswered(f"ca {params.ca!r} cannot be used: {exc.strerror or exc}") from None
     except Exception:
         if not answers:
             raise
@@ -389,6 +393,7 @@ def _data(response: Any, where: str, query: str) -> dict[str, Any]:
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
+    error = _snippet(str(error).encode(), 300) if error else None
     if status in (400, 422):
         said = error or _snippet(response.content)
         raise Unanswered(f"Prometheus rejected the query {query!r} (HTTP {status}): {said}")

@@ -557,3 +557,22 @@ def test_series_with_long_labels_keep_their_own_baselines(stub):
     stub.body = vector(({"a": prefix + "1"}, "105"), ({"a": prefix + "2"}, "50"))
     result = probe.check(RUNTIME, params, ())
     assert not result.ok and "=50" in result.detail and "=105" not in result.detail
+
+
+def test_a_missing_ca_file_and_a_huge_error_are_clear_and_bounded(stub, tmp_path):
+    missing = str(tmp_path / "nope.pem")
+    params = PrometheusParams.model_validate(
+        {
+            "url": stub.url.replace("http:", "https:"),
+            "query": "q",
+            "expect": {"lt": 1},
+            "ca": missing,
+        }
+    )
+    result = PrometheusProbe().check(RUNTIME, params, ())
+    assert not result.ok and result.error
+    assert f"ca {missing!r} cannot be used" in result.detail
+    stub.status = 400
+    stub.body = {"status": "error", "errorType": "bad_data", "error": "e" * 100_000}
+    result = check(stub, expect={"lt": 1})
+    assert not result.ok and result.error and len(result.detail) < 500
