@@ -25,7 +25,7 @@ from chaos.experiment.loader import LoadedExperiment
 from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
-from chaos.running import inventory, load, plan, run, runtime_for
+from chaos.running import inventory, load, plan, preview, run, runtime_for
 from chaos.suite import CaseResult, SuiteResult, run_suite
 from chaos.suite.discover import Found
 from chaos.swarm.inventory import Inventory
@@ -47,6 +47,7 @@ __all__ = [
     "inventory",
     "load",
     "plan",
+    "preview",
     "recover",
     "run",
     "runtime_for",

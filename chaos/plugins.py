@@ -45,6 +45,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "probes.exec",
     "probes.container_health",
     "probes.swarm",
+    "probes.prometheus",
 )
 """Modules registered at start-up exactly like third-party plugins."""
 
@@ -94,6 +95,7 @@ BUILTIN_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
         "probes.exec": ("exec",),
         "probes.container_health": ("container.health",),
         "probes.swarm": ("swarm.nodes", "swarm.quorum", "swarm.service", "swarm.spread"),
+        "probes.prometheus": ("prometheus", "prometheus.alert"),
     },
 }
 """Per table of the registry, which built-in module registers which names.

@@ -10,7 +10,8 @@ the run). The probe does not know where it is used.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from chaos.params import Params
@@ -37,6 +38,14 @@ class Check:
 
     ok: bool
     detail: str = ""
+    error: bool = False
+    """The check could not be made at all (the service it asks did not answer,
+    or rejected the question): not a verdict on the system. In the steady
+    state (or a guard) checked before the method this makes the run ``error``
+    (reason ``probe_error``) rather than ``failed``; anywhere else it is a
+    failed sample like any other."""
+    data: Mapping[str, Any] | None = field(default=None, compare=False)
+    """What the check measured, for the journal (a baseline, a window's series)."""
 
 
 class Probe(ABC):
@@ -79,3 +88,38 @@ class Probe(ABC):
         probe need not catch everything; it should still turn expected
         failures (refused, timed out, not found) into a clear ``detail``.
         """
+
+    def baseline(
+        self, runtime: Runtime, params: Any, targets: tuple[TargetRef, ...]
+    ) -> Check | None:
+        """Measure what later checks compare against, once per run, before
+        anything is injected (the engine calls it at the start of the
+        steady-state phase, within :meth:`deadline`). None (the default): the
+        probe compares against nothing. A failed check ends the run before
+        the method (``probe_error`` if it says ``error``, else
+        ``not_steady_before``); ``data`` goes to the journal (``baseline``)."""
+        return None
+
+    def evaluate_window(
+        self,
+        runtime: Runtime,
+        params: Any,
+        targets: tuple[TargetRef, ...],
+        start: float,
+        end: float,
+        step: float,
+    ) -> Check | None:
+        """Judge the whole method-to-recovery window at once, after recovery
+        (``start``/``end`` in seconds since the epoch, ``step`` the probe's
+        interval). None (the default): nothing to evaluate. A failed check is
+        a ``tolerance`` reason (``probe_error`` if it says ``error``);
+        ``data`` goes to the journal (``window``)."""
+        return None
+
+    def preview(
+        self, runtime: Runtime, params: Any, targets: tuple[TargetRef, ...]
+    ) -> Check | None:
+        """What ``chaosdrill run --dry-run`` shows for this probe: a read-only
+        look (the current value of a query), or None (the default) for a
+        probe whose check is not safe or not useful to make ahead of a run."""
+        return None

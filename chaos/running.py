@@ -14,6 +14,7 @@ from chaos.engine.interrupt import Interrupt
 from chaos.engine.plan import Plan, check_selectors, make_plan, resolve_seed
 from chaos.engine.result import RunResult
 from chaos.engine.runner import Runner
+from chaos.engine.sampling import BoundProbe
 from chaos.engine.scope import RunScope, runtime_for_run
 from chaos.errors import Halted, UsageError
 from chaos.experiment.loader import LoadedExperiment, load_experiment
@@ -22,12 +23,13 @@ from chaos.journal.writer import DEFAULT_REPORT_DIR
 from chaos.lab.lab import load_lab_inventory
 from chaos.ledger import Ledger
 from chaos.plugins import Plugins, default_plugins
+from chaos.probe import Check
 from chaos.pushgateway import Pushgateway, PushOnFinish, group_name
 from chaos.redaction import Redactor
 from chaos.runtime import Runtime
 from chaos.swarm.inventory import Inventory, load_inventory
 
-__all__ = ["inventory", "load", "plan", "run", "runtime_for"]
+__all__ = ["inventory", "load", "plan", "preview", "run", "runtime_for"]
 
 
 def load(path: str | Path, *, plugins: Plugins | None = None) -> LoadedExperiment:
@@ -78,6 +80,24 @@ def plan(
     check_selectors(loaded, plugins.registry)
     runtime = runtime or runtime_for(loaded, inventory=inventory, plugins=plugins)
     return make_plan(loaded, plugins, runtime, resolve_seed(seed))
+
+
+def preview(plan: Plan, *, runtime: Runtime | None = None) -> list[tuple[BoundProbe, Check]]:
+    """What ``--dry-run`` asks before anything is touched: every probe step that
+    can take a read-only look (:meth:`chaos.probe.Probe.preview`; a
+    ``prometheus`` query's current value) takes one, within its deadline.
+    Steps with nothing to show are left out."""
+    runtime = runtime or runtime_for(plan.loaded)
+    looks = []
+    for bound in (*plan.steady_state, *plan.probes, *plan.guards):
+        if not bound.implements("preview"):
+            continue
+        check, _ = bound.call(
+            runtime, lambda b=bound: b.probe.preview(runtime, b.params, b.targets)
+        )
+        if check is not None:
+            looks.append((bound, check))
+    return looks
 
 
 def run(

@@ -277,20 +277,20 @@ def frozen_guard(containers: Any) -> Iterator[Callable[[str], None]]:
 @pytest.fixture
 def local_prometheus(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Start real Prometheus servers on 127.0.0.1 (Debian's binary): ``start(config,
-    rules={"rules.yml": text})`` writes the files into a folder of the test's
+    rules={"rules.yml": text}, port=None)`` writes the files into a folder of the test's
     own and returns the :class:`~chaos.prometheus_process.LocalProcess`;
     every one is stopped at teardown."""
     from chaos.prometheus_process import start_prometheus
 
     started: list[Any] = []
 
-    def start(config: str, rules: dict[str, str] | None = None) -> Any:
+    def start(config: str, rules: dict[str, str] | None = None, port: int | None = None) -> Any:
         folder = tmp_path / f"prometheus-{len(started)}"
         folder.mkdir()
         for name, text in (rules or {}).items():
             (folder / name).write_text(text)
         (folder / "prometheus.yml").write_text(config)
-        started.append(start_prometheus(folder / "prometheus.yml", folder))
+        started.append(start_prometheus(folder / "prometheus.yml", folder, port=port))
         return started[-1]
 
     yield start

@@ -77,10 +77,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = api.load(args.file)
     inventory = api.inventory(lab=args.lab, path=args.inventory)
     if args.dry_run:
-        from chaos.cli.plan_view import print_plan
+        from chaos.cli.plan_view import print_plan, print_preview
 
-        print_plan(api.plan(loaded, seed=args.seed, inventory=inventory))
-        return 0
+        runtime = api.runtime_for(loaded, inventory=inventory)
+        plan = api.plan(loaded, seed=args.seed, inventory=inventory, runtime=runtime)
+        print_plan(plan)
+        looks = api.preview(plan, runtime=runtime)
+        print_preview(plan, looks)
+        # a query that does not work now would not work in the run: say so before it
+        return int(ExitCode.INVALID if any(not check.ok for _, check in looks) else 0)
     from chaos.cli.halting import refuse_if_halted
     from chaos.signals import ignore_interrupts
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from chaos.engine.plan import Plan
 from chaos.redaction import Redactor
 
@@ -33,4 +36,23 @@ def plan_lines(plan: Plan) -> list[str]:
 def print_plan(plan: Plan) -> None:
     redact = Redactor(plan.loaded.secrets).text
     for line in plan_lines(plan):
+        print(redact(line))
+
+
+def preview_lines(looks: Sequence[tuple[Any, Any]]) -> list[str]:
+    """What each probe that can look ahead saw (``api.preview``): ok, or why not."""
+    if not looks:
+        return []
+    lines = ["probe checks now (read-only):"]
+    for bound, check in looks:
+        state = "ok" if check.ok else ("error" if check.error else "failing")
+        lines.append(
+            f"  {bound.section}/{bound.name} ({bound.probe.name}): {state}: {check.detail}"
+        )
+    return lines
+
+
+def print_preview(plan: Plan, looks: Sequence[tuple[Any, Any]]) -> None:
+    redact = Redactor(plan.loaded.secrets).text
+    for line in preview_lines(looks):
         print(redact(line))

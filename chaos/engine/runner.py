@@ -3,8 +3,9 @@
 The phases, in order (see the README's "Engine semantics"):
 
 1. targets were resolved by the plan; nothing has been touched yet;
-2. steady state and guards are checked once: if either does not hold,
-   nothing is injected;
+2. baselines are measured (probes that compare with one), then steady state
+   and guards are checked once: if either does not hold, nothing is
+   injected (``probe_error`` when a check could not be made at all);
 3. the method: every fault step runs on its own thread at its ``at`` offset,
    while continuous probes and guards sample on their own threads;
 4. whatever happens (end of duration, guard breach, SIGINT/SIGTERM, a halt,
@@ -12,6 +13,7 @@ The phases, in order (see the README's "Engine semantics"):
 5. recovery: the steady state is polled until it is back and stable (and every
    continuous probe with it) or ``recovery.within`` passes; continuous probes
    sample until that is decided;
+   then continuous probes with a window evaluation judge the whole window;
 6. what was observed is judged (:mod:`chaos.engine.judging`: tolerances,
    time-to-recover, reasons) and the verdict is decided from the reasons
    (:mod:`chaos.engine.verdict`).
@@ -104,6 +106,9 @@ class Runner:
         """Continuous probes' samples up to the recovery phase's decision (when it found
         the system back): what that decision saw is what their records hold."""
         self._decided_at: float | None = None
+        self._method_start: float | None = None
+        self._measured: dict[tuple[str, str], dict[str, dict]] = {}
+        """(section, name) -> {"baseline"/"window": what the probe measured}, for its record."""
         self._steady_back: float | None = None
         self.plan: Plan | None = None
         experiment = loaded.experiment
@@ -187,9 +192,24 @@ class Runner:
         self._arming = arming
 
         self._phase("steady-state")
+        if not self._measure_baselines():
+            return
         before = [self._check_once(b) for b in self.plan.steady_state]
         self.journal.steady_state_before = [rec for rec, _ in before]
         failing = [(rec.name, s) for rec, s in before if not s.ok]
+        unanswered = [(name, s) for name, s in failing if s.error]
+        if unanswered:  # the check could not be made: not a verdict on the system
+            self.report(
+                ReasonRecord(
+                    kind="probe_error",
+                    message="the steady state could not be checked before the method: "
+                    + "; ".join(f"{name}: {s.detail}" for name, s in unanswered)
+                    + "; nothing was injected",
+                    source=unanswered[0][0],
+                    at=unanswered[0][1].t,
+                )
+            )
+            return
         if failing:
             self.report(
                 ReasonRecord(
@@ -206,7 +226,7 @@ class Runner:
             if not sample.ok:
                 self.report(
                     ReasonRecord(
-                        kind="guard_breach",
+                        kind="probe_error" if sample.error else "guard_breach",
                         message=f"guard {bound.name} does not hold before the method: "
                         f"{sample.detail}; nothing was injected",
                         source=bound.name,
@@ -232,6 +252,8 @@ class Runner:
 
         self._phase("recovery", f"within {experiment.recovery.within:g}s")
         self._recover()
+        if self._decided_at is not None and not self.abort.is_set():
+            self._evaluate_windows(method_start, self._decided_at)
 
     def _step_context(self) -> StepContext:
         return StepContext(
@@ -329,6 +351,77 @@ class Runner:
             samples=[sample_record(sample, self.clock)],
         )
         return record, sample
+
+    def _measure_baselines(self) -> bool:
+        """Every probe step's baseline (:meth:`chaos.probe.Probe.baseline`), once,
+        before the steady state is checked and before anything is injected.
+        False (and a reason) when one could not be measured."""
+        assert self.plan is not None
+        for bound in (*self.plan.steady_state, *self.plan.probes, *self.plan.guards):
+            if not bound.implements("baseline"):
+                continue
+            at = self.clock.now()
+            check, _ = bound.call(
+                self.runtime,
+                lambda b=bound: b.probe.baseline(self.runtime, b.params, b.targets),
+            )
+            if check is None:
+                continue
+            record = {"t": round(at, 4), "ok": check.ok, "detail": check.detail}
+            record.update(check.data or {})
+            self._measured.setdefault((bound.section, bound.name), {})["baseline"] = record
+            if not check.ok:
+                self.report(
+                    ReasonRecord(
+                        kind="probe_error" if check.error else "not_steady_before",
+                        message=f"{bound.name}: no baseline before the method: "
+                        f"{check.detail}; nothing was injected",
+                        source=bound.name,
+                        at=at,
+                    )
+                )
+                return False
+        return True
+
+    def _evaluate_windows(self, start: float, end: float) -> None:
+        """After recovery, each continuous probe that can judges the whole
+        method-to-recovery window at once (:meth:`chaos.probe.Probe.evaluate_window`)."""
+        assert self.plan is not None
+        intervals = {p.name: p.interval for p in self.loaded.experiment.probes}
+        for bound in self.plan.probes:
+            if not bound.implements("evaluate_window"):
+                continue
+            check, _ = bound.call(
+                self.runtime,
+                lambda b=bound: b.probe.evaluate_window(
+                    self.runtime,
+                    b.params,
+                    b.targets,
+                    self.clock.epoch(start),
+                    self.clock.epoch(end),
+                    intervals[b.name],
+                ),
+            )
+            if check is None:
+                continue
+            record = {
+                "start": round(start, 4),
+                "end": round(end, 4),
+                "ok": check.ok,
+                "detail": check.detail,
+            }
+            record.update(check.data or {})
+            self._measured.setdefault((bound.section, bound.name), {})["window"] = record
+            if not check.ok:
+                self.report(
+                    ReasonRecord(
+                        kind="probe_error" if check.error else "tolerance",
+                        message=f"probe {bound.name} over the window t={start:.1f}s to "
+                        f"t={end:.1f}s: {check.detail}",
+                        source=bound.name,
+                        at=end,
+                    )
+                )
 
     def _start_samplers(self, plan: Plan) -> None:
         experiment = plan.experiment
@@ -520,6 +613,14 @@ class Runner:
         )
         self._judge_series(windows)
         self.journal.faults = [rec for a in self._activities for rec in a.records]
+        for record in (
+            *self.journal.steady_state_before,
+            *self.journal.probes,
+            *self.journal.guards,
+        ):
+            measured = self._measured.get((record.section, record.name), {})
+            record.baseline = measured.get("baseline", record.baseline)
+            record.window = measured.get("window", record.window)
         if self.journal.recovery is not None:
             record_time_to_recover(
                 self.journal.recovery, self.journal.probes, self.journal.faults, self._steady_back

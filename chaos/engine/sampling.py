@@ -60,6 +60,8 @@ class Sample:
     latency: float
     """Seconds from the start to the answer (the deadline, for a check that gave none)."""
     detail: str
+    error: bool = False
+    """The check could not be made (:attr:`chaos.probe.Check.error`)."""
 
     @property
     def start(self) -> float:
@@ -127,7 +129,7 @@ class InFlight:
             check = Check(False, f"no answer within {self.limit:g}s (the probe's deadline)")
         # the one place a detail enters the run: what a target wrote is escaped here
         detail = printable(self._runtime.redactor.text(str(check.detail)))
-        return Sample(self.t, check.ok, latency, detail)
+        return Sample(self.t, check.ok, latency, detail, check.error and not check.ok)
 
 
 @dataclass
@@ -167,6 +169,48 @@ class BoundProbe:
         if not check.answered():
             self._overrunning = check.thread
         return check.sample()
+
+    def implements(self, hook: str) -> bool:
+        """Whether the probe overrides one of :class:`Probe`'s optional hooks
+        (``baseline``, ``evaluate_window``, ``preview``)."""
+        return getattr(type(self.probe), hook, None) is not getattr(Probe, hook)
+
+    def call(
+        self, runtime: Runtime, what: Callable[[], Check | None]
+    ) -> tuple[Check | None, float]:
+        """Call one of the probe's other hooks (a baseline, a window, a preview)
+        within the probe's deadline, on a thread of its own; returns its
+        check (details redacted and escaped, None when the hook has nothing to
+        say) and how long it took. A hook that raises or overruns is a failed
+        check with ``error`` set."""
+        limit = self.probe.deadline(self.params, self.targets)
+        box: list[Check | None] = []
+
+        def work() -> None:
+            try:
+                box.append(what())
+            except Exception as exc:
+                box.append(Check(False, f"{type(exc).__name__}: {exc}", error=True))
+
+        started = time.monotonic()
+        thread = threading.Thread(target=work, name=f"call-{self.name}", daemon=True)
+        thread.start()
+        thread.join(limit)
+        elapsed = time.monotonic() - started
+        if not box:
+            return Check(
+                False, f"no answer within {limit:g}s (the probe's deadline)", True
+            ), elapsed
+        check = box[0]
+        if check is None:
+            return None, elapsed
+        if not isinstance(check, Check):
+            return Check(
+                False, f"probe returned {type(check).__name__}, expected Check", True
+            ), elapsed
+        detail = printable(runtime.redactor.text(str(check.detail)))
+        data = runtime.redactor.data(dict(check.data)) if check.data is not None else None
+        return Check(check.ok, detail, check.error and not check.ok, data), elapsed
 
 
 @dataclass

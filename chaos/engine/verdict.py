@@ -1,7 +1,8 @@
 """Where the verdict is decided: one pure function over what the run observed.
 
 Precedence: ``error`` (the run could not do what it said: engine gone, target
-not resolved, fault not injected, fault not reverted, an unexpected
+not resolved, a probe unable to check before
+the method, fault not injected, fault not reverted, an unexpected
 exception) over ``aborted`` (a guard breached, or the run was interrupted or
 halted) over ``failed`` (the system did not hold its steady state before the
 method, was not back and stable after it, or a probe broke its tolerance)
@@ -15,7 +16,14 @@ from chaos.engine.result import Verdict
 from chaos.journal.model import ReasonRecord
 
 ERROR_KINDS = frozenset(
-    {"target_error", "engine_error", "inject_failed", "revert_failed", "internal_error"}
+    {
+        "target_error",
+        "engine_error",
+        "probe_error",
+        "inject_failed",
+        "revert_failed",
+        "internal_error",
+    }
 )
 ABORT_KINDS = frozenset({"guard_breach", "interrupted", "halted"})
 FAIL_KINDS = frozenset({"not_steady_before", "not_recovered", "tolerance"})

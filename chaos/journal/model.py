@@ -85,6 +85,12 @@ class ProbeRecord(Record):
     too; one that had not passed since the stretch began (it watches what a
     fault leaves behind, or something the steady state does not) was not
     waited for and ends not recovered."""
+    baseline: dict[str, Any] | None = None
+    """What the probe measured before the method, that its checks compare
+    against (a ``prometheus`` probe's ``max_increase``/``max_decrease``)."""
+    window: dict[str, Any] | None = None
+    """The probe's evaluation of the whole method-to-recovery window
+    (``evaluate: window``): ok, detail and the series it saw (bounded)."""
     back_at: float | None = None
     """When the probe was seen back (seconds since the run started): the end of
     its first passing sample after its last failure; None if it never failed or
@@ -240,6 +246,7 @@ ReasonKind = Literal[
     "halted",
     "target_error",
     "engine_error",
+    "probe_error",
     "inject_failed",
     "revert_failed",
     "internal_error",
@@ -256,6 +263,9 @@ REASON_KINDS: dict[str, str] = {
     "halted": "the kill switch (`chaosdrill halt`) stopped the run: every fault reverted at once",
     "target_error": "a target could not be resolved, or its selection broke a limit",
     "engine_error": "the Docker engine did not answer, so what the run saw cannot be trusted",
+    "probe_error": "a probe could not make its check (the service it asks did not answer, "
+    "or rejected the question) before the method, for its baseline, or for its window "
+    "evaluation: nothing was injected, or the verdict could not be checked",
     "inject_failed": "a fault could not be injected (or its injection not recorded)",
     "revert_failed": "a fault could not be reverted: it may still be in effect",
     "internal_error": "chaosdrill or a plugin raised an unexpected exception",

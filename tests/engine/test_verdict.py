@@ -43,6 +43,7 @@ def test_the_kinds_are_the_documented_ones_and_do_not_overlap():
         "engine_error",
         "inject_failed",
         "internal_error",
+        "probe_error",
         "revert_failed",
         "target_error",
     ]
