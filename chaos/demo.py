@@ -30,6 +30,7 @@ second to ``http://demo-web/cgi-bin/api`` on the demo network, until removed.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import time
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 DEMO_IMAGE = "chaosdrill/demo-web:2"
 DEMO_NETWORK = "chaosdrill-demo"
 DEMO_LABEL = "chaosdrill.demo"
+SPEC_LABEL = "chaosdrill.demo.spec"
+"""A digest of a container's image and options: a container whose digest
+differs (an older demo) is replaced by ``up``."""
 PROJECT = "chaosdrill-demo"
 
 DEMO_DOCKERFILE = f"""\
@@ -137,11 +141,12 @@ printf 'Status: 404 Not Found\\r\\nContent-Type: text/plain\\r\\n\\r\\nnot found
 
 TRAFFIC_SCRIPT = """\
 # The demo's users: about five requests a second to the web's api page, on the
-# demo network only (busybox's nslookup: no NSS in the static busybox).
+# demo network only (busybox's nslookup: no NSS in the static busybox; `timeout`
+# rather than wget's -T, which crashes busybox 1.35's wget).
 while true; do
   ip=$(timeout 1 nslookup demo-web 2>/dev/null | awk '/^Address/ && !/#53/ && !/:53$/ {a=$NF} END {print a}')
   if [ -n "$ip" ]; then
-    wget -q -T 2 -O /dev/null "http://$ip/cgi-bin/api" 2>/dev/null
+    timeout 2 wget -q -O /dev/null "http://$ip/cgi-bin/api" 2>/dev/null
   fi
   sleep 0.2
 done
@@ -183,8 +188,8 @@ def up(
     client: docker.DockerClient, wait: float = 30.0, extra_labels: dict[str, str] | None = None
 ) -> list[str]:
     """Create or start every demo container; wait until web and api are
-    healthy, then start the traffic. A container made from an older demo image
-    is replaced."""
+    healthy, then start the traffic. A container made by an older chaosdrill
+    (another image or other options) is replaced."""
     import docker.errors
 
     image_id = build_demo_image(client)
@@ -240,14 +245,17 @@ def _start_or_run(
 ) -> None:
     import docker.errors
 
+    shape = sorted((k, v) for k, v in options.items() if k != "labels")
+    spec = hashlib.sha256(repr((image_id, shape)).encode()).hexdigest()[:16]
     try:
         container = client.containers.get(name)
     except docker.errors.NotFound:
         container = None
-    if container is not None and container.attrs.get("Image") != image_id:
-        container.remove(force=True)  # made from an older demo image
+    if container is not None and container.labels.get(SPEC_LABEL) != spec:
+        container.remove(force=True)  # made by an older chaosdrill, or from an older image
         container = None
     if container is None:
+        options["labels"] = {**options["labels"], SPEC_LABEL: spec}
         client.containers.run(name=name, detach=True, network=DEMO_NETWORK, **options)
     elif container.status != "running":
         container.start()
