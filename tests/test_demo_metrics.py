@@ -120,9 +120,10 @@ def test_traffic_container_calls_the_api_page(own_demo):
     assert list(traffic.attrs["NetworkSettings"]["Networks"]) == [demo.DEMO_NETWORK]
     key = ("/cgi-bin/api", "200")
     start = metrics()[key]
-    time.sleep(4)
+    time.sleep(5)
     moved = metrics()[key] - start
-    assert 8 <= moved <= 24, f"about 5 requests a second, saw {moved} in 4s"
+    # at most 5 a second (a 0.2s pause between requests), at least 1 on a busy machine
+    assert 5 <= moved <= 27, f"about 5 requests a second, saw {moved} in 5s"
 
 
 def test_demo_up_prometheus_scrapes_alerts_and_goes_down(own_demo, state_dir):
