@@ -1,6 +1,6 @@
 """How steadily continuous probes keep their interval, and what sampling costs.
 
-Starts N demo web containers (``chaosdrill/demo-web:1``, port 80 published on
+Starts N demo web containers (``chaosdrill/demo-web:2``, port 80 published on
 a random loopback port), runs an experiment with one continuous ``http`` probe
 per container at a fixed interval while a throwaway busybox container is
 paused (the method needs a fault; nothing the probes look at is touched), then

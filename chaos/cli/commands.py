@@ -242,21 +242,36 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from chaos import demo
+    from chaos import demo, demo_prometheus
     from chaos.docker_client import connect
+    from chaos.errors import UsageError
 
+    if args.prometheus and args.action != "up":
+        raise UsageError("--prometheus goes with `demo up` (`demo down` stops it in any case)")
+    if args.prometheus:
+        demo_prometheus.check_installed()  # before anything starts
     client = connect()
     if args.action == "up":
         names = demo.up(client)
         print(
             f"demo up: {', '.join(names)} (web http://127.0.0.1:18080, api http://127.0.0.1:18081)"
         )
+        if args.prometheus:
+            running, started = demo_prometheus.start()
+            print(
+                f"prometheus {'started' if started else 'already running'}: {running.url} "
+                f"(pid {running.pid}), scraping the web every 1s, alert {demo_prometheus.ALERT}"
+            )
     elif args.action == "down":
         removed = demo.down(client)
         print(f"demo down: removed {', '.join(removed) or 'nothing'}")
+        stopped = demo_prometheus.stop()
+        if stopped is not None:
+            print(f"prometheus stopped (pid {stopped.pid}, {stopped.url})")
     else:
         for name, state in demo.status(client) or [("demo", "not running")]:
             print(f"{name}: {state}")
+        print(f"prometheus: {demo_prometheus.describe()}")
     return 0
 
 

@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start or remove the demo stack the examples run against")
     demo.add_argument("action", choices=["up", "down", "status"])
+    demo.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="with up: also start a Prometheus (Debian's binary) on 127.0.0.1:19090 that "
+        "scrapes the demo every second and has the example alert; down stops it",
+    )
     demo.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_demo"))
 
     images = sub.add_parser("images", help="build the images chaosdrill uses, with no registry")
