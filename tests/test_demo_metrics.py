@@ -199,3 +199,72 @@ def test_a_taken_port_is_a_clear_error(state_dir):
             demo_prometheus.start(port=port)
     assert demo_prometheus.find() is None
     assert not (state_dir / "demo-prometheus" / "prometheus.pid").exists()
+
+
+def _example_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """A copy of a shipped example with one value changed (next to none of the
+    examples, so ``experiments/`` is left alone)."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "experiments" / name).read_text()
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def _run_json(path: Path | str, reports: Path) -> tuple[int, dict[str, Any]]:
+    proc = chaosdrill("run", str(path), "--json", "--report-dir", str(reports), timeout=180)
+    assert proc.stdout.strip(), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_the_examples_see_in_the_metrics_what_a_probe_on_one_path_misses(
+    own_demo, state_dir, tmp_path
+):
+    """The shipped examples against the demo and its Prometheus: stopping the api
+    fails the error-rate probe with the example's tight threshold (the probe on
+    / passes throughout) and passes it with a loose one; the firing alert aborts
+    the drill through its guard, and the api is running again after it."""
+    from tests.conftest import ROOT
+
+    try:
+        assert chaosdrill("demo", "up", "--prometheus").returncode == 0
+        wait_for(lambda: value('up{job="demo-web"}') == 1.0, 30, "Prometheus to scrape the demo")
+        ratio = 'sum(rate(demo_http_requests_total{code=~"5.."}[15s])) / sum(rate(demo_http_requests_total[15s]))'
+        wait_for(lambda: value(ratio) == 0.0, 40, "an error ratio of 0 with the api up")
+
+        code, tight = _run_json(ROOT / "experiments" / "web-errors-seen-in-metrics.yaml", tmp_path)
+        assert (code, tight["verdict"]) == (1, "failed"), tight["reasons"]
+        assert [(r["kind"], r["source"]) for r in tight["reasons"]] == [("tolerance", "error-rate")]
+        probes = {p["name"]: p for p in tight["probes"]}
+        assert (
+            probes["web-availability"]["passed"]
+            and probes["web-availability"]["availability"] == 1.0
+        )
+        assert not probes["error-rate"]["passed"]
+
+        wait_for(lambda: value(ratio) == 0.0, 60, "the errors to age out of the 15s window")
+        wait_for(lambda: not query('ALERTS{alertname="DemoHighErrorRate"}'), 30, "no alert")
+        loose = _example_with(
+            tmp_path, "web-errors-seen-in-metrics.yaml", "{lt: 0.05}", "{lt: 0.99}"
+        )
+        code, passed = _run_json(loose, tmp_path)
+        assert (code, passed["verdict"]) == (0, "passed"), passed["reasons"]
+        seen = {p["name"]: p for p in passed["probes"]}["error-rate"]
+        assert seen["availability"] == 1.0
+
+        wait_for(lambda: value(ratio) == 0.0, 60, "the errors to age out again")
+        wait_for(lambda: not query('ALERTS{alertname="DemoHighErrorRate"}'), 30, "no alert")
+        started = time.monotonic()
+        code, aborted = _run_json(ROOT / "experiments" / "alert-aborts-drill.yaml", tmp_path)
+        took = time.monotonic() - started
+        assert (code, aborted["verdict"]) == (3, "aborted"), aborted["reasons"]
+        [reason] = aborted["reasons"]
+        assert reason["kind"] == "guard_breach" and "DemoHighErrorRate" in reason["message"]
+        assert took < 45, took  # the 60s stop was cut short by the guard
+        api = own_demo.containers.get("demo-api")
+        assert api.status == "running"
+        wait_for(lambda: http_status(f"{WEB}/cgi-bin/api") == 200, 15, "the api page back")
+    finally:
+        chaosdrill("demo", "down")
