@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chaos.errors import InvalidExperiment, Problem, UsageError
+from chaos.errors import InvalidExperiment
 from chaos.experiment.configuration import (
     Configuration,
     TooLarge,
@@ -28,6 +28,7 @@ from chaos.experiment.configuration import (
 )
 from chaos.experiment.model import Experiment
 from chaos.experiment.problems import FileProblems
+from chaos.experiment.source import parse_mapping, read_source
 from chaos.experiment.validate import (
     KIND_KEY,
     Parts,
@@ -35,12 +36,9 @@ from chaos.experiment.validate import (
     named_types,
     validate_plugins,
 )
-from chaos.experiment.yamlpos import YamlProblem, parse, position_of
 from chaos.redaction import Redactor
 
 __all__ = ["LoadedExperiment", "did_you_mean", "load_experiment", "load_text"]
-
-MAX_FILE_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,29 +59,8 @@ class LoadedExperiment:
 
 def load_experiment(path: str | Path, plugins: Any = None) -> LoadedExperiment:
     """Load and validate ``path``; raise InvalidExperiment or UsageError."""
-    file = Path(path)
-    try:
-        # read up to the limit rather than trust the size: /dev/zero has size 0
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, expected an experiment file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(f"{path}: file is larger than {MAX_FILE_BYTES // 1024} KiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        line = raw[: exc.start].count(b"\n") + 1
-        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
-        raise InvalidExperiment(
-            [Problem(str(path), line, column, "file is not valid UTF-8")]
-        ) from None
-    return load_text(text, str(path), plugins=plugins, base_dir=file.parent)
+    text = read_source(path, "an experiment file")
+    return load_text(text, str(path), plugins=plugins, base_dir=Path(path).parent)
 
 
 def load_text(
@@ -100,7 +77,7 @@ def load_text(
     them is unknown: the problems reported are the same either way.
     """
     report = FileProblems(filename, root_model=Experiment, root_name="the experiment")
-    data = _parse(text, report)
+    data = parse_mapping(text, report, "an experiment")
     config = resolve_configuration(data.get("configuration"), base_dir or Path.cwd())
     report.redactor = Redactor(config.secrets)
     body = _resolve(data, config, report)
@@ -114,42 +91,6 @@ def load_text(
     if experiment is None or report.problems:
         raise InvalidExperiment(report.finish())
     return LoadedExperiment(filename, experiment, data, config.secrets, params)
-
-
-def _parse(text: str, report: FileProblems) -> dict[Any, Any]:
-    """The file as a mapping, or raise: nothing else can be checked without one."""
-    bad = _surrogate(text)
-    if bad is not None:
-        report.at_position(
-            position_of(text, bad), f"invalid character U+{ord(text[bad]):04X} (a lone surrogate)"
-        )
-        raise InvalidExperiment(report.finish())
-    try:
-        data, positions, yaml_problems = parse(text)
-    except YamlProblem as exc:
-        report.at_position((exc.line, exc.column), exc.message)
-        raise InvalidExperiment(report.finish()) from None
-    report.positions = positions
-    for p in yaml_problems:
-        report.at_position((p.line, p.column), p.message)
-    if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {_KINDS.get(type(data), type(data).__name__)}"
-        report.at_value((), f"an experiment must be a mapping of keys, this file is {kind}")
-        raise InvalidExperiment(report.finish())
-    return data
-
-
-_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
-
-
-def _surrogate(text: str) -> int | None:
-    """Index of the first lone surrogate: text from a file never has one, but
-    ``load_text`` may be handed any ``str``, and YAML cannot encode it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return exc.start
-    return None
 
 
 def _resolve(data: dict[Any, Any], config: Configuration, report: FileProblems) -> dict[str, Any]:
