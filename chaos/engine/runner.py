@@ -62,6 +62,7 @@ from chaos.journal.model import (
     ReasonKind,
     ReasonRecord,
     RecoveryRecord,
+    RecoveryRoundRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
 
@@ -495,7 +496,16 @@ class Runner:
             failing = [
                 Failing(b.name, s.detail) for b, s in zip(steady, checks, strict=True) if not s.ok
             ]
-            watch.add(round_started, self.clock.now(), failing)
+            round_ended = self.clock.now()
+            watch.add(round_started, round_ended, failing)
+            record.rounds.append(
+                RecoveryRoundRecord(
+                    t=round(round_started, 4),
+                    end=round(round_ended, 4),
+                    ok=not failing,
+                    failing=[str(f) for f in failing],
+                )
+            )
             record.checks += 1
             record.passed_checks += int(not failing)
             # what the decision sees is what the probes' records will hold

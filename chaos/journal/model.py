@@ -7,10 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JOURNAL_FORMAT = "chaosdrill.journal/2"
-"""Version 2: reasons are objects (kind, source, phase, at, faults), samples carry
-their answer time (``end``), summaries their probed and down time, faults their
-exact window (``due``, ``in_effect``) and time-to-recover."""
+JOURNAL_FORMAT = "chaosdrill.journal/3"
+"""Version 3: the recovery phase records each round of steady-state checks
+(``recovery.rounds``). Version 2: reasons are objects (kind, source, phase, at,
+faults), samples carry their answer time (``end``), summaries their probed and
+down time, faults their exact window (``due``, ``in_effect``) and time-to-recover.
+A version 2 journal reads as version 3 without rounds."""
+
+READABLE_FORMATS = ("chaosdrill.journal/2", JOURNAL_FORMAT)
+"""The journal versions this chaosdrill reads (``chaosdrill report``)."""
 
 
 class Record(BaseModel):
@@ -187,6 +192,19 @@ class TargetRecord(Record):
     selected: list[dict[str, Any]]
 
 
+class RecoveryRoundRecord(Record):
+    """One round of steady-state checks in the recovery phase."""
+
+    t: float
+    """When the round began (seconds since the run started)."""
+    end: float
+    """When its last check answered."""
+    ok: bool
+    """Every steady-state check passed."""
+    failing: list[str] = Field(default_factory=list)
+    """The checks that failed, each ``name: detail``."""
+
+
 class RecoveryRecord(Record):
     """The recovery phase: the steady state (and every continuous probe) polled
     after the method until it is back and stable, or ``within`` passes.
@@ -229,6 +247,8 @@ class RecoveryRecord(Record):
     passed_checks: int = 0
     """Rounds in which every steady-state check passed."""
     last_failures: list[str] = Field(default_factory=list)
+    rounds: list[RecoveryRoundRecord] = Field(default_factory=list)
+    """Each round of steady-state checks, in order (empty in version 2 journals)."""
 
 
 class PhaseRecord(Record):
