@@ -10,6 +10,7 @@ collect several reports, such as GitHub's ``$GITHUB_STEP_SUMMARY``)::
     suite = api.suite(["experiments"])
     write("junit", suite, "report.xml")
     write("markdown", suite, "summary.md")
+    write("html", suite, "report.html")
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from chaos.suite import SuiteResult
 
-FORMATS = {"junit": "chaos.report.junit", "markdown": "chaos.report.markdown"}
+FORMATS = {
+    "junit": "chaos.report.junit",
+    "markdown": "chaos.report.markdown",
+    "html": "chaos.report.html",
+}
 """Format name to the module that renders it."""
 
 
