@@ -115,7 +115,47 @@ def _warn(notices: Any, prefix: str = "") -> None:
 def _run(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> int:
     result = _run_experiment(args, api, loaded, inventory)
     _warn(result.notices)
-    return int(result.exit_code)
+    code = int(result.exit_code)
+    if args.html:
+        from chaos.report.html import run_page
+
+        if not _write_page(lambda: run_page(result.journal), args.html, quiet=args.json):
+            code = max(code, int(ExitCode.INVALID))
+    return code
+
+
+def _write_page(render: Any, path: str, *, quiet: bool = False) -> bool:
+    """Render a page and write it to ``path``; say where (on stderr when ``quiet``)."""
+    from chaos.report.html import write_page
+
+    try:
+        write_page(render(), path)
+    except OSError as exc:
+        print(f"chaosdrill: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    print(f"html: {path}", file=sys.stderr if quiet else sys.stdout)
+    return True
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chaos.errors import UsageError
+    from chaos.report.html import find_journals, index_page, link, read_journal, run_page
+
+    single = len(args.paths) == 1 and Path(args.paths[0]).is_file()
+    found = find_journals(args.paths)
+    if not found:
+        raise UsageError(f"no journals (*/journal.json) under {' '.join(args.paths)}")
+    if single:
+        output = args.output or str(found[0].parent / "report.html")
+        journal, data = read_journal(found[0])
+        ok = _write_page(lambda: run_page(journal, data), output)
+    else:
+        output = args.output or "report.html"
+        runs = [(read_journal(path)[0], link(path, output)) for path in found]
+        ok = _write_page(lambda: index_page(runs), output)
+    return int(ExitCode.PASSED if ok else ExitCode.INVALID)
 
 
 def _run_experiment(args: argparse.Namespace, api: Any, loaded: Any, inventory: Any) -> Any:
@@ -185,6 +225,11 @@ def cmd_suite(args: argparse.Namespace) -> int:
         if case.run is not None:
             _warn(case.run.notices, f"{case.name}: ")
     code = int(suite.exit_code)
+    if args.html:
+        from chaos.report.html import render
+
+        if not _write_page(lambda: render(suite, page=args.html), args.html):
+            code = max(code, int(ExitCode.INVALID))
     outputs = [("junit", args.junit, False), ("markdown", args.markdown, False)]
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:

@@ -244,6 +244,15 @@ def cmd_gameday_history(args: argparse.Namespace) -> int:
     else:
         with History(args.file) as history:
             rows = history.rows(args.limit, drill=args.drill)
+    if args.html:
+        from chaos.report.html import gameday_page, write_page
+
+        try:
+            write_page(gameday_page(args.file, rows, page=args.html), args.html)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.html}: {exc.strerror or exc}") from None
+        print(f"html: {args.html}")
+        return 0
     if args.json:
         json.dump(
             {"file": str(Path(args.file).resolve()), "fires": [_history_json(r) for r in rows]},

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="seed for targets that set none (recorded in the journal)"
     )
     run.add_argument("--json", action="store_true", help="print one JSON object with the verdict")
+    run.add_argument(
+        "--html", metavar="FILE", help="also write the run's page (see `chaosdrill report`)"
+    )
     _pushgateway_argument(run)
     _swarm_arguments(run)
     run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
@@ -70,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--markdown",
         metavar="FILE",
         help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when it is set)",
+    )
+    suite.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write an HTML page: the score, one row per experiment, trends",
     )
     suite.add_argument(
         "--fail-under",
@@ -111,6 +119,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--gameday", action="store_true", help="the game day format's schema instead"
     )
     schema.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_schema"))
+
+    report = sub.add_parser(
+        "report",
+        help="an HTML page from journals: a run page, or an index of runs with trends",
+        description="One journal gives its run page (verdict, reasons, timeline, tolerances); "
+        "several journals, or directories (searched for */journal.json), give an index page "
+        "with one row per run and the trends of runs of the same experiment. One file, "
+        "nothing loaded from the network.",
+    )
+    report.add_argument(
+        "paths",
+        nargs="+",
+        metavar="JOURNAL_OR_DIR",
+        help="journal.json files or report directories",
+    )
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the page (default: report.html beside a single journal, else in the current "
+        "directory)",
+    )
+    report.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_report"))
 
     _gameday_commands(sub)
 
@@ -286,6 +317,11 @@ def _gameday_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     history.add_argument("--limit", type=_positive, default=20, metavar="N", help="rows (20)")
     history.add_argument("--drill", metavar="DRILL", help="only this drill")
     history.add_argument("--json", action="store_true", help="print one JSON object")
+    history.add_argument(
+        "--html",
+        metavar="OUT",
+        help="write an HTML index of the fires instead, with each run's figures from its journal",
+    )
     history.set_defaults(handler=_lazy("chaos.cli.gameday", "cmd_gameday_history"))
 
 
