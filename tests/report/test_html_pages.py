@@ -229,6 +229,7 @@ def test_every_outside_string_is_escaped():
     assert "&lt;script&gt;" in text and "\\x1b[2J" in text and "\\x07" in text
     index = index_page([(Journal.model_validate(data), None)] * 2)
     assert "&lt;script&gt;" in index
+    assert_inert(index, embedded=False)
     with pytest.raises(AssertionError):  # the check itself sees a live payload
         assert_inert(text.replace("&lt;script&gt;", "<script>", 1))
 
@@ -275,6 +276,7 @@ def test_the_index_shows_trends_across_runs_of_one_experiment(tmp_path):
     done = chaosdrill("report", str(tmp_path / "reports"), "-o", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text()
+    assert_inert(text, embedded=False)
     page = Page(text)
     assert len(page.find("tr", **{"class": "run"})) == 3
     trend = page.find("tr", **{"class": "trend"})
