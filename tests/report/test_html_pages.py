@@ -288,3 +288,20 @@ def test_the_index_shows_trends_across_runs_of_one_experiment(tmp_path):
     hrefs = [a["href"] for a in page.find("a")]
     assert sorted(hrefs) == [f"./reports/run{i}/journal.json" for i in range(3)]
     assert "prefers-color-scheme: dark" in text and "@media print" in text
+
+
+def test_help_does_not_import_the_renderer():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "chaos", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "chaos.cli.main" in done.stderr
+    assert "jinja2" not in done.stderr and "chaos.report" not in done.stderr
