@@ -70,7 +70,13 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v prometheus-pushgatewa
   fi
 fi
 
-if ! python3 -c "import chaos, docker, jinja2, pluggy, prometheus_client, prometheus_api_client, pydantic, rich, yaml, re2, cryptography, apscheduler, holidays, tzdata, pytest, hypothesis, jsonschema, lxml, importlinter" >/dev/null 2>&1 \
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
+   || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  log "installing chromium, chromium-driver and a font (the browser tests drive a headless Chromium)"
+  apt_install chromium chromium-driver fonts-dejavu-core
+fi
+
+if ! python3 -c "import chaos, docker, jinja2, pluggy, prometheus_client, prometheus_api_client, pydantic, rich, yaml, re2, cryptography, apscheduler, holidays, tzdata, pytest, hypothesis, jsonschema, lxml, importlinter, selenium" >/dev/null 2>&1 \
    || ! python3 -c "from importlib.metadata import entry_points as e; assert any(p.name == 'chaosdrill' for p in e(group='pytest11'))" >/dev/null 2>&1 \
    || ! command -v chaosdrill >/dev/null 2>&1 || ! command -v ruff >/dev/null 2>&1; then
   log "installing chaosdrill and its test tools (pip)"

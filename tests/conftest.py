@@ -306,3 +306,37 @@ def local_pushgateway(tmp_path: Path) -> Iterator[Any]:
     gateway = start_pushgateway(tmp_path / "pushgateway")
     yield gateway
     gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_module() -> Iterator[Any]:
+    """One headless Chromium for a test module (see ``tests/browser.py``); skipped,
+    saying why, only where the Chromium binary is absent."""
+    from tests import browser as harness
+
+    reason = harness.missing()
+    if reason:
+        print(f"browser tests skipped: {reason}", file=sys.stderr)
+        pytest.skip(reason)
+    started = harness.Browser.start()
+    yield started
+    started.quit()
+
+
+@pytest.fixture
+def browser(browser_module: Any, request: Any, tmp_path: Path) -> Iterator[Any]:
+    """The module's :class:`tests.browser.Browser` at 1280x900, writing screenshots to
+    the test's folder; browsers it ``reopen()``-ed are quit when the test ends,
+    whatever its outcome. A browser a test broke is replaced for the next one."""
+    from tests import browser as harness
+
+    if not browser_module.alive():
+        with contextlib.suppress(Exception):
+            browser_module.driver.quit()
+        fresh = harness.Browser.start()
+        browser_module.driver = fresh.driver
+    browser_module.output_dir = harness.output_dir(request.node.nodeid, tmp_path)
+    try:
+        yield browser_module
+    finally:
+        browser_module.quit_others()
