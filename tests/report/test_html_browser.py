@@ -144,7 +144,9 @@ def test_passed_failed_and_aborted_run_pages_in_a_real_browser(
     _check_in_browser(browser, failed, failed_journal, "failed")
     browser.open(aborted)
     assert browser.requests() == [] and browser.console({"SEVERE"}) == []
-    assert "aborted" in browser.script("return document.querySelector('#verdict').innerText").lower()
+    assert (
+        "aborted" in browser.script("return document.querySelector('#verdict').innerText").lower()
+    )
     assert (
         browser.script(
             "return document.querySelectorAll('#timeline [data-lane=\"guard:web-up\"]').length"
