@@ -239,15 +239,19 @@ def experiment_file(tmp_path: Path) -> Callable[[str], Path]:
 
 
 def chaosdrill(*args: str, env: dict[str, str] | None = None, timeout: float = 120, **kw: Any):
-    """Run the CLI as users do (``python -m chaos``) and return the CompletedProcess."""
+    """Run the CLI as users do (``python -m chaos``) and return the CompletedProcess.
+
+    The checkout under test comes first on ``PYTHONPATH``, so a run from another
+    working directory (``cwd=``) still runs this code, not an installed copy."""
     import subprocess
 
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, "-m", "chaos", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PYTHONPATH": path, **(env or {})},
         cwd=kw.pop("cwd", ROOT),
         **kw,
     )
