@@ -15,6 +15,11 @@ needed) and imported, so no registry is needed either; with a registry,
 keyring, and takes its mirror from this host's own apt configuration (the
 first Debian source of the suite), or from ``$CHAOSDRILL_DEBIAN_MIRROR``.
 
+``chaosdrill/fault-helper`` is the same kind of Debian with Python (the
+proxy behind the ``proxy.*`` and ``http.*`` faults), stress-ng (the ``stress.*``
+faults), iptables and procps: fault helpers run it in a target's namespaces
+or cgroup.
+
 ``chaosdrill/swarm-node`` is the same kind of Debian with the Docker engine
 (``docker.io``): the nodes of the Swarm lab (``chaosdrill lab up``) are
 containers of it, each running its own ``dockerd``. One builder,
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
 BUSYBOX_IMAGE = "chaosdrill/busybox:1"
 NETNS_IMAGE = "chaosdrill/netns-helper:1"  # the default of Runtime.netns_image
 NETNS_PACKAGES = ("iptables", "iproute2", "curl", "ca-certificates", "procps")
+FAULT_HELPER_IMAGE = "chaosdrill/fault-helper:1"
+FAULT_HELPER_PACKAGES = ("python3", "stress-ng", "iptables", "iproute2", "procps")
 SWARM_NODE_IMAGE = "chaosdrill/swarm-node:1"  # the nodes of `chaosdrill lab`
 SWARM_NODE_PACKAGES = ("docker.io", "iptables", "iproute2", "procps", "ca-certificates", "curl")
 DEBIAN_SUITE = "bookworm"
@@ -132,6 +139,12 @@ NETNS_ROOTFS = RootfsImage(
     packages=NETNS_PACKAGES,
     changes=('CMD ["sleep", "infinity"]', "LABEL chaosdrill.image=netns-helper"),
     dockerfile="images/netns-helper.Dockerfile",
+)
+FAULT_HELPER_ROOTFS = RootfsImage(
+    tag=FAULT_HELPER_IMAGE,
+    packages=FAULT_HELPER_PACKAGES,
+    changes=('CMD ["sleep", "infinity"]', "LABEL chaosdrill.image=fault-helper"),
+    dockerfile="images/fault-helper.Dockerfile",
 )
 SWARM_NODE_ROOTFS = RootfsImage(
     tag=SWARM_NODE_IMAGE,
@@ -338,6 +351,13 @@ def build_netns_image(
     return build_rootfs_image(client, NETNS_ROOTFS, tag, mirror)
 
 
+def build_fault_helper_image(
+    client: docker.DockerClient, tag: str = FAULT_HELPER_IMAGE, mirror: str | None = None
+) -> str:
+    """debootstrap a minimal Debian with Python, stress-ng and iptables and import it."""
+    return build_rootfs_image(client, FAULT_HELPER_ROOTFS, tag, mirror)
+
+
 def build_swarm_node_image(
     client: docker.DockerClient, tag: str = SWARM_NODE_IMAGE, mirror: str | None = None
 ) -> str:
@@ -357,6 +377,11 @@ def _ensure(client: docker.DockerClient, tag: str, build: Callable[[], str]) -> 
 def ensure_netns_image(client: docker.DockerClient, tag: str = NETNS_IMAGE) -> str:
     """Build the network helper image only when it is not on the engine yet."""
     return _ensure(client, tag, lambda: build_netns_image(client, tag))
+
+
+def ensure_fault_helper_image(client: docker.DockerClient, tag: str = FAULT_HELPER_IMAGE) -> str:
+    """Build the fault helper image (proxy, stress-ng) only when it is not on the engine yet."""
+    return _ensure(client, tag, lambda: build_fault_helper_image(client, tag))
 
 
 def ensure_swarm_node_image(client: docker.DockerClient, tag: str = SWARM_NODE_IMAGE) -> str:

@@ -324,9 +324,11 @@ def cmd_images(args: argparse.Namespace) -> int:
     from chaos.docker_client import connect
     from chaos.images import (
         BUSYBOX_IMAGE,
+        FAULT_HELPER_IMAGE,
         NETNS_IMAGE,
         SWARM_NODE_IMAGE,
         build_busybox_image,
+        ensure_fault_helper_image,
         ensure_netns_image,
         ensure_swarm_node_image,
     )
@@ -336,6 +338,8 @@ def cmd_images(args: argparse.Namespace) -> int:
     print(f"built {BUSYBOX_IMAGE} ({image_id[:19]})", flush=True)
     image_id = ensure_netns_image(client)
     print(f"ready {NETNS_IMAGE} ({image_id[:19]})", flush=True)
+    image_id = ensure_fault_helper_image(client)
+    print(f"ready {FAULT_HELPER_IMAGE} ({image_id[:19]})", flush=True)
     image_id = ensure_swarm_node_image(client)
     print(f"ready {SWARM_NODE_IMAGE} ({image_id[:19]})")
     return 0
