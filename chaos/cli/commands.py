@@ -20,12 +20,14 @@ NO_MESH = "the kernel lacks IPVS: publish ports with mode=host and use endpoint_
 def cmd_validate(args: argparse.Namespace) -> int:
     from chaos.errors import ChaosError, InvalidExperiment
     from chaos.experiment.loader import load_experiment
-    from chaos.gameday.loader import is_gameday, load_gameday
+    from chaos.gameday.kind import is_gameday
 
     worst = ExitCode.PASSED
     for path in args.files:
         try:
             if is_gameday(path):
+                from chaos.gameday.loader import load_gameday
+
                 load_gameday(path)
             else:
                 # only the plugins the file names are imported (all of them for a name

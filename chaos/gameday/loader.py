@@ -9,7 +9,6 @@ Relative paths in the file are relative to the file's directory.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +16,9 @@ from pydantic import ValidationError
 
 from chaos.errors import InvalidExperiment
 from chaos.experiment.problems import FileProblems
-from chaos.experiment.source import MAX_FILE_BYTES, parse_mapping, read_source
+from chaos.experiment.source import parse_mapping, read_source
 from chaos.gameday.checks import check_document
 from chaos.gameday.model import Drill, GameDay
-
-_KIND = re.compile(r"""^kind[ \t]*:[ \t]*["']?gameday["']?[ \t]*(#.*)?$""", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -42,16 +39,6 @@ class LoadedGameDay:
 
     def inventory(self, drill: Drill) -> Path | None:
         return None if drill.inventory is None else self.resolve(drill.inventory)
-
-
-def is_gameday(path: str | Path) -> bool:
-    """Whether ``path`` looks like a game day file (a top-level ``kind: gameday``)."""
-    try:
-        with Path(path).open("rb") as handle:
-            head = handle.read(MAX_FILE_BYTES)
-    except OSError:
-        return False
-    return _KIND.search(head.decode("utf-8", "replace")) is not None
 
 
 def load_gameday(path: str | Path) -> LoadedGameDay:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from chaos.errors import InvalidExperiment, UsageError
-from chaos.gameday.loader import is_gameday, load_gameday
+from chaos.gameday.kind import is_gameday
+from chaos.gameday.loader import load_gameday
 
 VALID = """\
 version: 1
