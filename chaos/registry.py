@@ -23,6 +23,9 @@ class Registered(Generic[T]):
 
     cls: type[T]
     origin: str
+    plugin: str = ""
+    """Name of the plugin that registered it: a built-in module's name
+    (``probes.http``) or an entry point's (``acme``)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Registry:
     node_controllers: dict[str, Registered[NodeController]] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     origin: str = "unknown"
+    """Where the plugin whose hook is running comes from; set by the plugin manager."""
+    plugin: str = ""
     """Name of the plugin whose hook is running; set by the plugin manager."""
 
     def add_fault(self, cls: type[Fault]) -> None:
@@ -94,4 +99,4 @@ class Registry:
             raise RegistrationError(
                 f"{what} {name!r} is already registered by {table[name].origin}"
             )
-        table[name] = Registered(cls, self.origin)
+        table[name] = Registered(cls, self.origin, self.plugin)
