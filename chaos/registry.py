@@ -42,11 +42,16 @@ class RegistrationError(Exception):
 
 @dataclass
 class Registry:
+    """Every registered type by name, and the plugins that failed: what registration
+    hooks fill (``add_fault``, ``add_probe``...) and every command looks types up in."""
+
     faults: dict[str, Registered[Fault]] = field(default_factory=dict)
+    """Fault types by name, each with where it comes from (:class:`Registered`)."""
     probes: dict[str, Registered[Probe]] = field(default_factory=dict)
     target_kinds: dict[str, Registered[TargetKind]] = field(default_factory=dict)
     node_controllers: dict[str, Registered[NodeController]] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    """Plugins that could not be loaded or whose hook raised, by name."""
     origin: str = "unknown"
     """Where the plugin whose hook is running comes from; set by the plugin manager."""
     plugin: str = ""
