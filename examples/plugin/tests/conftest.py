@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -57,20 +57,34 @@ class Box:
 
 
 @pytest.fixture
-def box(docker_engine: Any, request: pytest.FixtureRequest) -> Iterator[Box]:
-    """A busybox container (chaosdrill's locally built image) for one test."""
+def boxes(docker_engine: Any, request: pytest.FixtureRequest) -> Iterator[Callable[[], Box]]:
+    """Makes busybox containers (chaosdrill's locally built image), each with a
+    selector of its own; all removed after the test, whatever happened."""
     from chaos.images import BUSYBOX_IMAGE, ensure_busybox_image
 
     ensure_busybox_image(docker_engine)
-    group = f"example-{uuid.uuid4().hex[:10]}"
-    container = docker_engine.containers.run(
-        BUSYBOX_IMAGE,
-        ["sleep", "600"],
-        detach=True,
-        labels={**LABELS, "chaosdrill.test": request.node.name[:60], "grp": group},
-    )
+    made: list[Any] = []
+
+    def make() -> Box:
+        group = f"example-{uuid.uuid4().hex[:10]}"
+        container = docker_engine.containers.run(
+            BUSYBOX_IMAGE,
+            ["sleep", "600"],
+            detach=True,
+            labels={**LABELS, "chaosdrill.test": request.node.name[:60], "grp": group},
+        )
+        made.append(container)
+        return Box(container, {"select": {"labels": {"grp": group}}})
+
     try:
-        yield Box(container, {"select": {"labels": {"grp": group}}})
+        yield make
     finally:
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
+@pytest.fixture
+def box(boxes: Callable[[], Box]) -> Box:
+    """One busybox container for the test."""
+    return boxes()

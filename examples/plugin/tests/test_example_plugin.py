@@ -79,11 +79,13 @@ docker = pytest.mark.docker
 
 
 @docker
-def test_the_flag_exists_only_while_the_fault_is_active(chaos, box):
+def test_the_flag_exists_only_while_the_fault_is_active(chaos, box, boxes):
+    bystander = boxes()  # not selected: must never see the file
     assert flag_absent(box)
     with chaos.fault("example.flag", target=box.target, duration="30s", path=FLAG) as injected:
         code, text = box.sh(f"cat {FLAG}")
         assert code == 0, text
+        assert flag_absent(bystander)
         (record,) = injected.records
         assert text == f"chaosdrill {record.injection_id}"
         assert injected.state == {"path": FLAG}
@@ -95,6 +97,17 @@ def test_the_flag_exists_only_while_the_fault_is_active(chaos, box):
         "example.file", within="5s", target=box.target, path=FLAG, present=False
     )
     assert gone.ok
+
+
+@docker
+def test_the_flag_is_removed_when_the_block_raises(chaos, box):
+    with (
+        pytest.raises(RuntimeError, match="the test body fails"),
+        chaos.fault("example.flag", target=box.target, duration="30s", path=FLAG),
+    ):
+        assert not flag_absent(box)
+        raise RuntimeError("the test body fails")
+    assert flag_absent(box)
 
 
 @docker
