@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import itertools
 import textwrap
@@ -39,6 +40,7 @@ def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
     return out
 
 
+@functools.cache
 def field_docs(model: type) -> dict[str, str]:
     """Each field's docstring (the string literal right under it), from the
     model's source and its bases': what plugin authors write to explain a
@@ -177,9 +179,10 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     except Exception:
         return {}
     properties = schema.get("properties", {})
+    docs = field_docs(model)
     for name, info in model.model_fields.items():
         prop = properties.get(info.alias or name)
-        doc = field_docs(model).get(name)
+        doc = docs.get(name)
         if isinstance(prop, dict) and doc and "description" not in prop:
             prop["description"] = doc
     return schema
