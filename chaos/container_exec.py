@@ -32,6 +32,8 @@ class ExecTimedOut(ChaosError):
 
 @dataclass(frozen=True)
 class ExecResult:
+    """What :func:`exec_run` saw: the exit code (None if unknown) and both streams."""
+
     exit_code: int | None
     stdout: str
     stderr: str

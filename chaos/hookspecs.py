@@ -5,9 +5,11 @@ and decorated with :data:`hookimpl`::
 
     from chaos.plugin_api import Fault, Params, hookimpl
 
+
     class Slow(Fault):
         name = "myteam.slow"
         ...
+
 
     @hookimpl
     def chaosdrill_register_faults(registry):
@@ -56,6 +58,7 @@ PROJECT = "chaosdrill"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Decorates a plugin's hook implementations (``@hookimpl``)."""
 
 
 @hookspec

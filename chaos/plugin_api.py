@@ -26,7 +26,8 @@ can do anything they do. What is named here is the stable plugin API.
   timeout); :func:`run_in_netns` runs one in a container's network namespace;
   :func:`run_helper` runs one in a helper container; a :class:`HelperCommand`
   describes a revert for a fault's watchdog (:func:`engine_call` builds one
-  that calls the engine API).
+  that calls the engine API; a command of its own finds the engine's socket at
+  :data:`ENGINE_SOCKET` when it asks for ``engine_socket=True``).
 * Errors: raise :class:`InjectionFailed` or :class:`RevertFailed` from a
   fault, :class:`TargetError` from a target kind.
 """
@@ -42,7 +43,7 @@ from chaos.durations import Duration, Interval, Timeout
 from chaos.errors import ChaosError, InjectionFailed, RevertFailed, TargetError, UsageError
 from chaos.fault import Fault, FaultContext
 from chaos.gameday.events import GameDayEvent
-from chaos.helper_containers import HelperCommand, engine_call, run_helper
+from chaos.helper_containers import ENGINE_SOCKET, HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
 from chaos.labels import LABEL_HELPER
 from chaos.netns import run_in_netns
@@ -80,6 +81,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEADLINE_GRACE",
+    "ENGINE_SOCKET",
     "HELPER_GRACE",
     "LABEL_HELPER",
     "Action",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -107,6 +108,34 @@ against what each module actually registers.
 
 BUILTIN_ORIGIN = "builtin"
 
+
+@dataclass(frozen=True)
+class PluginSource:
+    """Where one plugin comes from, as ``chaosdrill plugins --json`` shows it."""
+
+    name: str
+    """The plugin's name: a built-in module's, or its entry point's."""
+    builtin: bool
+    module: str | None = None
+    """The module holding its hook implementations (None for an object registered
+    from code that is not a module)."""
+    distribution: str | None = None
+    """The installed distribution that declares its entry point, and its version."""
+    version: str | None = None
+    entry_point: str | None = None
+    """As declared: ``acme = acme_chaos.plugin``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "builtin": self.builtin,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "entry_point": self.entry_point,
+        }
+
+
 REGISTRATION_HOOKS = (
     "chaosdrill_register_target_kinds",
     "chaosdrill_register_faults",
@@ -124,6 +153,8 @@ class Plugins:
         self.registry = registry
         self.origins: dict[str, str] = {}
         """Plugin name -> where it comes from (``builtin`` or ``dist-name version``)."""
+        self.sources: dict[str, PluginSource] = {}
+        """Plugin name -> its module, distribution and entry point, for listings."""
 
     @property
     def hook(self):
@@ -161,7 +192,13 @@ class Plugins:
 
     # -- loading -----------------------------------------------------------
 
-    def _load(self, name: str, load: Callable[[], object], origin: str) -> bool:
+    def _load(
+        self,
+        name: str,
+        load: Callable[[], object],
+        origin: str,
+        source: PluginSource | None = None,
+    ) -> bool:
         if self.pm.has_plugin(name):
             self._fail(
                 name,
@@ -186,6 +223,9 @@ class Plugins:
             )
             return False
         self.origins[name] = origin
+        self.sources[name] = source or PluginSource(
+            name, builtin=False, module=getattr(plugin, "__name__", None)
+        )
         return True
 
     def _unknown_hooks(self, plugin: object) -> list[str]:
@@ -199,12 +239,14 @@ class Plugins:
 
     def _register_types(self, hook_name: str, name: str) -> None:
         self.registry.origin = self.origins.get(name, name)
+        self.registry.plugin = name
         try:
             self._subset(hook_name, name)(registry=self.registry)
         except Exception as exc:
             self._fail(name, _describe(exc))
         finally:
             self.registry.origin = "unknown"
+            self.registry.plugin = ""
 
     def _subset(self, hook_name: str, name: str):
         others = [p for n, p in self.pm.list_name_plugin() if n != name]
@@ -234,7 +276,8 @@ def build_plugin_manager(
     for module_name in BUILTIN_PLUGINS:
         if module_name in disabled or (only is not None and module_name not in only):
             continue
-        if plugins._load(module_name, _importer(module_name), BUILTIN_ORIGIN):
+        source = PluginSource(module_name, builtin=True, module=module_name)
+        if plugins._load(module_name, _importer(module_name), BUILTIN_ORIGIN, source):
             loaded.append(module_name)
 
     if only is not None and not set(only) - set(BUILTIN_PLUGINS):
@@ -243,7 +286,7 @@ def build_plugin_manager(
         for ep in _entry_points():
             if ep.name in disabled or (only is not None and ep.name not in only):
                 continue
-            if plugins._load(ep.name, ep.load, _origin(ep)):
+            if plugins._load(ep.name, ep.load, _origin(ep), _source(ep)):
                 loaded.append(ep.name)
     pm.check_pending()  # cannot fail: plugins with unknown hooks were unregistered
 
@@ -271,6 +314,18 @@ def _origin(ep: EntryPoint) -> str:
     if dist is None:
         return ep.value
     return f"{dist.metadata['Name']} {dist.version}"
+
+
+def _source(ep: EntryPoint) -> PluginSource:
+    dist = ep.dist
+    return PluginSource(
+        ep.name,
+        builtin=False,
+        module=ep.module,
+        distribution=None if dist is None else dist.metadata["Name"],
+        version=None if dist is None else dist.version,
+        entry_point=f"{ep.name} = {ep.value}",
+    )
 
 
 def _hook_names() -> list[str]:

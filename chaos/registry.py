@@ -23,6 +23,9 @@ class Registered(Generic[T]):
 
     cls: type[T]
     origin: str
+    plugin: str = ""
+    """Name of the plugin that registered it: a built-in module's name
+    (``probes.http``) or an entry point's (``acme``)."""
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,19 @@ class RegistrationError(Exception):
 
 @dataclass
 class Registry:
+    """Every registered type by name, and the plugins that failed: what registration
+    hooks fill (``add_fault``, ``add_probe``...) and every command looks types up in."""
+
     faults: dict[str, Registered[Fault]] = field(default_factory=dict)
+    """Fault types by name, each with where it comes from (:class:`Registered`)."""
     probes: dict[str, Registered[Probe]] = field(default_factory=dict)
     target_kinds: dict[str, Registered[TargetKind]] = field(default_factory=dict)
     node_controllers: dict[str, Registered[NodeController]] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    """Plugins that could not be loaded or whose hook raised, by name."""
     origin: str = "unknown"
+    """Where the plugin whose hook is running comes from; set by the plugin manager."""
+    plugin: str = ""
     """Name of the plugin whose hook is running; set by the plugin manager."""
 
     def add_fault(self, cls: type[Fault]) -> None:
@@ -94,4 +104,4 @@ class Registry:
             raise RegistrationError(
                 f"{what} {name!r} is already registered by {table[name].origin}"
             )
-        table[name] = Registered(cls, self.origin)
+        table[name] = Registered(cls, self.origin, self.plugin)

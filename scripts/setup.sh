@@ -83,5 +83,10 @@ if ! python3 -c "import chaos, docker, jinja2, pluggy, prometheus_client, promet
   python3 -m pip install -q -e '.[test]'
 fi
 
+if ! python3 -c "from importlib.metadata import entry_points as e; assert any(p.name == 'example' and p.value == 'chaosdrill_example.plugin' for p in e(group='chaosdrill'))" >/dev/null 2>&1; then
+  log "installing the example plugin (examples/plugin: its tests run with the suite)"
+  python3 -m pip install -q -e examples/plugin
+fi
+
 log "building images locally (no registry)"
 python3 -m chaos images build

@@ -749,11 +749,11 @@ def test_cli_plugins_json_lists_every_fault_and_probe_with_parameters():
         ("probes", registry.probes),
         ("target_kinds", registry.target_kinds),
     ):
-        listed = {item["name"]: item for item in data[section]}
+        # plugins installed beside chaosdrill (the example package) are listed too
+        listed = {item["name"]: item for item in data[section] if item["origin"] == "builtin"}
         assert set(listed) == set(table), section
         for name, entry in table.items():
             item = listed[name]
-            assert item["origin"] == "builtin"
             assert item["summary"], f"{name} has no summary"
             model = getattr(entry.cls, "Params", None) or entry.cls.Selector
             params = {p["name"]: p for p in item["parameters"]}
@@ -766,9 +766,13 @@ def test_cli_plugins_json_lists_every_fault_and_probe_with_parameters():
     probes = {p["name"]: p for p in data["probes"]}
     assert faults["container.stop"]["reversible"] is True
     assert faults["container.stop"]["target_kinds"] == ["container"]
-    assert {"name": "timeout", "type": "duration", "required": False, "default": 10.0} in (
-        faults["container.stop"]["parameters"]
-    )
+    assert {
+        "name": "timeout",
+        "type": "duration",
+        "required": False,
+        "default": 10.0,
+        "description": "Seconds Docker waits after SIGTERM before SIGKILL.",
+    } in faults["container.stop"]["parameters"]
     assert {"name": "signal", "type": "signal", "required": False, "default": "SIGKILL"} in (
         faults["container.kill"]["parameters"]
     )
@@ -779,6 +783,52 @@ def test_cli_plugins_json_lists_every_fault_and_probe_with_parameters():
     assert {"name": "command", "type": "list[str]", "required": True, "default": None} in (
         probes["exec"]["parameters"]
     )
+
+
+def test_cli_plugins_json_format_gives_an_editor_every_schema_and_origin():
+    """The documented shape (docs/plugins.md, "plugins --json"): a format tag, and for
+    every fault, probe and target kind its plugin, description and a JSON Schema that
+    accepts what validation accepts and rejects an unknown parameter."""
+    import jsonschema
+
+    proc = chaosdrill("plugins", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["format"] == "chaosdrill.plugins/1"
+    keys = {"name", "origin", "plugin", "summary", "description", "parameters", "schema"}
+    for section in ("faults", "probes", "target_kinds", "node_controllers"):
+        assert data[section], section
+        for item in data[section]:
+            assert keys <= set(item), (section, item["name"])
+            assert item["description"], (section, item["name"])
+            plugin = item["plugin"]
+            if item["origin"] == "builtin":
+                assert plugin["builtin"] is True and plugin["distribution"] is None
+                assert plugin["module"] == plugin["name"]
+            else:  # a package installed beside chaosdrill (the example plugin, say)
+                assert plugin["builtin"] is False and plugin["entry_point"], item["name"]
+                assert item["origin"] == f"{plugin['distribution']} {plugin['version']}"
+            schema = item["schema"]
+            jsonschema.Draft202012Validator.check_schema(schema)
+            assert schema["type"] == "object" and schema["additionalProperties"] is False
+            assert [p["name"] for p in item["parameters"]] == list(schema["properties"])
+            validator = jsonschema.Draft202012Validator(schema)
+            assert not validator.is_valid({"no_such_parameter": 1}), item["name"]
+            required = set(schema.get("required", ()))
+            assert required == {p["name"] for p in item["parameters"] if p["required"]}
+    faults = {f["name"]: f for f in data["faults"]}
+    for name, fault in faults.items():
+        assert set(fault) >= {"reversible", "watchdog", "target_kinds"}, name
+        assert not fault["watchdog"] or fault["reversible"], name
+    assert faults["container.pause"]["watchdog"] is True
+    assert faults["container.kill"]["watchdog"] is False
+    assert faults["container.stop"]["plugin"]["name"] == "chaos.faults.container"
+    stop = faults["container.stop"]["schema"]["properties"]["timeout"]
+    assert stop["description"] == "Seconds Docker waits after SIGTERM before SIGKILL."
+    validator = jsonschema.Draft202012Validator(faults["container.stop"]["schema"])
+    assert validator.is_valid({"timeout": "5s"}) and validator.is_valid({})
+    http = next(p for p in data["probes"] if p["name"] == "http")
+    assert not jsonschema.Draft202012Validator(http["schema"]).is_valid({}), "url is required"
 
 
 # -- third-party packages, built and installed in the test -----------------------
@@ -862,6 +912,18 @@ def test_installed_plugin_is_listed_with_its_distribution_as_origin(sites):
     ]
     assert probes["acme.file"]["origin"] == ACME
     assert faults["container.kill"]["origin"] == "builtin"
+    for item in (touch, probes["acme.file"]):
+        assert item["plugin"] == {
+            "name": "acme",
+            "builtin": False,
+            "module": "acme_chaos.plugin",
+            "distribution": "acme-chaos",
+            "version": "1.2.3",
+            "entry_point": "acme = acme_chaos.plugin",
+        }
+    assert touch["watchdog"] is False, "acme.touch has no dead man's switch"
+    assert touch["description"] == "create a marker file in the container; removed on revert"
+    assert set(touch["schema"]["properties"]) == {"directory", "prefix"}
 
     text = chaosdrill("plugins", env=env_with(sites["good"]))
     assert text.returncode == 0

@@ -66,7 +66,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     plugins = default_plugins()
     if args.json:
-        json.dump(describe_plugins(plugins.registry), sys.stdout, indent=2)
+        json.dump(describe_plugins(plugins.registry, plugins.sources), sys.stdout, indent=2)
         print()
     else:
         print_plugins(plugins.registry)

@@ -2,30 +2,68 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import itertools
+import textwrap
 import types
 import typing
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from chaos.fault import Fault
 from chaos.registry import Registry
+
+if TYPE_CHECKING:
+    from chaos.plugins import PluginSource
 
 
 def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    docs = field_docs(model)
     out = []
     for name, info in model.model_fields.items():
-        out.append(
-            {
-                "name": info.alias or name,
-                "type": _type_name(info.annotation, info.metadata),
-                "required": info.is_required(),
-                "default": None
-                if info.is_required()
-                else _plain(info.get_default(call_default_factory=True)),
-            }
-        )
+        item = {
+            "name": info.alias or name,
+            "type": _type_name(info.annotation, info.metadata),
+            "required": info.is_required(),
+            "default": None
+            if info.is_required()
+            else _plain(info.get_default(call_default_factory=True)),
+        }
+        description = info.description or docs.get(name)
+        if description:
+            item["description"] = description
+        out.append(item)
     return out
+
+
+@functools.cache
+def field_docs(model: type) -> dict[str, str]:
+    """Each field's docstring (the string literal right under it), from the
+    model's source and its bases': what plugin authors write to explain a
+    parameter. Models whose source cannot be read give none."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if cls in (object, BaseModel) or not issubclass(cls, BaseModel):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in itertools.pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
+    return docs
 
 
 def _plain(value: Any) -> Any:
@@ -70,36 +108,84 @@ def _type_name(annotation: Any, metadata: Iterable[Any] = ()) -> str:
     return str(annotation).replace("typing.", "")
 
 
-def describe_plugins(registry: Registry) -> dict[str, Any]:
-    def entry(reg: Any, **extra: Any) -> dict[str, Any]:
+FORMAT = "chaosdrill.plugins/1"
+"""The ``format`` of ``chaosdrill plugins --json``: keys are only ever added under it."""
+
+
+def describe_plugins(
+    registry: Registry, sources: Mapping[str, PluginSource] | None = None
+) -> dict[str, Any]:
+    """What ``chaosdrill plugins --json`` prints (docs/plugins.md describes each key).
+
+    ``sources`` (:attr:`chaos.plugins.Plugins.sources`) says where each plugin
+    comes from; without it an entry's ``plugin`` names only the plugin.
+    """
+    sources = sources or {}
+
+    def entry(reg: Any, model: type[BaseModel], **extra: Any) -> dict[str, Any]:
         cls = reg.cls
-        model = getattr(cls, "Params", None) or getattr(cls, "Selector", None) or cls.Control
+        source = sources.get(reg.plugin)
         return {
             "name": cls.name,
             "origin": reg.origin,
+            "plugin": source.to_json() if source else {"name": reg.plugin or None},
             "summary": cls.summary,
+            "description": _description(cls),
             "parameters": _params(model),
+            "schema": _schema(model),
             **extra,
         }
 
     return {
+        "format": FORMAT,
         "faults": [
-            entry(r, reversible=r.cls.reversible, target_kinds=list(r.cls.target_kinds))
+            entry(
+                r,
+                r.cls.Params,
+                reversible=r.cls.reversible,
+                watchdog=r.cls.reversible and r.cls.watchdog is not Fault.watchdog,
+                target_kinds=list(r.cls.target_kinds),
+            )
             for r in sorted(registry.faults.values(), key=lambda r: r.cls.name)
         ],
         "probes": [
-            entry(r, accepts_target=r.cls.accepts_target)
+            entry(r, r.cls.Params, accepts_target=r.cls.accepts_target)
             for r in sorted(registry.probes.values(), key=lambda r: r.cls.name)
         ],
         "target_kinds": [
-            entry(r) for r in sorted(registry.target_kinds.values(), key=lambda r: r.cls.name)
+            entry(r, r.cls.Selector)
+            for r in sorted(registry.target_kinds.values(), key=lambda r: r.cls.name)
         ],
         "node_controllers": [
-            entry(r, actions=list(r.cls.actions))
+            entry(r, r.cls.Control, actions=list(r.cls.actions))
             for r in sorted(registry.node_controllers.values(), key=lambda r: r.cls.name)
         ],
         "failures": [{"plugin": f.plugin, "error": f.error} for f in registry.failures],
     }
+
+
+def _description(cls: type) -> str:
+    """The class's own docstring (not one inherited from the interface), else its summary."""
+    doc = cls.__dict__.get("__doc__")
+    return inspect.cleandoc(doc) if isinstance(doc, str) and doc.strip() else cls.summary
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The parameters' JSON Schema (as ``chaosdrill schema`` embeds it), with each
+    field's docstring as its ``description``; a model pydantic cannot express in
+    JSON Schema gets ``{}`` (anything) rather than failing the whole listing."""
+    try:
+        schema = model.model_json_schema(by_alias=True)
+    except Exception:
+        return {}
+    properties = schema.get("properties", {})
+    docs = field_docs(model)
+    for name, info in model.model_fields.items():
+        prop = properties.get(info.alias or name)
+        doc = docs.get(name)
+        if isinstance(prop, dict) and doc and "description" not in prop:
+            prop["description"] = doc
+    return schema
 
 
 def print_plugins(registry: Registry) -> None:

@@ -12,6 +12,8 @@ from chaos.journal.model import Journal, ProbeRecord, ReasonRecord
 
 
 class Verdict(str, enum.Enum):
+    """How a run ended: ``passed``, ``failed``, ``aborted`` or ``error``."""
+
     PASSED = "passed"
     FAILED = "failed"
     ABORTED = "aborted"
@@ -29,6 +31,8 @@ class Verdict(str, enum.Enum):
 
 @dataclass(frozen=True)
 class RunResult:
+    """What a run (or a fault session) ended with: the verdict, its reasons, the journal."""
+
     verdict: Verdict
     reasons: tuple[ReasonRecord, ...]
     journal: Journal

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chaos.swarm.inventory import Inventory, InventoryNode
 
 Action = Literal["stop", "pause", "isolate"]
+"""What a node controller can do to a node (and undo)."""
 
 
 class ControlSettings(BaseModel):

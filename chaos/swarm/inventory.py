@@ -87,6 +87,8 @@ def docker_client(
 
 
 class InventoryNode(_Model):
+    """One node of the swarm under test: its name, role, engine and how to control it."""
+
     name: str = Field(min_length=1)
     """The node's hostname as the swarm reports it (``docker node ls``)."""
     role: Literal["manager", "worker"]
@@ -125,6 +127,8 @@ class InventoryNode(_Model):
 
 
 class Inventory(_Model):
+    """The swarm under test: its nodes (``--lab`` or ``--inventory``)."""
+
     name: str = "swarm"
     nodes: list[InventoryNode] = Field(min_length=1)
     features: dict[str, bool] = Field(default_factory=dict)

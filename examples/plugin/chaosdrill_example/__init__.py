@@ -1,0 +1,1 @@
+"""An example chaosdrill plugin: the ``example.flag`` fault and the ``example.file`` probe."""
