@@ -61,13 +61,13 @@ def _draft(client: docker.DockerClient, selection: Selection) -> Draft:
                 f"none of the {count} running containers belongs to a Compose project "
                 "(select them with --label KEY=VALUE)"
                 if count
-                else "no container is running"
+                else selection.nothing_running()
             )
             return draft.template(selection, why)
         selection = Selection(compose_project=projects[0])
     containers = inspect.running(client, selection)
     if not containers:
-        return draft.template(selection, f"no container of {selection.describe()} is running")
+        return draft.template(selection, selection.nothing_running())
     return draft.draft(selection, group(containers))
 
 

@@ -85,6 +85,14 @@ class Selection:
             return f"the containers labelled {self.label[0]}={self.label[1]}"
         return "the running containers"
 
+    def nothing_running(self) -> str:
+        """Why there is nothing to inspect, when the selection found no container."""
+        if self.compose_project:
+            return f"no container of the Compose project {self.compose_project} is running"
+        if self.label:
+            return f"no running container is labelled {self.label[0]}={self.label[1]}"
+        return "no container is running"
+
 
 def parse_label(text: str) -> tuple[str, str]:
     """``KEY=VALUE``, both non-empty: an empty one would select every container."""
