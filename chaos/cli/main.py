@@ -186,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_commands(sub)
     _init_command(sub)
 
-    images = sub.add_parser("images", help="build the images chaosdrill uses, with no registry")
+    images = sub.add_parser(
+        "images", help="build the images chaosdrill uses (no registry), or print their Dockerfiles"
+    )
     images_sub = images.add_subparsers(dest="action", metavar="ACTION", required=True)
     images_sub.add_parser(
         "build", help="build every image chaosdrill uses that the engine lacks (no registry)"
@@ -298,8 +300,8 @@ def _init_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "label) and write DIR/first-experiment.yaml for them, with comments: targets by "
         "project and service, a steady state from their healthchecks and published HTTP "
         "ports, a crash of one replica, a continuous probe with a tolerance, and recovery. "
-        "With nothing running, a commented template. The file is validated; nothing is "
-        "touched.",
+        "With nothing running, a commented template. The file is validated; no container is "
+        "changed.",
         epilog="exit codes: 0 written, 2 bad arguments or a file already there, 4 the engine "
         "did not answer",
     )
