@@ -56,7 +56,9 @@ def _print_examples(examples: list[Example]) -> None:
         rows.append((example.name, example.expected, needs, example.title))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        print("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]]))
+        print(
+            "  ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)), row[3]])
+        )
 
 
 def _check_demo_ready(example: Example) -> None:

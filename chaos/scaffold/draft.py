@@ -77,7 +77,7 @@ def describe(service: Service) -> str:
     http = (
         f"{port.url} answered {port.http_status}"
         if port is not None
-        else "no HTTP port published on 127.0.0.1"
+        else "no port answered HTTP on 127.0.0.1"
     )
     replicas = f"{count} replica{'' if count == 1 else 's'}"
     return _plain(f"{service.target}: {replicas}, {restart}, {health}, {http}")

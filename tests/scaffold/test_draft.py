@@ -88,7 +88,7 @@ def test_crashes_one_replica_of_the_service_that_restarts_and_watches_the_rest()
     assert data["recovery"] == {"within": "30s", "stable_for": "3s"}
     assert made.warning is None
     assert made.facts == (
-        "db: 1 replica, no restart policy, no HEALTHCHECK, no HTTP port published on 127.0.0.1",
+        "db: 1 replica, no restart policy, no HEALTHCHECK, no port answered HTTP on 127.0.0.1",
         "web: 2 replicas, restart: unless-stopped, HEALTHCHECK every 2s, "
         "http://127.0.0.1:18080/ answered 200",
     )
