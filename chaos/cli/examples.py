@@ -4,6 +4,7 @@ inside the package, offered to a user who has no checkout."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,7 +90,7 @@ def cmd_demo_examples(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     first = destination / f"{bundled.DEFAULT_EXAMPLE}.yaml"
-    print(f"after `chaosdrill demo up`, run one with: chaosdrill run {first}")
+    print(f"after `chaosdrill demo up`, run one with: chaosdrill run {shlex.quote(str(first))}")
     return int(ExitCode.PASSED)
 
 
