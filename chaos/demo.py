@@ -280,6 +280,20 @@ def status(client: docker.DockerClient) -> list[tuple[str, str]]:
     return sorted(out)
 
 
+def not_ready(client: docker.DockerClient) -> list[str]:
+    """Each demo container that is missing or not running, as ``demo-api: exited``:
+    an example run against such a stack would fail before its first fault."""
+    found = {c.name: c for c in client.containers.list(all=True, filters={"label": DEMO_LABEL})}
+    problems = []
+    for name in [*(svc.name for svc in SERVICES), TRAFFIC]:
+        container = found.get(name)
+        if container is None:
+            problems.append(f"{name}: missing")
+        elif container.status != "running":
+            problems.append(f"{name}: {container.status}")
+    return problems
+
+
 def _wait_healthy(client: docker.DockerClient, names: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     pending = set(names)

@@ -10,7 +10,8 @@ works on a machine that cannot reach any registry.
 and curl: network faults run it inside a target's network namespace, and
 watchdogs use it to call the engine. It is made with ``debootstrap`` (root
 needed) and imported, so no registry is needed either; with a registry,
-``docker build -f images/netns-helper.Dockerfile`` gives the same image.
+``chaosdrill images dockerfile netns-helper | docker build -t chaosdrill/netns-helper:1 -``
+gives the same image.
 ``debootstrap`` checks every package's signature against Debian's archive
 keyring, and takes its mirror from this host's own apt configuration (the
 first Debian source of the suite), or from ``$CHAOSDRILL_DEBIAN_MIRROR``.
@@ -24,8 +25,9 @@ or cgroup.
 (``docker.io``): the nodes of the Swarm lab (``chaosdrill lab up``) are
 containers of it, each running its own ``dockerd``. One builder,
 :func:`build_rootfs_image`, makes both Debian images from a
-:class:`RootfsImage` description; ``images/*.Dockerfile`` are the registry
-equivalents.
+:class:`RootfsImage` description; the Dockerfiles that ship with the package
+(:mod:`chaos.bundled`, ``images/*.Dockerfile`` in the repository) are the
+registry equivalents.
 """
 
 from __future__ import annotations
@@ -123,8 +125,9 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 class RootfsImage:
     """An image made by ``debootstrap`` from Debian's mirror and imported.
 
-    ``dockerfile`` is the equivalent build for machines with a registry (in
-    ``images/``), named in the error when ``debootstrap`` is missing.
+    ``dockerfile`` names the equivalent build for machines with a registry (one
+    of :data:`chaos.bundled.DOCKERFILES`, printed by ``chaosdrill images
+    dockerfile NAME``), named in the error when ``debootstrap`` is missing.
     """
 
     tag: str
@@ -138,13 +141,13 @@ NETNS_ROOTFS = RootfsImage(
     tag=NETNS_IMAGE,
     packages=NETNS_PACKAGES,
     changes=('CMD ["sleep", "infinity"]', "LABEL chaosdrill.image=netns-helper"),
-    dockerfile="images/netns-helper.Dockerfile",
+    dockerfile="netns-helper",
 )
 FAULT_HELPER_ROOTFS = RootfsImage(
     tag=FAULT_HELPER_IMAGE,
     packages=FAULT_HELPER_PACKAGES,
     changes=('CMD ["sleep", "infinity"]', "LABEL chaosdrill.image=fault-helper"),
-    dockerfile="images/fault-helper.Dockerfile",
+    dockerfile="fault-helper",
 )
 SWARM_NODE_ROOTFS = RootfsImage(
     tag=SWARM_NODE_IMAGE,
@@ -152,7 +155,7 @@ SWARM_NODE_ROOTFS = RootfsImage(
     # No VOLUME /var/lib/docker: watchdogs run this image for its docker CLI, and
     # each run would leave an anonymous volume. Lab nodes mount a named one.
     changes=('CMD ["dockerd"]', "LABEL chaosdrill.image=swarm-node"),
-    dockerfile="images/swarm-node.Dockerfile",
+    dockerfile="swarm-node",
 )
 ROOTFS_PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
 
@@ -316,7 +319,7 @@ def build_rootfs_image(
         raise UsageError(
             f"debootstrap is needed to build {tag} with no registry "
             "(Debian/Ubuntu: apt-get install debootstrap); with a registry use "
-            f"docker build -t {tag} -f {spec.dockerfile} images"
+            f"`chaosdrill images dockerfile {spec.dockerfile} | docker build -t {tag} -`"
         )
     if not DEBIAN_KEYRING.is_file():
         raise UsageError(

@@ -74,10 +74,7 @@ def free_loopback_port() -> int:
 def _binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise UsageError(
-            f"{name} is not installed: on Debian, `apt-get install {name}` "
-            "(scripts/setup.sh does it)"
-        )
+        raise UsageError(f"{name} is not installed: on Debian, `apt-get install {name}`")
     return path
 
 

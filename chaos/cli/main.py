@@ -17,7 +17,8 @@ from chaos.exitcodes import ExitCode
 
 EPILOG = """\
 exit codes: 0 passed, 1 failed, 2 invalid input or usage, 3 aborted, 4 error
-docs: README.md (format reference, engine semantics, plugins)
+docs: the README, also the package's long description (format reference, engine
+semantics, plugins); `chaosdrill demo examples DIR` copies the example experiments
 """
 
 
@@ -182,19 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="lift the halt: runs may start again")
     resume.set_defaults(handler=_lazy("chaos.cli.halting", "cmd_resume"))
 
-    demo = sub.add_parser("demo", help="start or remove the demo stack the examples run against")
-    demo.add_argument("action", choices=["up", "down", "status"])
-    demo.add_argument(
-        "--prometheus",
-        action="store_true",
-        help="with up: also start a Prometheus (Debian's binary) on 127.0.0.1:19090 that "
-        "scrapes the demo every second and has the example alert; down stops it",
-    )
-    demo.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_demo"))
+    _demo_commands(sub)
+    _init_command(sub)
 
-    images = sub.add_parser("images", help="build the images chaosdrill uses, with no registry")
-    images.add_argument("action", choices=["build"])
-    images.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_images"))
+    images = sub.add_parser(
+        "images", help="build the images chaosdrill uses (no registry), or print their Dockerfiles"
+    )
+    images_sub = images.add_subparsers(dest="action", metavar="ACTION", required=True)
+    images_sub.add_parser(
+        "build", help="build every image chaosdrill uses that the engine lacks (no registry)"
+    ).set_defaults(handler=_lazy("chaos.cli.commands", "cmd_images"))
+    dockerfile = images_sub.add_parser(
+        "dockerfile",
+        help="print the Dockerfile of a helper image, to build it where a registry answers",
+        description="Print the Dockerfile of a helper image: `chaosdrill images dockerfile "
+        "netns-helper | docker build -t chaosdrill/netns-helper:1 -` builds it from Debian's "
+        "registry image instead of with debootstrap.",
+    )
+    dockerfile.add_argument("name", metavar="NAME", help="netns-helper, fault-helper or swarm-node")
+    dockerfile.set_defaults(handler=_lazy("chaos.cli.examples", "cmd_images_dockerfile"))
 
     lab = sub.add_parser("lab", help="a local multi-node Swarm lab (Docker-in-Docker nodes)")
     lab_sub = lab.add_subparsers(dest="lab_action", metavar="ACTION", required=True)
@@ -227,12 +234,89 @@ def build_parser() -> argparse.ArgumentParser:
     lab_down = lab_sub.add_parser("down", help="remove the lab's containers, network and volumes")
     _lab_name(lab_down)
     lab_demo = lab_sub.add_parser(
-        "demo", help="deploy the demo services (web, api) that experiments/swarm/ run against"
+        "demo",
+        help="deploy the demo services (web, api) that the Swarm examples run against "
+        "(`chaosdrill demo examples DIR` copies them into DIR/swarm/)",
     )
     _lab_name(lab_demo)
     lab_demo.add_argument("--remove", action="store_true", help="remove them instead")
     lab.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_lab"))
     return parser
+
+
+def _demo_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser(
+        "demo", help="the demo stack and the example experiments that run against it"
+    )
+    actions = demo.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = actions.add_parser("up", help="build the demo's images and start the demo stack")
+    up.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also start a Prometheus (Debian's binary) on 127.0.0.1:19090 that scrapes the "
+        "demo every second and has the example alert; down stops it",
+    )
+    up.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_demo"))
+    for action, text in (
+        ("down", "remove the demo stack (and stop the demo's Prometheus)"),
+        ("status", "each demo container's state and health, and the demo's Prometheus"),
+    ):
+        other = actions.add_parser(action, help=text)
+        # accepted only to say that it goes with `up`
+        other.add_argument("--prometheus", action="store_true", help=argparse.SUPPRESS)
+        other.set_defaults(handler=_lazy("chaos.cli.commands", "cmd_demo"))
+
+    run = actions.add_parser(
+        "run",
+        help="run an example experiment against the demo stack (default: one it survives)",
+        description="Run one of the example experiments that ship with chaosdrill against the "
+        "demo stack (`chaosdrill demo up` first). Without NAME, the one the demo survives. "
+        "The exit code is the run's.",
+    )
+    run.add_argument("name", nargs="?", metavar="NAME", help="the example (see --list)")
+    run.add_argument(
+        "--list", action="store_true", help="list the examples with their expected verdicts"
+    )
+    run.add_argument("--report-dir", default="reports", help="where journals go (default: reports)")
+    run.add_argument("--json", action="store_true", help="print one JSON object with the verdict")
+    run.add_argument("--plain", action="store_true", help="plain line output even on a terminal")
+    run.set_defaults(handler=_lazy("chaos.cli.examples", "cmd_demo_run"))
+
+    copy = actions.add_parser(
+        "examples",
+        help="copy the example experiments into a folder, to read and edit",
+        description="Copy every example experiment into DIR (the Swarm ones into DIR/swarm/).",
+    )
+    copy.add_argument("directory", metavar="DIR", help="the folder (made when missing)")
+    copy.add_argument("--force", action="store_true", help="overwrite files already there")
+    copy.set_defaults(handler=_lazy("chaos.cli.examples", "cmd_demo_examples"))
+
+
+def _init_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = sub.add_parser(
+        "init",
+        help="write a first experiment for the containers that are running",
+        description="Look at the running containers of a Compose project (or those with a "
+        "label) and write DIR/first-experiment.yaml for them, with comments: targets by "
+        "project and service, a steady state from their healthchecks and published HTTP "
+        "ports, a crash of one replica, a continuous probe with a tolerance, and recovery. "
+        "With nothing running, a commented template. The file is validated; no container is "
+        "changed.",
+        epilog="exit codes: 0 written, 2 bad arguments or a file already there, 4 the engine "
+        "did not answer",
+    )
+    init.add_argument(
+        "directory", nargs="?", default=".", metavar="DIR", help="where to write (default: .)"
+    )
+    which = init.add_mutually_exclusive_group()
+    which.add_argument(
+        "--compose-project",
+        metavar="NAME",
+        help="the Compose project's containers (default: the one project running, if only one)",
+    )
+    which.add_argument("--label", metavar="KEY=VALUE", help="the containers that carry this label")
+    init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    init.set_defaults(handler=_lazy("chaos.cli.scaffold", "cmd_init"))
 
 
 def _gameday_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
