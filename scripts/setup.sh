@@ -83,7 +83,14 @@ if ! python3 -c "import chaos, docker, jinja2, pluggy, prometheus_client, promet
   python3 -m pip install -q -e '.[test]'
 fi
 
-if ! python3 -c "from importlib.metadata import entry_points as e; assert any(p.name == 'example' and p.value == 'chaosdrill_example.plugin' for p in e(group='chaosdrill'))" >/dev/null 2>&1; then
+# Editable, from this checkout: reinstalled when the installed one is another
+# checkout's (a clone that has since gone, say) or its entry point is missing.
+if ! (cd / && python3 -c "
+import sys, chaosdrill_example
+from importlib.metadata import entry_points as e
+assert chaosdrill_example.__file__.startswith(sys.argv[1])
+assert any(p.name == 'example' and p.value == 'chaosdrill_example.plugin' for p in e(group='chaosdrill'))
+" "$PWD/examples/plugin/") >/dev/null 2>&1; then
   log "installing the example plugin (examples/plugin: its tests run with the suite)"
   python3 -m pip install -q -e examples/plugin
 fi
