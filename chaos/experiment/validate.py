@@ -370,11 +370,10 @@ class _Checker:
             return
         probe = self.registry.probes[probe_name].cls
         if not probe.accepts_target:
-            looking = sorted(n for n, r in self.registry.probes.items() if r.cls.accepts_target)
             self.report.at_value(
                 (*where, "probe"),
                 f"target {name!r}: where needs a probe that looks at each candidate; "
-                f"probe {probe_name} looks at no target (these do: {', '.join(looking)})",
+                f"probe {probe_name} takes no target (exec, container.health and dns do)",
             )
             return
         params = dict(spec.where.params)
