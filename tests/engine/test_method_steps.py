@@ -13,6 +13,7 @@ import pytest
 
 from chaos import api
 from chaos.engine.result import Verdict
+from chaos.report.html import read_journal, run_page
 from tests.conftest import host_port
 
 pytestmark = pytest.mark.docker
@@ -79,6 +80,11 @@ def test_a_canary_written_before_a_crash_is_checked_after_it(
     assert sample["ok"] and sample["t"] >= fault["applied_at"] + 3.0
     box.reload()
     assert box.attrs["RestartCount"] == 1, "the crash happened between the two steps"
+    page = run_page(*read_journal(result.journal_path))
+    assert 'data-lane="action:write-canary"' in page and 'data-lane="check:canary-kept"' in page
+    assert f'data-t="{action["started"]:.4f}'.rstrip("0") in page
+    assert 'class="action-span ok"' in page
+    assert '<section id="steps">' in page and "canary-42" not in page.split("<svg")[0]
 
 
 def test_a_failing_action_makes_the_run_error_and_skips_the_rest(
@@ -113,6 +119,9 @@ def test_a_failing_action_makes_the_run_error_and_skips_the_rest(
     assert time.monotonic() - started < 5, "the fault was reverted at once, not at its end"
     box.reload()
     assert not box.attrs["State"]["Paused"]
+    page = run_page(*read_journal(result.journal_path))
+    assert 'class="action-span failed"' in page
+    assert f"exec on {box.name}: skipped" in page
 
 
 def test_a_failing_command_is_recorded_with_its_exit_code_and_stderr(
