@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
 
 from chaos.engine.actions import ActionOutcome, run_exec, run_http
 from chaos.engine.activity import StepContext
@@ -36,14 +35,20 @@ reading the answer) before it is given up."""
 NOT_RUN = "not_run"
 """The outcome of an action the run never got to (it stopped before the method)."""
 
-T = TypeVar("T")
 
-
-def within(limit: float, work: Callable[[], T]) -> T | None:
+def within(limit: float, work: Callable[[], ActionOutcome]) -> ActionOutcome | None:
     """``work()`` on a thread of its own, or None when it has not returned
-    after ``limit`` seconds (it is left to finish on its own)."""
-    box: list[T] = []
-    thread = threading.Thread(target=lambda: box.append(work()), daemon=True, name="step")
+    after ``limit`` seconds (it is left to finish on its own). An exception
+    is a failed outcome that names it."""
+    box: list[ActionOutcome] = []
+
+    def run() -> None:
+        try:
+            box.append(work())
+        except Exception as exc:
+            box.append(ActionOutcome(False, f"{type(exc).__name__}: {exc}"))
+
+    thread = threading.Thread(target=run, daemon=True, name="step")
     thread.start()
     thread.join(limit)
     return box[0] if box else None
