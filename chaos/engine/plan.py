@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.engine.sampling import BoundProbe
 from chaos.engine.where import check_where
-from chaos.errors import ChaosError, InvalidTarget, TargetError
+from chaos.errors import ChaosError, InvalidTarget
 from chaos.experiment.actions import ACTIONS, ActionType
 from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.model import ActionStep, FaultStep, MethodProbe, TargetSpec
 from chaos.fault import Fault
 from chaos.targets import TargetRef
 from chaos.targets.base import empty_criteria
-from chaos.targets.selection import Selection, choose, default_max_targets
+from chaos.targets.selection import NoneKept, Selection, choose, default_max_targets
 
 if TYPE_CHECKING:
     from chaos.plugins import Plugins
@@ -144,13 +144,16 @@ def resolve_target(
             where = check_where(registry, runtime, name, spec.where, candidates)
             candidates = where.kept
             if where.examined and not candidates and not spec.allow_empty:
-                raise TargetError(where.refusal(name, spec))
+                empty = Selection(name, spec, 0, (), target_seed, where)
+                raise NoneKept(where.refusal(name, spec), empty)
         selection = choose(name, spec, candidates, target_seed, acted_on=acted_upon)
         return dataclasses.replace(selection, where=where) if where is not None else selection
     except ChaosError as exc:  # the message may quote a selector value that is a secret
         message = runtime.redactor.text(str(exc))
         if message == str(exc):
             raise
+        if isinstance(exc, NoneKept):
+            raise NoneKept(message, exc.selection) from None
         raise type(exc)(message) from None
 
 

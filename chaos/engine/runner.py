@@ -66,6 +66,7 @@ from chaos.journal.model import (
     RecoveryRoundRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
+from chaos.targets.selection import NoneKept
 
 JOIN_POLL = 0.1
 PARALLEL_STEPS = 8
@@ -183,7 +184,11 @@ class Runner:
             return
         self.journal.versions["engine"] = self.runtime.engine_versions()
         self.scope.recover_orphans()
-        self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
+        try:
+            self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
+        except NoneKept as exc:  # the journal still says what each candidate answered
+            self.journal.targets = target_records({exc.selection.name: exc.selection})
+            raise
         self._record_targets(self.plan)
         if self.abort.is_set():
             return

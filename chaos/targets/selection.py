@@ -66,6 +66,15 @@ class WhereResult:
         )
 
 
+class NoneKept(TargetError):
+    """The selector matched, but ``where`` held for none of the candidates: the
+    error carries the selection, so the journal records what each one said."""
+
+    def __init__(self, message: str, selection: Selection):
+        super().__init__(message)
+        self.selection = selection
+
+
 @dataclass(frozen=True)
 class Selection:
     name: str

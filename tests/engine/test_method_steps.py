@@ -271,6 +271,10 @@ def test_where_matching_nothing_is_an_error_before_anything_is_touched(
     assert "nothing was touched" in reason.message
     journal = journal_of(result)
     assert journal["faults"] == [] and journal["actions"] == []
+    (target,) = journal["targets"]
+    assert (target["name"], target["candidates"], target["selected"]) == ("primary", 0, [])
+    assert target["where"]["matched"] == 2 and target["where"]["kept"] == []
+    assert {d["id"] for d in target["where"]["dropped"]} == {c.id for c in pool}
     for container in pool:
         container.reload()
         assert container.attrs["State"]["Running"] and container.attrs["RestartCount"] == 0
