@@ -14,7 +14,7 @@ import pytest
 from chaos import api
 from chaos.engine.result import Verdict
 from chaos.report.html import read_journal, run_page
-from tests.conftest import host_port
+from tests.conftest import chaosdrill, host_port
 
 pytestmark = pytest.mark.docker
 
@@ -314,3 +314,25 @@ def test_dry_run_shows_the_steps_and_what_where_kept(containers, experiment_file
         f"  t+2s check: check probe exec on {marked.name}",
         "  t+3s kick: action http GET http://127.0.0.1:9/",
     ]
+
+
+def test_the_console_prints_each_step(containers, experiment_file, tmp_path, group):
+    box = sleeper(containers, group)
+    path = experiment_file(f"""
+        version: 1
+        title: steps on the console
+        targets:
+          box: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: mark, action: exec, target: box, command: [touch, /tmp/mark]}}
+          - {{name: marked, probe: exec, target: box, at: 300ms, command: [test, -f, /tmp/mark]}}
+    """)
+    proc = chaosdrill("run", str(path), "--plain", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "phase method: 0 fault step(s), 1 action(s), 1 probe step(s)" in proc.stdout
+    assert f"action mark (exec) -> {box.name}: ok ({box.name}: exit 0)" in proc.stdout
+    assert f"check marked: ok ({box.name}: exit 0)" in proc.stdout
+    dry = chaosdrill("run", str(path), "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"  t+0s mark: action exec ['touch', '/tmp/mark'] in {box.name}" in dry.stdout
+    assert f"  t+0.3s marked: check probe exec on {box.name}" in dry.stdout
