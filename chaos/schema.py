@@ -67,7 +67,7 @@ def experiment_schema(registry: Registry) -> dict[str, Any]:
         for name, reg in sorted(registry.probes.items()):
             if not reg.cls.accepts_target:
                 continue
-            branch = _step_branch(dict, "probe", name, reg.cls.Params, defs)
+            branch = _step_branch(None, "probe", name, reg.cls.Params, defs)
             for own in ("container", "target"):
                 branch["properties"].pop(own, None)
             where_branches.append(branch)
@@ -118,12 +118,13 @@ def experiment_schema(registry: Registry) -> dict[str, Any]:
 
 
 def _step_branch(
-    step_model: type, key: str, name: str, params_model: type, defs: dict[str, Any]
+    step_model: type | None, key: str, name: str, params_model: type, defs: dict[str, Any]
 ) -> dict[str, Any]:
+    """One branch of a step list's ``oneOf``: the step's own keys (none for
+    ``step_model`` None, as in a target's ``where``), the plugin's parameters
+    and ``key`` (``fault``, ``action``, ``probe``) fixed to ``name``."""
     step = (
-        {}  # ``dict``: only the plugin's parameters and the kind key
-        if step_model is dict
-        else copy.deepcopy(step_model.model_json_schema())  # type: ignore[attr-defined]
+        {} if step_model is None else copy.deepcopy(step_model.model_json_schema())  # type: ignore[attr-defined]
     )
     defs.update(step.pop("$defs", {}))
     params = params_model.model_json_schema()  # type: ignore[attr-defined]
