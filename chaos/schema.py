@@ -10,11 +10,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from chaos.experiment.actions import ACTIONS
 from chaos.experiment.model import (
+    ActionStep,
     ContinuousProbe,
     Experiment,
     FaultStep,
     Guard,
+    MethodProbe,
     ProbeStep,
 )
 from chaos.registry import Registry
@@ -60,6 +63,19 @@ def experiment_schema(registry: Registry) -> dict[str, Any]:
             defs.update(selector.pop("$defs", {}))
             selectors.append(selector)
         target_def["properties"]["select"] = {"anyOf": selectors}
+        where_branches = []
+        for name, reg in sorted(registry.probes.items()):
+            if not reg.cls.accepts_target:
+                continue
+            branch = _step_branch(None, "probe", name, reg.cls.Params, defs)
+            for own in ("container", "target"):
+                branch["properties"].pop(own, None)
+            where_branches.append(branch)
+        if where_branches:
+            target_def["properties"]["where"] = {
+                "description": "keep only the candidates for which this probe holds",
+                "oneOf": where_branches,
+            }
 
     fault_branches = []
     for name, reg in sorted(registry.faults.items()):
@@ -69,7 +85,21 @@ def experiment_schema(registry: Registry) -> dict[str, Any]:
         if fault.reversible:
             branch["required"] = sorted({*branch.get("required", []), "duration"})
         fault_branches.append(branch)
-    props["method"]["items"] = {"oneOf": fault_branches}
+    action_branches = []
+    for name, action in sorted(ACTIONS.items()):
+        branch = _step_branch(ActionStep, "action", name, action.Params, defs)
+        branch["description"] = action.summary
+        if not action.takes_target:
+            branch["properties"].pop("target", None)
+        action_branches.append(branch)
+    check_branches = []
+    for name, reg in sorted(registry.probes.items()):
+        branch = _step_branch(MethodProbe, "probe", name, reg.cls.Params, defs)
+        branch["description"] = f"checked once at its at: {reg.cls.summary}"
+        if not reg.cls.accepts_target:
+            branch["properties"].pop("target", None)
+        check_branches.append(branch)
+    props["method"]["items"] = {"oneOf": [*fault_branches, *action_branches, *check_branches]}
 
     for section, model in (
         ("steady_state", ProbeStep),
@@ -88,9 +118,14 @@ def experiment_schema(registry: Registry) -> dict[str, Any]:
 
 
 def _step_branch(
-    step_model: type, key: str, name: str, params_model: type, defs: dict[str, Any]
+    step_model: type | None, key: str, name: str, params_model: type, defs: dict[str, Any]
 ) -> dict[str, Any]:
-    step = copy.deepcopy(step_model.model_json_schema())  # type: ignore[attr-defined]
+    """One branch of a step list's ``oneOf``: the step's own keys (none for
+    ``step_model`` None, as in a target's ``where``), the plugin's parameters
+    and ``key`` (``fault``, ``action``, ``probe``) fixed to ``name``."""
+    step = (
+        {} if step_model is None else copy.deepcopy(step_model.model_json_schema())  # type: ignore[attr-defined]
+    )
     defs.update(step.pop("$defs", {}))
     params = params_model.model_json_schema()  # type: ignore[attr-defined]
     defs.update(params.pop("$defs", {}))

@@ -18,6 +18,7 @@ from typing import TextIO
 from chaos.durations import format_duration
 from chaos.engine.events import (
     Aborting,
+    ActionRan,
     Event,
     FaultFailed,
     FaultInjected,
@@ -103,6 +104,15 @@ class PlainConsole:
                 f"FAILED to {event.action} {_p(event.step)} on {_p(event.container)}: "
                 f"{_p(event.error)}"
             )
+        if isinstance(event, ActionRan):
+            state = "ok" if event.ok else "FAILED"
+            return (
+                f"action {_p(event.step)} ({event.action}) -> {_p(event.what)}: "
+                f"{state} ({_p(event.detail)})"
+            )
+        if isinstance(event, ProbeSampled) and event.section == "method":
+            state = "ok" if event.ok else "FAIL"
+            return f"check {_p(event.name)}: {state} ({_p(event.detail)})"
         if isinstance(event, ProbeSampled):
             key = (event.section, event.name)
             changed = self._last.get(key) != event.ok  # called with the lock held
@@ -170,7 +180,12 @@ def probe_figures(figures: ProbeFigures) -> str:
 
 
 def _section(section: str) -> str:
-    return {"steady_state": "steady", "probes": "probe", "guards": "guard"}.get(section, section)
+    return {
+        "steady_state": "steady",
+        "probes": "probe",
+        "guards": "guard",
+        "method": "check",
+    }.get(section, section)
 
 
 @dataclass

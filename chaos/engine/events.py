@@ -55,9 +55,22 @@ class FaultFailed(Event):
 
 
 @dataclass(frozen=True)
+class ActionRan(Event):
+    """An action step of the method ran on one object (``t``: when it began)."""
+
+    step: str
+    action: str
+    """``exec`` or ``http``."""
+    what: str
+    """The container an exec ran in, or the request (``POST http://...``)."""
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class ProbeSampled(Event):
     section: str
-    """``steady_state``, ``probes`` or ``guards``."""
+    """``steady_state``, ``probes``, ``guards``, or ``method`` for a probe step of the method."""
     name: str
     ok: bool
     latency: float

@@ -6,18 +6,21 @@ the containers chosen here are the only ones any fault will touch.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.engine.sampling import BoundProbe
+from chaos.engine.where import check_where
 from chaos.errors import ChaosError, InvalidTarget
+from chaos.experiment.actions import ACTIONS, ActionType
 from chaos.experiment.loader import LoadedExperiment
-from chaos.experiment.model import FaultStep, TargetSpec
+from chaos.experiment.model import ActionStep, FaultStep, MethodProbe, TargetSpec
 from chaos.fault import Fault
 from chaos.targets import TargetRef
 from chaos.targets.base import empty_criteria
-from chaos.targets.selection import Selection, choose, default_max_targets
+from chaos.targets.selection import NoneKept, Selection, choose, default_max_targets
 
 if TYPE_CHECKING:
     from chaos.plugins import Plugins
@@ -37,6 +40,27 @@ class PlannedFault:
 
 
 @dataclass(frozen=True)
+class PlannedAction:
+    """An action step bound to what it acts on."""
+
+    index: int
+    step: ActionStep
+    action: ActionType
+    params: Any
+    targets: tuple[TargetRef, ...]
+    """The chosen objects of its ``target``; empty for ``container`` or an ``http`` action."""
+
+
+@dataclass(frozen=True)
+class PlannedCheck:
+    """A probe step of the method: checked once, at its ``at``."""
+
+    index: int
+    step: MethodProbe
+    bound: BoundProbe
+
+
+@dataclass(frozen=True)
 class Plan:
     loaded: LoadedExperiment
     selections: dict[str, Selection]
@@ -44,6 +68,8 @@ class Plan:
     steady_state: tuple[BoundProbe, ...]
     probes: tuple[BoundProbe, ...]
     guards: tuple[BoundProbe, ...]
+    actions: tuple[PlannedAction, ...] = ()
+    checks: tuple[PlannedCheck, ...] = ()
 
     @property
     def experiment(self):
@@ -80,6 +106,8 @@ def acted_on(loaded: LoadedExperiment, registry: Registry) -> set[str]:
     its parameters name (a partition's ``from``). Probe-only targets are not."""
     names = set()
     for index, step in enumerate(loaded.experiment.method):
+        if not isinstance(step, FaultStep):
+            continue  # an action or a probe step is not a fault
         names.add(step.target)
         fault = registry.faults[step.fault].cls()
         for referenced in fault.references(loaded.params_for("method", index)).values():
@@ -102,19 +130,30 @@ def resolve_target(
 
     ``seed`` is the run's; a target's own ``seed`` wins. Experiments and faults
     injected from code (:mod:`chaos.engine.session`) both resolve through here.
+    A ``where`` probe is checked on every candidate the selector matched,
+    and only those it holds for are left to the mode.
     """
     check_selector(registry, name, spec)
     kind = registry.target_kinds[spec.kind].cls()
     selector = kind.Selector.model_validate(spec.select)
     target_seed = spec.seed if spec.seed is not None else seed
     try:
-        return choose(
-            name, spec, kind.candidates(runtime, selector), target_seed, acted_on=acted_upon
-        )
+        candidates = kind.candidates(runtime, selector)
+        where = None
+        if spec.where is not None:
+            where = check_where(registry, runtime, name, spec.where, candidates)
+            candidates = where.kept
+            if where.examined and not candidates and not spec.allow_empty:
+                empty = Selection(name, spec, 0, (), target_seed, where)
+                raise NoneKept(where.refusal(name, spec), empty)
+        selection = choose(name, spec, candidates, target_seed, acted_on=acted_upon)
+        return dataclasses.replace(selection, where=where) if where is not None else selection
     except ChaosError as exc:  # the message may quote a selector value that is a secret
         message = runtime.redactor.text(str(exc))
         if message == str(exc):
             raise
+        if isinstance(exc, NoneKept):
+            raise NoneKept(message, exc.selection) from None
         raise type(exc)(message) from None
 
 
@@ -139,6 +178,33 @@ def make_plan(loaded: LoadedExperiment, plugins: Plugins, runtime: Runtime, seed
             {name: sel.chosen for name, sel in selections.items()},
         )
         for index, step in enumerate(experiment.method)
+        if isinstance(step, FaultStep)
+    )
+    actions = tuple(
+        PlannedAction(
+            index,
+            step,
+            ACTIONS[step.action],
+            loaded.params_for("method", index),
+            selections[step.target].chosen if step.target else (),
+        )
+        for index, step in enumerate(experiment.method)
+        if isinstance(step, ActionStep)
+    )
+    checks = tuple(
+        PlannedCheck(
+            index,
+            step,
+            BoundProbe(
+                "method",
+                step.name,
+                registry.probes[step.probe].cls(),
+                loaded.params_for("method", index),
+                selections[step.target].chosen if step.target else (),
+            ),
+        )
+        for index, step in enumerate(experiment.method)
+        if isinstance(step, MethodProbe)
     )
 
     def bind(section: str) -> tuple[BoundProbe, ...]:
@@ -156,4 +222,13 @@ def make_plan(loaded: LoadedExperiment, plugins: Plugins, runtime: Runtime, seed
             )
         return tuple(bound)
 
-    return Plan(loaded, selections, faults, bind("steady_state"), bind("probes"), bind("guards"))
+    return Plan(
+        loaded,
+        selections,
+        faults,
+        bind("steady_state"),
+        bind("probes"),
+        bind("guards"),
+        actions,
+        checks,
+    )

@@ -87,7 +87,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """What ``chaosdrill run --json`` prints: the verdict, each reason with its
         fields, the recovery, each fault and each continuous probe's and guard's
-        figures next to its tolerance."""
+        figures next to its tolerance, each action and each probe step of the method."""
         journal = self.journal
         recovery = journal.recovery
         return {
@@ -113,6 +113,29 @@ class RunResult:
                 for f in journal.faults
             ],
             "probes": [probe_figures(p) for p in (*journal.probes, *journal.guards)],
+            "actions": [
+                {
+                    "step": a.step,
+                    "action": a.action,
+                    "object": (a.container or {}).get("name"),
+                    "outcome": a.outcome,
+                    "started": a.started,
+                    "exit_code": a.exit_code,
+                    "status": a.status,
+                    "detail": a.detail,
+                }
+                for a in journal.actions
+            ],
+            "checks": [
+                {
+                    "step": c.name,
+                    "probe": c.probe,
+                    "t": c.samples[0].t if c.samples else None,
+                    "ok": c.samples[0].ok if c.samples else None,
+                    "detail": c.samples[0].detail if c.samples else None,
+                }
+                for c in journal.checks
+            ],
         }
 
     def describe(self) -> str:

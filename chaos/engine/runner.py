@@ -50,6 +50,7 @@ from chaos.engine.plan import Plan, make_plan
 from chaos.engine.result import RunResult
 from chaos.engine.sampling import BoundProbe, Sample, Sampler, Series
 from chaos.engine.scope import RunScope
+from chaos.engine.steps import ActionActivity, CheckActivity, action_records
 from chaos.engine.verdict import decide, ordered
 from chaos.errors import ChaosError, EngineUnreachable, InvalidTarget, TargetError
 from chaos.experiment.loader import LoadedExperiment
@@ -65,6 +66,7 @@ from chaos.journal.model import (
     RecoveryRoundRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
+from chaos.targets.selection import NoneKept
 
 JOIN_POLL = 0.1
 PARALLEL_STEPS = 8
@@ -100,6 +102,8 @@ class Runner:
         self._reasons: list[ReasonRecord] = []
         self._lock = threading.RLock()
         self._activities: list[FaultActivity] = []
+        self._actions: list[ActionActivity] = []
+        self._checks: list[CheckActivity] = []
         self._arming: threading.Thread | None = None
         self._samplers: list[Sampler] = []
         self._guard_failures: dict[str, int] = {}
@@ -180,13 +184,23 @@ class Runner:
             return
         self.journal.versions["engine"] = self.runtime.engine_versions()
         self.scope.recover_orphans()
-        self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
+        try:
+            self.plan = make_plan(self.loaded, self.plugins, self.runtime, self.seed)
+        except NoneKept as exc:  # the journal still says what each candidate answered
+            self.journal.targets = target_records({exc.selection.name: exc.selection})
+            raise
         self._record_targets(self.plan)
         if self.abort.is_set():
             return
 
         self._activities = [
             FaultActivity(planned, self._step_context()) for planned in self.plan.faults
+        ]
+        self._actions = [
+            ActionActivity(planned, self._step_context()) for planned in self.plan.actions
+        ]
+        self._checks = [
+            CheckActivity(planned, self._step_context()) for planned in self.plan.checks
         ]
         arming = threading.Thread(target=self._arm_all, name="arm-safety-nets", daemon=True)
         arming.start()  # the safety nets are armed while the steady state is checked
@@ -240,13 +254,15 @@ class Runner:
         if self.abort.is_set():
             return
 
-        self._phase("method", f"{len(self.plan.faults)} fault step(s)")
+        self._phase("method", _method_detail(self.plan))
         self._schedule_all()
         method_start = self.clock.now()
         self._monitor.start()
         self._start_samplers(self.plan)
         for activity in self._activities:
             activity.start(method_start)
+        for step in (*self._actions, *self._checks):
+            step.start(method_start)
         self._wait_for_activities()
         if self.abort.is_set():
             return
@@ -305,15 +321,18 @@ class Runner:
 
     def _wait_for_activities(self) -> None:
         """Wait in short steps so signal handlers run promptly in this thread."""
-        for activity in self._activities:
+        for activity in (*self._activities, *self._actions, *self._checks):
             while activity.is_alive():
                 activity.join(JOIN_POLL)
 
     def _wind_down(self) -> None:
-        """Always: stop every fault (reverting it), every sampler and the engine monitor."""
-        if any(a.is_alive() for a in self._activities):
+        """Always: stop every fault (reverting it), every step, every sampler and the
+        engine monitor."""
+        if any(a.is_alive() for a in (*self._activities, *self._actions, *self._checks)):
             self.abort.set()
             self._wait_for_activities()
+        for action in self._actions:
+            action.release()
         self._join_arming()
         for activity in self._activities:
             activity.release()  # what was armed and never injected
@@ -623,6 +642,8 @@ class Runner:
         )
         self._judge_series(windows)
         self.journal.faults = [rec for a in self._activities for rec in a.records]
+        self.journal.actions = [rec for a in self._actions for rec in a.records]
+        self.journal.checks = [c.record for c in self._checks]
         for record in (
             *self.journal.steady_state_before,
             *self.journal.probes,
@@ -644,6 +665,12 @@ class Runner:
                     planned, self.runtime.run_id, planned.step.at, NOT_INJECTED
                 )
             ]
+        if not self._actions and self.plan is not None:
+            self.journal.actions = [
+                rec
+                for planned in self.plan.actions
+                for rec in action_records(planned, planned.step.at, "not_run")
+            ]
         for reason in self._reasons:
             place(reason, self.journal.phases, windows)
         verdict = decide(self._reasons)
@@ -663,3 +690,13 @@ class Runner:
             )
             path = write_journal(self.journal, directory)
         return self.scope.finished(RunResult(verdict, tuple(reasons), self.journal, path))
+
+
+def _method_detail(plan: Plan) -> str:
+    """``2 fault step(s), 1 action(s), 1 probe step(s)``: what the method holds."""
+    parts = [f"{len(plan.faults)} fault step(s)"]
+    if plan.actions:
+        parts.append(f"{len(plan.actions)} action(s)")
+    if plan.checks:
+        parts.append(f"{len(plan.checks)} probe step(s)")
+    return ", ".join(parts)

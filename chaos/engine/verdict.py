@@ -22,11 +22,12 @@ ERROR_KINDS = frozenset(
         "probe_error",
         "inject_failed",
         "revert_failed",
+        "action_failed",
         "internal_error",
     }
 )
 ABORT_KINDS = frozenset({"guard_breach", "interrupted", "halted"})
-FAIL_KINDS = frozenset({"not_steady_before", "not_recovered", "tolerance"})
+FAIL_KINDS = frozenset({"not_steady_before", "not_recovered", "tolerance", "probe_failed"})
 
 
 def decide(reasons: list[ReasonRecord]) -> Verdict:

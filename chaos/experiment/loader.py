@@ -33,6 +33,7 @@ from chaos.experiment.validate import (
     KIND_KEY,
     Parts,
     did_you_mean,
+    kind_key,
     named_types,
     validate_plugins,
 )
@@ -50,10 +51,11 @@ class LoadedExperiment:
     document: dict[str, Any]
     """The file as written: ``${name}`` references and secret sources unresolved."""
     secrets: frozenset[str]
-    params: dict[tuple[str, int], BaseModel] = field(default_factory=dict)
-    """Validated plugin parameters per ``(section, index)``."""
+    params: dict[tuple[str, Any], BaseModel] = field(default_factory=dict)
+    """Validated parameters per ``(section, index)`` of each step, and per
+    ``("where", target name)`` of each target's ``where`` probe."""
 
-    def params_for(self, section: str, index: int) -> BaseModel:
+    def params_for(self, section: str, index: int | str) -> BaseModel:
         return self.params[(section, index)]
 
 
@@ -120,15 +122,14 @@ def _validate_model(body: dict[str, Any], report: FileProblems) -> Experiment | 
 
 
 def _name_unnamed_steps(body: dict[str, Any]) -> None:
-    """Give steps without a name one derived from their fault or probe."""
-    for section, kind_key in KIND_KEY.items():
+    """Give steps without a name one derived from their fault, action or probe."""
+    for section in KIND_KEY:
         steps = body.get(section)
         if not isinstance(steps, list):
             continue
         for index, step in enumerate(steps):
-            if (
-                isinstance(step, dict)
-                and "name" not in step
-                and isinstance(step.get(kind_key), str)
-            ):
-                step["name"] = f"{step[kind_key]}#{index + 1}"
+            if not isinstance(step, dict) or "name" in step:
+                continue
+            key = kind_key(section, step)
+            if key is not None and isinstance(step.get(key), str):
+                step["name"] = f"{step[key]}#{index + 1}"

@@ -14,13 +14,17 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     WithJsonSchema,
 )
 
 from chaos.durations import Duration, Interval
 
 FAULT_STEP_KEYS = ("name", "fault", "target", "at", "duration")
+ACTION_STEP_KEYS = ("name", "action", "target", "at")
+METHOD_PROBE_KEYS = ("name", "probe", "target", "at")
 PROBE_STEP_KEYS = ("name", "probe", "target")
 CONTINUOUS_PROBE_KEYS = (*PROBE_STEP_KEYS, "interval", "tolerance")
 GUARD_KEYS = (*PROBE_STEP_KEYS, "interval", "breach_after")
@@ -120,11 +124,27 @@ Mode = Annotated[
 ]
 
 
+class Where(BaseModel):
+    """``targets.<name>.where``: a probe that must hold for a candidate to be kept,
+    checked on each candidate when the target is resolved (``probe`` and the
+    probe's own parameters, the candidate as its target)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
+
+    probe: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class TargetSpec(Frozen):
     """``targets.<name>``: which objects a fault may act on."""
 
     kind: str = "container"
     select: dict[str, Any] = Field(default_factory=dict)
+    where: Where | None = None
+    """Keep only the candidates for which this probe holds at resolve time."""
     mode: Mode = SelectionMode(count=1)
     """``one`` unless written: a target that does not say how many it wants
     gets the smallest blast radius, never every match."""
@@ -173,9 +193,24 @@ class FaultStep(_Step):
     duration: Duration | None = None
 
 
+class ActionStep(_Step):
+    """A method step that does something other than a fault (``action: exec``,
+    ``action: http``) at its ``at``; its parameters are the action's own."""
+
+    action: str
+    target: str | None = None
+    at: Duration = 0.0
+
+
 class ProbeStep(_Step):
     probe: str
     target: str | None = None
+
+
+class MethodProbe(ProbeStep):
+    """A probe checked once in the method, at its ``at``."""
+
+    at: Duration = 0.0
 
 
 class ContinuousProbe(ProbeStep):
@@ -203,13 +238,57 @@ class Recovery(Frozen):
     takes the first passing check."""
 
 
-STEP_SECTIONS: dict[str, type[_Step]] = {
+METHOD_KINDS = ("fault", "action", "probe")
+"""The key that says what a method step is, in the order they are looked for."""
+METHOD_TAGS = {"fault": "fault step", "action": "action step", "probe": "probe step"}
+"""The tag pydantic puts in an error's location inside a method step (after its
+index): :func:`without_tag` takes it out, since the file has no such key."""
+
+
+def method_kind(step: Any) -> str | None:
+    """``fault``, ``action`` or ``probe``: the one of them the step has; None
+    when it has none of them, or more than one."""
+    if isinstance(step, dict):
+        present = [key for key in METHOD_KINDS if key in step]
+    else:
+        present = [key for key in METHOD_KINDS if isinstance(getattr(step, key, None), str)]
+    return present[0] if len(present) == 1 else None
+
+
+def _method_tag(step: Any) -> str | None:
+    if not isinstance(step, (dict, BaseModel)):
+        return METHOD_TAGS["fault"]  # not a mapping at all: said as for any step
+    kind = method_kind(step)
+    return METHOD_TAGS[kind] if kind else None
+
+
+MethodStep = Annotated[
+    Annotated[FaultStep, Tag(METHOD_TAGS["fault"])]
+    | Annotated[ActionStep, Tag(METHOD_TAGS["action"])]
+    | Annotated[MethodProbe, Tag(METHOD_TAGS["probe"])],
+    Discriminator(
+        _method_tag,
+        custom_error_type="method_step",
+        custom_error_message="a method step needs exactly one of fault, action or probe",
+    ),
+]
+"""One step of the method: a fault, an action or a probe checked once."""
+
+
+def without_tag(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An error location inside a method step without the step's tag."""
+    if len(path) > 2 and path[0] == "method" and path[2] in METHOD_TAGS.values():
+        return (*path[:2], *path[3:])
+    return path
+
+
+STEP_SECTIONS: dict[str, Any] = {
     "steady_state": ProbeStep,
-    "method": FaultStep,
+    "method": MethodStep,
     "probes": ContinuousProbe,
     "guards": Guard,
 }
-"""Each list of steps in an experiment and the model of one of its steps."""
+"""Each list of steps in an experiment and the type of one of its steps."""
 
 
 class Experiment(Frozen):
@@ -229,7 +308,12 @@ class Experiment(Frozen):
     configuration: dict[str, Any] = Field(default_factory=dict)
     targets: dict[str, TargetSpec] = Field(default_factory=dict)
     steady_state: list[ProbeStep] = Field(default_factory=_no_items)
-    method: list[FaultStep] = Field(min_length=1)
+    method: list[MethodStep] = Field(min_length=1)
     probes: list[ContinuousProbe] = Field(default_factory=_no_items)
     guards: list[Guard] = Field(default_factory=_no_items)
     recovery: Recovery = Recovery()
+
+    @property
+    def faults(self) -> list[FaultStep]:
+        """The method's fault steps."""
+        return [s for s in self.method if isinstance(s, FaultStep)]

@@ -27,16 +27,23 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from chaos.experiment.actions import ACTIONS
 from chaos.experiment.model import (
+    ACTION_STEP_KEYS,
     CONTINUOUS_PROBE_KEYS,
     FAULT_STEP_KEYS,
     GUARD_KEYS,
+    METHOD_PROBE_KEYS,
     PROBE_STEP_KEYS,
     STEP_SECTIONS,
+    ActionStep,
     Experiment,
     FaultStep,
+    MethodProbe,
     ProbeStep,
     TargetSpec,
+    method_kind,
+    without_tag,
 )
 from chaos.targets.base import empty_criteria
 
@@ -89,8 +96,8 @@ class Report(ABC):
         """Report pydantic ``errors`` (their ``loc`` is relative to ``prefix``)."""
         by_value: dict[DataPath, list[str]] = {}
         for error in errors:
-            loc = tuple(error["loc"])
-            path = (*prefix, *loc)
+            path = without_tag((*prefix, *error["loc"]))
+            loc = path[len(prefix) :]
             kind = error["type"]
             if kind == "extra_forbidden":
                 allowed = fields_at(model or self.root_model, loc[:-1])
@@ -177,7 +184,29 @@ STEP_KEYS = {
 """The keys each section's steps take themselves; every other key is a parameter."""
 
 KIND_KEY = {"method": "fault", "steady_state": "probe", "probes": "probe", "guards": "probe"}
-"""The key naming a step's plugin in each section."""
+"""The key naming a step's plugin in each section (in the method, a fault's:
+see :func:`kind_key` for its other steps)."""
+
+METHOD_STEP_KEYS = {
+    "fault": FAULT_STEP_KEYS,
+    "action": ACTION_STEP_KEYS,
+    "probe": METHOD_PROBE_KEYS,
+}
+"""The keys each kind of method step takes itself."""
+
+
+def kind_key(section: str, step: Any) -> str | None:
+    """The key naming what ``step`` is: ``fault``, ``action`` or ``probe`` in the
+    method (None when it names none, or several), ``probe`` elsewhere."""
+    return method_kind(step) if section == "method" else KIND_KEY.get(section)
+
+
+def _adapter(section: str) -> Any:
+    """A validator of one step of ``section`` (the method's steps are a union)."""
+    from pydantic import TypeAdapter
+
+    model = STEP_SECTIONS[section]
+    return model if isinstance(model, type) else TypeAdapter(model)
 
 
 @dataclass(frozen=True)
@@ -191,9 +220,9 @@ class Parts:
     targets: dict[str, TargetSpec]
     steps: dict[str, list[tuple[int, Any]]]
     """Per section, ``(index, step)`` of each step that is valid as a step."""
-    kinds_only: list[tuple[str, int, str]] = field(default_factory=list)
-    """``(section, index, fault or probe name)`` of steps that are invalid as
-    steps: only their fault or probe name can still be checked."""
+    kinds_only: list[tuple[str, int, str, str]] = field(default_factory=list)
+    """``(section, index, key, name)`` of steps that are invalid as steps (``key``
+    is ``fault``, ``action`` or ``probe``): only that name can still be checked."""
 
     @classmethod
     def of(cls, experiment: Experiment) -> Parts:
@@ -221,18 +250,20 @@ class Parts:
                 if spec is not None:
                     targets[name] = spec
         steps: dict[str, list[tuple[int, Any]]] = {}
-        kinds_only: list[tuple[str, int, str]] = []
-        for section, model in STEP_SECTIONS.items():
+        kinds_only: list[tuple[str, int, str, str]] = []
+        for section in STEP_SECTIONS:
             items = body.get(section)
             steps[section] = []
             if not isinstance(items, list):
                 continue
+            model = _adapter(section)
             for index, item in enumerate(items):
                 step = _valid(model, item)
+                key = kind_key(section, item) if isinstance(item, dict) else None
                 if step is not None:
                     steps[section].append((index, step))
-                elif isinstance(item, dict) and isinstance(item.get(KIND_KEY[section]), str):
-                    kinds_only.append((section, index, item[KIND_KEY[section]]))
+                elif key is not None and isinstance(item.get(key), str):
+                    kinds_only.append((section, index, key, item[key]))
         return cls(target_names, targets, steps, kinds_only)
 
 
@@ -249,26 +280,32 @@ def named_types(body: dict[str, Any]) -> dict[str, set[str]]:
             kind = raw.get("kind", "container") if isinstance(raw, dict) else None
             if isinstance(kind, str):
                 names["target_kinds"].add(kind)
-    for section, key in KIND_KEY.items():
+            where = raw.get("where") if isinstance(raw, dict) else None
+            if isinstance(where, dict) and isinstance(where.get("probe"), str):
+                names["probes"].add(where["probe"])
+    for section in KIND_KEY:
         items = body.get(section)
         if not isinstance(items, list):
             continue
         for item in items:
-            if isinstance(item, dict) and isinstance(item.get(key), str):
+            key = kind_key(section, item) if isinstance(item, dict) else None
+            if key in ("fault", "probe") and isinstance(item.get(key), str):
                 names["faults" if key == "fault" else "probes"].add(item[key])
     return names
 
 
-def _valid(model: type[BaseModel], value: Any) -> Any:
+def _valid(model: Any, value: Any) -> Any:
     try:
-        return model.model_validate(value)
+        if isinstance(model, type):
+            return model.model_validate(value)
+        return model.validate_python(value)
     except ValidationError:
         return None
 
 
 def validate_plugins(
     parts: Parts, registry: Registry, report: Report
-) -> dict[tuple[str, int], BaseModel]:
+) -> dict[tuple[str, Any], BaseModel]:
     """Check ``parts`` against the plugins; return validated parameters per ``(section, index)``."""
     checker = _Checker(parts, registry, report)
     for name, spec in parts.targets.items():
@@ -276,12 +313,14 @@ def validate_plugins(
     for section, steps in parts.steps.items():
         checker.unique_names(section, steps)
         for index, step in steps:
-            if section == "method":
+            if isinstance(step, FaultStep):
                 checker.fault_step(index, step)
+            elif isinstance(step, ActionStep):
+                checker.action_step(index, step)
             else:
                 checker.probe_step(section, index, step)
-    for section, index, kind in parts.kinds_only:
-        checker.known_kind(section, index, kind)
+    for section, index, key, name in parts.kinds_only:
+        checker.known_kind(section, index, name, key)
     return checker.params
 
 
@@ -292,7 +331,7 @@ class _Checker:
         self.parts = parts
         self.registry = registry
         self.report = report
-        self.params: dict[tuple[str, int], BaseModel] = {}
+        self.params: dict[tuple[str, Any], BaseModel] = {}
 
     def target(self, name: str, spec: TargetSpec) -> None:
         kind = self.registry.target_kinds.get(spec.kind)
@@ -315,6 +354,42 @@ class _Checker:
                 self.report.at_key(where, f"target {name!r} {message}")
             else:
                 self.report.at_value((*where, key), f"target {name!r}: {message}")
+        if spec.where is not None:
+            self.where(name, spec)
+
+    def where(self, name: str, spec: TargetSpec) -> None:
+        """``where``: a known probe that looks at a target, with valid parameters
+        and no container of its own (each candidate is its container)."""
+        assert spec.where is not None
+        where = ("targets", name, "where")
+        probe_name = spec.where.probe
+        if probe_name not in self.registry.probes:
+            self.report.at_value(
+                (*where, "probe"), unknown_kind("probe", probe_name, self.registry)
+            )
+            return
+        probe = self.registry.probes[probe_name].cls
+        if not probe.accepts_target:
+            self.report.at_value(
+                (*where, "probe"),
+                f"target {name!r}: where needs a probe that looks at each candidate; "
+                f"probe {probe_name} takes no target (exec, container.health and dns do)",
+            )
+            return
+        params = dict(spec.where.params)
+        for own in ("container", "target"):
+            if own in params:
+                self.report.at_key(
+                    (*where, own),
+                    f"target {name!r}: where checks each candidate itself; "
+                    f"remove {own!r} (the probe runs on the candidate)",
+                )
+                params.pop(own)
+        checked = check_params(
+            self.report, where, params, probe.Params, ("probe",), f"probe {probe_name}"
+        )
+        if checked is not None:
+            self.params[("where", name)] = checked
 
     def unique_names(self, section: str, steps: list[tuple[int, Any]]) -> None:
         seen: set[str] = set()
@@ -325,14 +400,45 @@ class _Checker:
                 )
             seen.add(step.name)
 
-    def known_kind(self, section: str, index: int, name: str) -> bool:
-        """Report an unknown fault or probe name; True if it is known."""
-        key = KIND_KEY[section]
+    def known_kind(self, section: str, index: int, name: str, key: str | None = None) -> bool:
+        """Report an unknown fault, probe or action name; True if it is known."""
+        key = key or KIND_KEY[section]
+        if key == "action":
+            if name in ACTIONS:
+                return True
+            self.report.at_value((section, index, key), unknown_name("action", name, ACTIONS))
+            return False
         table = self.registry.faults if key == "fault" else self.registry.probes
         if name in table:
             return True
         self.report.at_value((section, index, key), unknown_kind(key, name, self.registry))
         return False
+
+    def action_step(self, index: int, step: ActionStep) -> None:
+        where = ("method", index)
+        if not self.known_kind("method", index, step.action, "action"):
+            return
+        action = ACTIONS[step.action]
+        container = step.params.get("container")
+        if not action.takes_target:
+            if step.target is not None:
+                self.report.at_key(
+                    (*where, "target"), f"action {action.name} does not take a target"
+                )
+        elif step.target is not None and container is not None:
+            self.report.at_key(
+                (*where, "container"),
+                f"action {action.name}: give a target or a container, not both",
+            )
+        elif step.target is None and container is None:
+            self.report.at_value(
+                where, f"method[{index}]: action {action.name} needs a target (or a container)"
+            )
+        elif step.target is not None:
+            self.reference((*where, "target"), step.target)
+        self.step_params(
+            "method", index, step, action.Params, f"action {action.name}", ACTION_STEP_KEYS
+        )
 
     def fault_step(self, index: int, step: FaultStep) -> None:
         where = ("method", index)
@@ -359,7 +465,7 @@ class _Checker:
 
     def probe_step(self, section: str, index: int, step: ProbeStep) -> None:
         where = (section, index)
-        if not self.known_kind(section, index, step.probe):
+        if not self.known_kind(section, index, step.probe, "probe"):
             return
         probe = self.registry.probes[step.probe].cls
         if step.target is not None:
@@ -367,7 +473,8 @@ class _Checker:
                 self.report.at_key((*where, "target"), f"probe {probe.name} does not take a target")
             else:
                 self.reference((*where, "target"), step.target)
-        self.step_params(section, index, step, probe.Params, f"probe {probe.name}")
+        keys = METHOD_PROBE_KEYS if isinstance(step, MethodProbe) else STEP_KEYS[section]
+        self.step_params(section, index, step, probe.Params, f"probe {probe.name}", keys)
 
     def reference(self, path: tuple[Any, ...], name: str) -> bool:
         """Report a reference to an undefined target; True if it is defined."""
@@ -382,10 +489,17 @@ class _Checker:
         return False
 
     def step_params(
-        self, section: str, index: int, step: Any, model: type[BaseModel], owner: str
+        self,
+        section: str,
+        index: int,
+        step: Any,
+        model: type[BaseModel],
+        owner: str,
+        keys: tuple[str, ...] | None = None,
     ) -> None:
         where = (section, index)
-        params = check_params(self.report, where, step.params, model, STEP_KEYS[section], owner)
+        step_keys = keys if keys is not None else STEP_KEYS[section]
+        params = check_params(self.report, where, step.params, model, step_keys, owner)
         if params is not None:
             self.params[where] = params
 

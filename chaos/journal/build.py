@@ -16,6 +16,8 @@ from chaos.journal.model import (
     SampleRecord,
     SummaryRecord,
     TargetRecord,
+    WhereCheckRecord,
+    WhereRecord,
 )
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from chaos.engine.sampling import Sample
     from chaos.engine.summary import Summary
     from chaos.redaction import Redactor
-    from chaos.targets.selection import Selection
+    from chaos.targets.selection import Selection, WhereResult
 
 PLACES = 4
 """Decimals kept for times in seconds (a tenth of a millisecond)."""
@@ -80,9 +82,24 @@ def target_records(selections: Mapping[str, Selection]) -> list[TargetRecord]:
             candidates=sel.candidates,
             chosen=len(sel.chosen),
             selected=[ref.to_json() for ref in sel.chosen],
+            where=where_record(sel.where) if sel.where is not None else None,
         )
         for name, sel in selections.items()
     ]
+
+
+def where_record(where: WhereResult) -> WhereRecord:
+    """Each candidate a target's ``where`` probe looked at: kept or dropped, and what it said."""
+    checks = [
+        WhereCheckRecord(id=e.ref.id, name=e.ref.name, ok=e.ok, detail=e.detail)
+        for e in where.examined
+    ]
+    return WhereRecord(
+        probe=where.probe,
+        matched=len(checks),
+        kept=[c for c in checks if c.ok],
+        dropped=[c for c in checks if not c.ok],
+    )
 
 
 def open_journal(

@@ -7,14 +7,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JOURNAL_FORMAT = "chaosdrill.journal/3"
-"""Version 3: the recovery phase records each round of steady-state checks
+JOURNAL_FORMAT = "chaosdrill.journal/4"
+"""Version 4: the method's action steps (``actions``) and probe steps
+(``checks``), and what a target's ``where`` kept and dropped. Version 3: the recovery phase records each round of steady-state checks
 (``recovery.rounds``). Version 2: reasons are objects (kind, source, phase, at,
 faults), samples carry their answer time (``end``), summaries their probed and
 down time, faults their exact window (``due``, ``in_effect``) and time-to-recover.
-A version 2 journal reads as version 3 without rounds."""
+A version 2 journal reads as version 3 without rounds, and either as
+version 4 without actions, checks or ``where``."""
 
-READABLE_FORMATS = ("chaosdrill.journal/2", JOURNAL_FORMAT)
+READABLE_FORMATS = ("chaosdrill.journal/2", "chaosdrill.journal/3", JOURNAL_FORMAT)
 """The journal versions this chaosdrill reads (``chaosdrill report``)."""
 
 
@@ -179,6 +181,26 @@ class FaultRecord(Record):
     first check after the method)."""
 
 
+class WhereCheckRecord(Record):
+    """One candidate as a target's ``where`` probe found it."""
+
+    id: str
+    name: str
+    ok: bool
+    """The probe held: the candidate was kept."""
+    detail: str
+
+
+class WhereRecord(Record):
+    """How a target's ``where`` narrowed its candidates, before the mode picked."""
+
+    probe: str
+    matched: int
+    """Candidates the selector matched, before the probe."""
+    kept: list[WhereCheckRecord] = Field(default_factory=list)
+    dropped: list[WhereCheckRecord] = Field(default_factory=list)
+
+
 class TargetRecord(Record):
     name: str
     kind: str
@@ -190,6 +212,37 @@ class TargetRecord(Record):
     chosen: int = 0
     """How many of them the mode picked (the length of ``selected``)."""
     selected: list[dict[str, Any]]
+    where: WhereRecord | None = None
+    """What the target's ``where`` probe kept and dropped (``candidates`` counts the kept)."""
+
+
+class ActionRecord(Record):
+    """One action step of the method on one object (``exec``: each container;
+    ``http``: the request)."""
+
+    step: str
+    action: str
+    """``exec`` or ``http``."""
+    target: str | None = None
+    container: dict[str, str] | None = None
+    """``id`` and ``name`` of the container an ``exec`` ran in."""
+    request: dict[str, Any] = Field(default_factory=dict)
+    """What ran: ``command`` (and ``user``) of an exec, ``method`` and ``url`` of a request."""
+    at: float
+    """When it was planned to start (seconds since the run started)."""
+    started: float | None = None
+    ended: float | None = None
+    started_at: str | None = None
+    """``started`` as UTC wall time."""
+    outcome: str = "scheduled"
+    """scheduled, ok, failed, skipped (the run was stopping), or not_run (the
+    run stopped before the method)."""
+    exit_code: int | None = None
+    status: int | None = None
+    stdout: str = ""
+    """The end of the command's stdout (or the response's body), at most 1 KiB."""
+    stderr: str = ""
+    detail: str = ""
 
 
 class RecoveryRoundRecord(Record):
@@ -261,6 +314,7 @@ ReasonKind = Literal[
     "not_steady_before",
     "not_recovered",
     "tolerance",
+    "probe_failed",
     "guard_breach",
     "interrupted",
     "halted",
@@ -269,6 +323,7 @@ ReasonKind = Literal[
     "probe_error",
     "inject_failed",
     "revert_failed",
+    "action_failed",
     "internal_error",
 ]
 """What a reason is about; each kind decides one verdict (``chaos/engine/verdict.py``)."""
@@ -278,6 +333,7 @@ REASON_KINDS: dict[str, str] = {
     "not_recovered": "the steady state, or a continuous probe, was not back and stable "
     "within recovery.within after the method",
     "tolerance": "a continuous probe broke its tolerance",
+    "probe_failed": "a probe step of the method failed its check",
     "guard_breach": "a guard failed (before the method, or breach_after times in a row during it)",
     "interrupted": "SIGINT, SIGTERM or SIGHUP (or a suite's interruption) stopped the run",
     "halted": "the kill switch (`chaosdrill halt`) stopped the run: every fault reverted at once",
@@ -288,6 +344,8 @@ REASON_KINDS: dict[str, str] = {
     "evaluation: nothing was injected, or the verdict could not be checked",
     "inject_failed": "a fault could not be injected (or its injection not recorded)",
     "revert_failed": "a fault could not be reverted: it may still be in effect",
+    "action_failed": "an action step of the method did not do what it said (its exit code "
+    "or status was not the expected one, or it could not run): every fault was reverted",
     "internal_error": "chaosdrill or a plugin raised an unexpected exception",
 }
 """Every reason kind with what it means (the README's table)."""
@@ -331,6 +389,9 @@ class Journal(Record):
     steady_state_before: list[ProbeRecord] = Field(default_factory=list)
     recovery: RecoveryRecord | None = None
     faults: list[FaultRecord] = Field(default_factory=list)
+    actions: list[ActionRecord] = Field(default_factory=list)
+    checks: list[ProbeRecord] = Field(default_factory=list)
+    """The method's probe steps, each checked once at its ``at`` (section ``method``)."""
     probes: list[ProbeRecord] = Field(default_factory=list)
     guards: list[ProbeRecord] = Field(default_factory=list)
     verdict: str | None = None

@@ -36,12 +36,54 @@ def default_max_targets() -> int:
 
 
 @dataclass(frozen=True)
+class Examined:
+    """One candidate as a target's ``where`` probe found it."""
+
+    ref: TargetRef
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class WhereResult:
+    """What a target's ``where`` probe kept and dropped, before the mode picked."""
+
+    probe: str
+    examined: tuple[Examined, ...]
+
+    @property
+    def kept(self) -> list[TargetRef]:
+        return [e.ref for e in self.examined if e.ok]
+
+    def refusal(self, name: str, spec: TargetSpec) -> str:
+        """Why no candidate is left: each one's failed check, a few at most."""
+        shown = "; ".join(f"{e.ref.name}: {e.detail}" for e in self.examined[:5])
+        more = f"; and {len(self.examined) - 5} more" if len(self.examined) > 5 else ""
+        return (
+            f"target {name!r}: none of the {len(self.examined)} running {spec.kind}(s) its "
+            f"select matched satisfies where (probe {self.probe}): {shown}{more}; "
+            "set allow_empty: true if that is expected; nothing was touched"
+        )
+
+
+class NoneKept(TargetError):
+    """The selector matched, but ``where`` held for none of the candidates: the
+    error carries the selection, so the journal records what each one said."""
+
+    def __init__(self, message: str, selection: Selection):
+        super().__init__(message)
+        self.selection = selection
+
+
+@dataclass(frozen=True)
 class Selection:
     name: str
     spec: TargetSpec
     candidates: int
     chosen: tuple[TargetRef, ...]
     seed: int | None
+    where: WhereResult | None = None
+    """What ``where`` kept and dropped; ``candidates`` counts the kept."""
 
 
 def choose(

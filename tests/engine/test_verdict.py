@@ -40,6 +40,7 @@ def test_fail_kinds(kind):
 
 def test_the_kinds_are_the_documented_ones_and_do_not_overlap():
     assert sorted(ERROR_KINDS) == [
+        "action_failed",
         "engine_error",
         "inject_failed",
         "internal_error",
@@ -48,7 +49,12 @@ def test_the_kinds_are_the_documented_ones_and_do_not_overlap():
         "target_error",
     ]
     assert sorted(ABORT_KINDS) == ["guard_breach", "halted", "interrupted"]
-    assert sorted(FAIL_KINDS) == ["not_recovered", "not_steady_before", "tolerance"]
+    assert sorted(FAIL_KINDS) == [
+        "not_recovered",
+        "not_steady_before",
+        "probe_failed",
+        "tolerance",
+    ]
 
 
 def test_every_reason_kind_decides_exactly_one_verdict_and_is_described():

@@ -13,7 +13,10 @@ times in seconds (``data-start``/``data-end``, ``data-t``).
 
 Lanes, top to bottom: ``phases``; ``fault:STEP`` for each fault (the span from
 taking effect to reverted, ``data-start``/``data-end``, a ``revert-failed``
-mark where its revert failed); ``steady:NAME`` for each steady-state check
+mark where its revert failed); ``action:STEP`` for each action step of the
+method (one mark per object it ran on, from its start to its end, with
+``data-t``, ``data-end`` and ``data-ok``); ``check:NAME`` for each probe step
+of the method (its one sample); ``steady:NAME`` for each steady-state check
 before the method; ``probe:NAME`` and ``guard:NAME`` for each continuous probe
 and guard (one mark per sample: a circle when it passed, a cross when it failed;
 outages as spans with ``data-outage-start``/``data-outage-end`` and their
@@ -36,7 +39,7 @@ from datetime import datetime
 
 from markupsafe import Markup, escape
 
-from chaos.journal.model import FaultRecord, Journal, ProbeRecord, SampleRecord
+from chaos.journal.model import ActionRecord, FaultRecord, Journal, ProbeRecord, SampleRecord
 
 PLOT_WIDTH = 1000
 """Pixels the run's duration spans."""
@@ -103,11 +106,12 @@ def _last_time(journal: Journal) -> float:
             times.append(record.stopped)
     for fault in journal.faults:
         times += [t for t in (fault.reverted_at, fault.applied_at) if t is not None]
+    times += [a.ended for a in journal.actions if a.ended is not None]
     return max(times)
 
 
 def _records(journal: Journal) -> list[ProbeRecord]:
-    return [*journal.steady_state_before, *journal.probes, *journal.guards]
+    return [*journal.steady_state_before, *journal.checks, *journal.probes, *journal.guards]
 
 
 def epoch(text: str) -> float | None:
@@ -127,6 +131,13 @@ def timeline(journal: Journal) -> Markup:
     lanes.append(("phases", "phases", "phases", _phases(journal, scale)))
     for fault in journal.faults:
         lanes.append((f"fault:{fault.step}", fault.step, "fault", _fault(fault, scale, journal)))
+    by_step: dict[str, list[ActionRecord]] = {}
+    for action in journal.actions:
+        by_step.setdefault(action.step, []).append(action)
+    for step, actions in by_step.items():
+        lanes.append((f"action:{step}", step, "action", _actions(actions, scale)))
+    for record in journal.checks:
+        lanes.append((f"check:{record.name}", record.name, "check", _samples(record, scale)))
     for record in journal.steady_state_before:
         lanes.append((f"steady:{record.name}", record.name, "steady", _samples(record, scale)))
     for section, records in (("probe", journal.probes), ("guard", journal.guards)):
@@ -294,6 +305,50 @@ def _fault(fault: FaultRecord, scale: Scale, journal: Journal) -> list[str]:
         f'<text class="span-label" x="{_n(scale.x(start) + 3)}" y="{LANE / 2 + 4:.0f}">'
         f"{esc(label)}</text>"
     )
+    return parts
+
+
+def _actions(actions: Sequence[ActionRecord], scale: Scale) -> list[str]:
+    """One mark per object an action step ran on: a bar from its start to its
+    end, in the colour of its outcome; a note when it never ran."""
+    parts = []
+    for action in actions:
+        on = f" on {action.container.get('name', '')}" if action.container else ""
+        if action.started is None:
+            parts.append(
+                f'<text class="note" x="{_n(scale.x(action.at))}" y="{LANE / 2 + 4:.0f}">'
+                f"{esc(action.action + on + ': ' + action.outcome)}</text>"
+            )
+            continue
+        end = action.ended if action.ended is not None else action.started
+        ok = action.outcome == "ok"
+        result = (
+            f"exit {action.exit_code}"
+            if action.exit_code is not None
+            else f"status {action.status}"
+            if action.status is not None
+            else ""
+        )
+        title = (
+            f"{action.step} ({action.action}{on}) at {seconds(action.started)}: "
+            f"{action.outcome}{', ' + result if result else ''}: {action.detail}"
+        )
+        parts.append(
+            _span(
+                scale,
+                action.started,
+                max(end, action.started),
+                f"action-span {'ok' if ok else 'failed'}",
+                title,
+                f' data-t="{_n4(action.started)}" data-ok="{str(ok).lower()}"'
+                f' data-action="{esc(action.action)}"',
+                y=9,
+            )
+        )
+        parts.append(
+            f'<text class="span-label" x="{_n(scale.x(action.started) + 5)}" '
+            f'y="{LANE / 2 + 4:.0f}">{esc(action.action + on)}</text>'
+        )
     return parts
 
 

@@ -1,0 +1,103 @@
+"""The actions a method step can take besides faults: their names and parameters.
+
+An action is something the experiment does on purpose, at a moment of the
+method, that is not a fault: write a canary key before a crash
+(``action: exec``), call an endpoint that starts a failover (``action:
+http``). It is not reverted and has no watchdog; it either does what it
+says (its exit code or status is the expected one) or the run ends
+``error`` (reason ``action_failed``). Running them is the engine's
+(:mod:`chaos.engine.actions`); this module only says what they take, for
+validation and the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from chaos.durations import Timeout
+from chaos.params import Params
+from chaos.patterns import Regex
+
+
+class ExecExpect(Params):
+    exit_code: int = 0
+    stdout_regex: Regex | None = None
+    """A regular expression that must be found in the command's stdout."""
+
+
+class ExecActionParams(Params):
+    """``action: exec``: an argv run in each container of the step's ``target``
+    (or in ``container``), as is, never through a shell."""
+
+    command: list[str] = Field(min_length=1)
+    container: str | None = None
+    """A container name or id, instead of the step's ``target``."""
+    user: str | None = None
+    expect: ExecExpect = ExecExpect()
+    timeout: Timeout = 10.0
+
+
+class HttpExpect(Params):
+    status: int | list[int] | None = None
+    """Accepted status code(s); by default any status below 400."""
+    body_regex: Regex | None = None
+
+    def accepts(self, status: int) -> bool:
+        if self.status is None:
+            return status < 400
+        allowed = self.status if isinstance(self.status, list) else [self.status]
+        return status in allowed
+
+
+class HttpActionParams(Params):
+    """``action: http``: one request from this process."""
+
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expect: HttpExpect = HttpExpect()
+    timeout: Timeout = 5.0
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises for a port out of range
+        except ValueError as exc:
+            raise ValueError(f"invalid URL {value!r}: {exc}") from None
+        return value
+
+
+@dataclass(frozen=True)
+class ActionType:
+    name: str
+    summary: str
+    Params: type[Params]
+    takes_target: bool
+    """True: it acts on the containers of the step's ``target`` (or a ``container``)."""
+
+
+ACTIONS: dict[str, ActionType] = {
+    "exec": ActionType(
+        "exec",
+        "run a command (argv list) in each container of the target; "
+        "it must exit as expected (0 by default)",
+        ExecActionParams,
+        takes_target=True,
+    ),
+    "http": ActionType(
+        "http",
+        "send one HTTP request; it must answer with an expected status (below 400 by default)",
+        HttpActionParams,
+        takes_target=False,
+    ),
+}
+"""Every action a method step can take, by name."""
