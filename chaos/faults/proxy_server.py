@@ -12,7 +12,8 @@ configuration says:
   destination back to the side that connected) that much later than it came,
   in order;
 * ``rate``: at most that many bytes a second, each way, each connection;
-* ``hold``: accept, read and discard, never connect onwards nor answer;
+* ``hold``: accept, read and discard, never connect onwards nor answer nor
+  close (until the proxy goes);
 * ``reset_after``: reset both sides (TCP RST) once that many bytes passed,
   counting both ways; 0 resets at once;
 * ``http``: read HTTP/1.1 requests one at a time (keep-alive boundaries from
@@ -154,7 +155,9 @@ class Proxy:
             if self.hold:
                 while await creader.read(wire.COPY_CHUNK):
                     pass
-                return
+                # a client that only shut down its side still waits for an answer: it
+                # never comes, and the connection stays open until the fault ends
+                await asyncio.Event().wait()
             if self.delay and not self.per_chunk:
                 await asyncio.sleep(0)  # accepted first, then the wait
                 await sleep_until(
