@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 from chaos.faults import proxy_helper
 from chaos.faults.network import container_addresses
 from chaos.faults.swarm_commands import on_each_node
+from chaos.labels import LABEL_CARRIES, LABEL_LEDGER
 from chaos.netns import chain_name
 from chaos.plugin_api import (
     Duration,
@@ -227,6 +228,7 @@ class ProxyFault(Fault):
         addresses = self._addresses(ctx, params, what) if params.direction == "egress" else []
         chain = chain_name(ctx.injection_id)
         config = self.proxy_config(params)
+        labels = {**ctx.runtime.helper_labels(), **_carrier_labels(ctx)}
         started: list[dict[str, Any]] = []
         try:
             for node, client, container_id in places:
@@ -236,7 +238,7 @@ class ProxyFault(Fault):
                     target_name=ctx.target.name,
                     injection_id=ctx.injection_id,
                     config=config,
-                    labels=ctx.runtime.helper_labels(),
+                    labels=labels,
                     what=what,
                 )
                 if params.direction == "ingress":
@@ -351,6 +353,21 @@ class ProxyFault(Fault):
         if not found:
             raise InjectionFailed(f"{what}: to.target {params.to.target} has no IPv4 address")
         return sorted(found)
+
+
+def _carrier_labels(ctx: FaultContext) -> dict[str, str]:
+    """Labels that keep ``chaosdrill recover`` from removing a proxy while its fault
+    is open: traffic is redirected to it, and only the revert (rule first) may remove
+    it. The ledger is the one the injection's watchdog names; without a watchdog
+    (no ledger) the proxy is an ordinary helper."""
+    if ctx.watchdog is None:
+        return {}
+    try:
+        info = ctx.runtime.docker.api.inspect_container(ctx.watchdog)
+    except Exception:
+        return {}
+    ledger = ((info.get("Config") or {}).get("Labels") or {}).get(LABEL_LEDGER)
+    return {LABEL_CARRIES: ctx.injection_id, LABEL_LEDGER: ledger} if ledger else {}
 
 
 def _virtual_ips(ctx: FaultContext, ref: TargetRef, what: str) -> list[str]:

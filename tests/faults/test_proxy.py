@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import os
+import signal
 import socket
 import statistics
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +35,8 @@ from chaos.faults.proxy_helper import LABEL_PROXY, LABEL_PROXY_TARGET
 from chaos.images import FAULT_HELPER_IMAGE
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
-from tests.conftest import free_port, http_status, wait_for
+from chaos.watchdog import LABEL_TARGET
+from tests.conftest import ROOT, chaosdrill, free_port, http_status, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -363,3 +369,133 @@ def test_a_stopped_target_is_refused_clearly(runtime, server):
     ):
         pass
     assert not proxies(runtime, server)
+
+
+def start_run(path: Any, report_dir: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chaos",
+            "run",
+            str(path),
+            "--json",
+            "--report-dir",
+            str(report_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "CHAOSDRILL_WATCHDOG_GRACE": "1"},
+    )
+
+
+def slow_experiment(experiment_file: Any, group: str, duration: str) -> Any:
+    return experiment_file(f"""
+        version: 1
+        title: proxy.latency then the runner dies
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        method:
+          - {{name: slow, fault: proxy.latency, target: web, port: 80, delay: 300ms,
+              duration: {duration}}}
+    """)
+
+
+def slowed(runtime: Runtime, container: Any) -> bool:
+    return bool(proxies(runtime, container)) and "CD-" in nat_rules(runtime, container)
+
+
+def test_sigkilled_runner_proxy_and_rule_gone_by_the_deadline(
+    runtime, containers, experiment_file, tmp_path
+):
+    group = f"g{uuid.uuid4().hex[:10]}"
+    ports = {"80/tcp": ("127.0.0.1", free_port()), "8080/tcp": ("127.0.0.1", free_port())}
+    web = containers.run("busybox", command=["sh", "-c", SERVE], ports=ports, labels={"grp": group})
+    wait_for(lambda: http_status(url(web, 80)) == 200, 20, "httpd to answer")
+    proc = start_run(slow_experiment(experiment_file, group, "4s"), tmp_path)
+    try:
+        wait_for(lambda: slowed(runtime, web), 30, "the proxy and its rule")
+        assert timed(url(web, 80)) >= 0.3
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        killed_at = time.monotonic()
+        assert "CD-" in nat_rules(runtime, web), "the runner is dead and nobody reverted yet"
+        # deadline (4 s from injection) + grace (1 s) + slack for a loaded machine
+        wait_for(
+            lambda: "CD-" not in nat_rules(runtime, web) and not proxies(runtime, web),
+            20,
+            "the watchdog to remove the rule and the proxy",
+        )
+        assert time.monotonic() - killed_at < 20
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert timed(url(web, 80)) < 0.3 and http_status(url(web, 8080)) == 200
+    wait_for(
+        lambda: (
+            not runtime.docker.api.containers(
+                all=True, filters={"label": f"{LABEL_TARGET}={web.id}"}
+            )
+        ),
+        10,
+        "the watchdog to remove itself",
+    )
+
+
+def test_recover_after_sigkill_removes_proxy_and_rule(
+    runtime, containers, experiment_file, tmp_path
+):
+    group = f"g{uuid.uuid4().hex[:10]}"
+    ports = {"80/tcp": ("127.0.0.1", free_port())}
+    web = containers.run("busybox", command=["sh", "-c", SERVE], ports=ports, labels={"grp": group})
+    wait_for(lambda: http_status(url(web, 80)) == 200, 20, "httpd to answer")
+    proc = start_run(slow_experiment(experiment_file, group, "120s"), tmp_path)
+    try:
+        wait_for(lambda: slowed(runtime, web), 30, "the proxy and its rule")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = chaosdrill("recover", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert len(report["recovered"]) == 1 and report["failed"] == []
+    assert_clean(runtime, web)
+    assert timed(url(web, 80)) < 0.3
+
+
+def test_recover_keeps_a_proxy_whose_fault_is_open_elsewhere(containers, state_dir):
+    from chaos.labels import LABEL_CARRIES, LABEL_HELPER, LABEL_LEDGER, LABEL_OWNER, LABEL_RUN
+    from chaos.ledger import Ledger
+    from chaos.liveness import this_process
+
+    me = this_process()
+    dead_owner = f"{me.host}/{me.boot_id or ''}/4194000/1"
+    helper = {LABEL_HELPER: "1", LABEL_RUN: "gone-run", LABEL_OWNER: dead_owner}
+    elsewhere = containers.run(
+        "busybox",
+        command=["sleep", "600"],
+        labels={**helper, LABEL_CARRIES: "t-elsewhere", LABEL_LEDGER: "another-ledger"},
+    )
+    closed_here = containers.run(
+        "busybox",
+        command=["sleep", "600"],
+        labels={**helper, LABEL_CARRIES: "t-closed", LABEL_LEDGER: Ledger(state_dir).identity},
+    )
+    plain = containers.run("busybox", command=["sleep", "600"], labels=helper)
+    done = chaosdrill("recover", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    def exists(container: Any) -> bool:
+        try:
+            container.reload()
+        except Exception:
+            return False
+        return True
+
+    assert exists(elsewhere), "another ledger's open fault keeps its proxy"
+    assert not exists(closed_here), "a proxy whose entry is closed here is a leftover"
+    assert not exists(plain), "an ordinary helper of a dead owner is a leftover"
