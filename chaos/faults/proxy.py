@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -214,8 +215,9 @@ class ProxyFault(Fault):
     reversible = True
     target_kinds = ("container", "service")
 
+    @abstractmethod
     def proxy_config(self, params: Any) -> dict[str, Any]:
-        raise NotImplementedError
+        """What the proxy does (see :mod:`chaos.faults.proxy_server`): JSON data."""
 
     def references(self, params: ProxyParams) -> dict[str, list[str]]:
         if params.to is not None and params.to.target is not None:
