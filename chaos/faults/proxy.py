@@ -314,6 +314,11 @@ class ProxyFault(Fault):
                 raise InjectionFailed(
                     f"{what}: the container is not running ({info['State'].get('Status')})"
                 )
+            if (info.get("HostConfig") or {}).get("NetworkMode") == "host":
+                raise InjectionFailed(
+                    f"{what}: the container uses the host's network, so the redirect would be "
+                    "the host's own; refused"
+                )
             return [(None, ctx.runtime.docker, ctx.target.id)]
         swarm = ctx.runtime.swarm
         tasks = swarm.call_as(

@@ -499,3 +499,43 @@ def test_recover_keeps_a_proxy_whose_fault_is_open_elsewhere(containers, state_d
     assert exists(elsewhere), "another ledger's open fault keeps its proxy"
     assert not exists(closed_here), "a proxy whose entry is closed here is a leftover"
     assert not exists(plain), "an ordinary helper of a dead owner is a leftover"
+
+
+def test_the_swarm_switch_undoes_an_injection_on_a_node_engine(runtime, server):
+    """What a service target's watchdog runs against each node, here against this
+    engine: the injection's proxies found by label, the rule, then the proxy."""
+    from chaos.faults.proxy_helper import node_snippet
+    from chaos.faults.swarm_commands import ON_EACH_NODE
+    from chaos.helper_containers import HelperCommand
+    from tests.conftest import labels_for_test
+
+    with injected(runtime, server, ProxyLatency, port=80, delay="300ms") as (context, _):
+        assert timed(url(server, 80)) >= 0.3
+        command = HelperCommand(
+            ("sh", "-c", ON_EACH_NODE, "watchdog", node_snippet(context.injection_id),
+             "unix:///var/run/docker.sock"),
+            network_mode="host",
+            engine_socket=True,
+            image=runtime.swarm_node_image,
+        )  # fmt: skip
+        runtime.docker.containers.run(
+            command.image,
+            list(command.argv),
+            remove=True,
+            labels=labels_for_test("swarm-switch"),
+            **command.container_options(),
+        )
+        assert_clean(runtime, server)
+        assert timed(url(server, 80)) < 0.3
+
+
+def test_a_container_on_the_host_network_is_refused(runtime, containers):
+    from chaos.errors import InjectionFailed
+
+    on_host = containers.run("busybox", command=["sleep", "600"], network_mode="host")
+    with (
+        pytest.raises(InjectionFailed, match="host's network"),
+        injected(runtime, on_host, ProxyTimeout, port=9),
+    ):
+        pass
+    assert not proxies(runtime, on_host)
