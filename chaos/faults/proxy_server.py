@@ -303,8 +303,12 @@ class Proxy:
             method, target = head.start[0], head.start[1]
             if self.matches(method, target):
                 if self.http.get("action") == "abort":
-                    await wire.copy_body(creader, None, *framing)
-                    close = wire.wants_close(head)
+                    # a client waiting for 100 Continue never sends the body: answer
+                    # at once and close, as a server refusing the body does
+                    waiting = "100-continue" in head.tokens("Expect") and framing[0] != wire.NONE
+                    if not waiting:
+                        await wire.copy_body(creader, None, *framing)
+                    close = waiting or wire.wants_close(head)
                     cwriter.write(abort_response(int(self.http.get("status", 503)), close))
                     await cwriter.drain()
                     if close:

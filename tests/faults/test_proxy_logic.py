@@ -306,3 +306,49 @@ def test_the_issues_shapes_load():
 def test_bad_parameters_are_named(step: str, message: str):
     found = problems(step)
     assert any(message in p for p in found), found
+
+
+def test_an_aborted_request_waiting_for_100_continue_is_answered_at_once():
+    config = {"http": {"action": "abort", "status": 503, "percent": 100}}
+    send = b"PUT /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n"
+    got, upstream = asyncio.run(through_proxy(config, send, 1))
+    assert got[0].startswith(b"HTTP/1.1 503 ") and b"Connection: close" in got[0]
+    assert upstream.requests == []
+
+
+def test_100_continue_is_followed_for_requests_that_pass():
+    config = {"http": {"action": "abort", "status": 503, "percent": 100, "path": "^/nothing"}}
+
+    async def run() -> tuple[bytes, bytes]:
+        async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            raw = await wire.read_head(reader)
+            assert raw is not None
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+            body = await reader.readexactly(9)
+            writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 9\r\n\r\n" + body)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+        proxy = Proxy({**config, "fallback": ["127.0.0.1", server.sockets[0].getsockname()[1]]})
+        front = await proxy.start("127.0.0.1")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(
+                b"PUT /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n"
+            )
+            await writer.drain()
+            interim = await asyncio.wait_for(wire.read_head(reader), 5)
+            writer.write(b"123456789")
+            await writer.drain()
+            final = await asyncio.wait_for(reader.read(1000), 5)
+            writer.close()
+            return interim or b"", final
+        finally:
+            front.close()
+            server.close()
+
+    interim, final = asyncio.run(run())
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert final.startswith(b"HTTP/1.1 201 Created") and final.endswith(b"123456789")
