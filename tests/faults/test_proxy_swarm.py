@@ -136,3 +136,65 @@ def test_latency_on_every_task_through_each_node_engine(
             assert not left, f"no proxy left on {n}"
         after = statistics.median(request_times(session_lab, node, address, 5))
         assert after < base + 0.05
+
+
+def test_sigkilled_runner_proxies_gone_from_every_node_by_the_deadline(
+    session_lab, helper_on_nodes, experiment_file, tmp_path, request
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, wait_for
+
+    def proxies_on_nodes() -> dict[str, int]:
+        return {
+            n.name: len(
+                session_lab.client(n.name).api.containers(
+                    all=True, filters={"label": LABEL_PROXY_TARGET}
+                )
+            )
+            for n in session_lab.inventory.nodes
+        }
+
+    replicas = len(session_lab.inventory.nodes)
+    with lab_service(session_lab, request.node.name, name="proxykill", replicas=replicas) as name:
+        path = experiment_file(f"""
+            version: 1
+            title: slow tasks, then the runner dies
+            targets:
+              svc: {{kind: service, select: {{name: {name}}}}}
+            method:
+              - {{name: slow, fault: proxy.latency, target: svc, port: 8080, delay: 300ms,
+                  duration: 6s}}
+        """)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chaos", "run", str(path), "--json", "--lab", session_lab.name,
+             "--report-dir", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "CHAOSDRILL_WATCHDOG_GRACE": "1"},
+        )  # fmt: skip
+        try:
+            wait_for(lambda: sum(proxies_on_nodes().values()) == replicas, 60, "a proxy per task")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            assert sum(proxies_on_nodes().values()) == replicas, "nobody reverted yet"
+            # deadline (6 s from injection) + grace (1 s) + slack for a loaded machine
+            wait_for(
+                lambda: sum(proxies_on_nodes().values()) == 0, 40, "the watchdog on every node"
+            )
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        for task in running_tasks(session_lab, name):
+            node = next(
+                n.name
+                for n in session_lab.inventory.nodes
+                if node_spec(session_lab, n.name)["ID"] == task["NodeID"]
+            )
+            container = task["Status"]["ContainerStatus"]["ContainerID"]
+            assert "CD-" not in nat_rules(session_lab, node, container), f"rule gone on {node}"
