@@ -33,6 +33,7 @@ from chaos.faults.proxy import (
 )
 from chaos.faults.proxy_helper import LABEL_PROXY, LABEL_PROXY_TARGET
 from chaos.images import FAULT_HELPER_IMAGE
+from chaos.labels import LABEL_CARRIES
 from chaos.runtime import Runtime
 from chaos.targets import TargetRef
 from chaos.watchdog import LABEL_TARGET
@@ -161,6 +162,9 @@ def test_latency_adds_the_delay_on_its_port_and_nothing_elsewhere(runtime, serve
         slowed = median_time(url(server, 80))
         other = median_time(url(server, 8080))
     added = slowed - base
+    print(
+        f"median {base * 1000:.1f} ms without, {slowed * 1000:.1f} ms with, other port {other * 1000:.1f} ms"
+    )
     assert DELAY <= added <= DELAY + 0.05, f"added {added * 1000:.1f} ms (base {base * 1000:.1f})"
     assert other < other_base + 0.05, "the other port is untouched"
     assert_clean(runtime, server)
@@ -183,6 +187,7 @@ def test_http_abort_share_and_only_on_the_matching_path(runtime, server):
         other_port = [fetch(url(server, 8080, "/api/x"))[0] for _ in range(20)]
     aborted = statuses.count(503)
     low, high = binomial_interval(200, 0.3)
+    print(f"{aborted} of 200 aborted (99 % interval {low}..{high})")
     assert low <= aborted <= high, f"{aborted} of 200 aborted, expected {low}..{high}"
     assert set(statuses) == {200, 503}
     assert set(elsewhere) == {200}, "paths that do not match pass untouched"
@@ -224,6 +229,7 @@ def test_bandwidth_limits_bytes_per_second(runtime, server):
         started = time.monotonic()
         status, body = fetch(url(server, 80, "/big"), timeout=20)
         elapsed = time.monotonic() - started
+    print(f"{BIG} bytes in {elapsed:.2f}s at 20000 B/s ({base * 1000:.1f} ms unlimited)")
     assert status == 200 and len(body) == BIG, "everything arrives"
     # 60 000 bytes at 20 000 B/s: 3 s, less the first chunk (1 000 bytes)
     assert 2.9 <= elapsed <= 6, f"{elapsed:.2f}s (unlimited: {base:.3f}s)"
@@ -418,6 +424,8 @@ def test_sigkilled_runner_proxy_and_rule_gone_by_the_deadline(
     try:
         wait_for(lambda: slowed(runtime, web), 30, "the proxy and its rule")
         assert timed(url(web, 80)) >= 0.3
+        (proxy,) = proxies(runtime, web)
+        assert LABEL_CARRIES in proxy["Labels"], "recover keeps it while its fault is open"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         killed_at = time.monotonic()
