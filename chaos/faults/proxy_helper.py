@@ -265,13 +265,15 @@ def _revert_rules(
             if result.exit_code == 0:
                 return
     try:
-        client.api.inspect_container(target)
+        info = client.api.inspect_container(target)
     except docker.errors.NotFound:
         return
     except Exception as exc:
         raise RevertFailed(f"inspecting {target[:12]}: {describe_engine_error(exc)}") from None
+    if not info["State"].get("Running"):
+        return  # a stopped container's namespace, and its rules, are gone
     try:
-        output = client.containers.run(
+        client.containers.run(
             FAULT_HELPER_IMAGE,
             argv,
             remove=True,
@@ -284,7 +286,6 @@ def _revert_rules(
         raise RevertFailed(
             f"removing the redirect from {target[:12]}: {describe_engine_error(exc)}"
         ) from None
-    del output
 
 
 def local_watchdog(runtime: Runtime, target_id: str, injection_id: str) -> HelperCommand:

@@ -547,3 +547,13 @@ def test_a_container_on_the_host_network_is_refused(runtime, containers):
     ):
         pass
     assert not proxies(runtime, on_host)
+
+
+def test_revert_after_the_proxy_died_still_removes_the_rule(runtime, server):
+    with injected(runtime, server, ProxyTimeout, port=80):
+        (proxy,) = proxies(runtime, server)
+        runtime.docker.api.kill(proxy["Id"])
+        assert "CD-" in nat_rules(runtime, server), "redirected to nothing: refused"
+        assert http_status(url(server, 80)) is None
+    assert_clean(runtime, server)
+    assert http_status(url(server, 80)) == 200
