@@ -557,3 +557,43 @@ def test_revert_after_the_proxy_died_still_removes_the_rule(runtime, server):
         assert http_status(url(server, 80)) is None
     assert_clean(runtime, server)
     assert http_status(url(server, 80)) == 200
+
+
+def test_a_run_sees_the_errors_while_the_fault_lasts_and_passes_after(
+    runtime, containers, experiment_file, tmp_path
+):
+    """Through the CLI: the journal records the injection, the probe sees 503s on the
+    matching path during the fault only, and nothing is left."""
+    group = f"g{uuid.uuid4().hex[:10]}"
+    ports = {"80/tcp": ("127.0.0.1", free_port())}
+    web = containers.run("busybox", command=["sh", "-c", SERVE], ports=ports, labels={"grp": group})
+    wait_for(lambda: http_status(url(web, 80)) == 200, 20, "httpd to answer")
+    path = experiment_file(f"""
+        version: 1
+        title: flaky api
+        targets:
+          web: {{select: {{labels: {{grp: {group}}}}}}}
+        steady_state:
+          - {{name: api-ok, probe: http, url: "{url(web, 80, "/api/x")}", expect: {{status: 200}}}}
+        method:
+          - {{name: flaky, fault: http.abort, target: web, port: 80, status: 503, path: "^/api/",
+              duration: 3s}}
+        probes:
+          - {{name: api, probe: http, url: "{url(web, 80, "/api/x")}", interval: 200ms,
+              tolerance: {{max_outage: 10s}}}}
+          - {{name: home, probe: http, url: "{url(web, 80)}", interval: 200ms,
+              tolerance: {{max_outage: 0s}}}}
+        recovery: {{within: 10s}}
+    """)
+    done = chaosdrill("run", str(path), "--json", "--report-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["verdict"] == "passed"
+    (fault,) = report["faults"]
+    assert (fault["fault"], fault["outcome"]) == ("http.abort", "reverted")
+    lasted = fault["reverted_at"] - fault["applied_at"]
+    probes = {p["name"]: p for p in report["probes"]}
+    assert lasted - 0.5 <= probes["api"]["longest_outage"] <= lasted + 0.5, "503s while it lasted"
+    assert probes["api"]["recovered"]
+    assert probes["home"]["longest_outage"] == 0, "the other path never failed"
+    assert_clean(runtime, web)
