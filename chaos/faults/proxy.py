@@ -277,18 +277,28 @@ class ProxyFault(Fault):
         what = f"reverting {self.name} on {ctx.target.name}"
         labels = ctx.runtime.helper_labels()
         if ctx.target.kind != "service":
-            proxy_helper.remove_proxies(ctx.runtime.docker, ctx.injection_id, labels, what)
+            proxy_helper.remove_proxies(
+                ctx.runtime.docker, ctx.injection_id, labels, what, (ctx.target.id,)
+            )
             return
         recorded = state.get("proxies")
+        tasks: dict[str, list[str]] = {}
         if isinstance(recorded, list):
-            nodes = sorted({p["node"] for p in recorded if isinstance(p, dict) and "node" in p})
+            for placed in recorded:
+                if isinstance(placed, dict) and isinstance(placed.get("node"), str):
+                    container = placed.get("container")
+                    tasks.setdefault(placed["node"], [])
+                    if isinstance(container, str) and container:
+                        tasks[placed["node"]].append(container)
         else:  # nothing recorded (the runner died while injecting): every node
-            nodes = [node.name for node in ctx.runtime.swarm.inventory.nodes]
+            tasks = {node.name: [] for node in ctx.runtime.swarm.inventory.nodes}
         problems = []
-        for node in nodes:
+        for node, containers in sorted(tasks.items()):
             try:
                 client = ctx.runtime.swarm.client(node)
-                proxy_helper.remove_proxies(client, ctx.injection_id, labels, f"{what} ({node})")
+                proxy_helper.remove_proxies(
+                    client, ctx.injection_id, labels, f"{what} ({node})", tuple(containers)
+                )
             except RevertFailed as exc:
                 problems.append(str(exc))
             except Exception as exc:

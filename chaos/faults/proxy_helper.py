@@ -218,11 +218,18 @@ def apply_rules(client: docker.DockerClient, proxy_id: str, rules: str, what: st
 
 
 def remove_proxies(
-    client: docker.DockerClient, injection_id: str, helper_labels: dict[str, str], what: str
+    client: docker.DockerClient,
+    injection_id: str,
+    helper_labels: dict[str, str],
+    what: str,
+    targets: tuple[str, ...] = (),
 ) -> list[str]:
     """Undo an injection on one engine: for every helper of it, the rules in its
-    target's namespace, then the helper. Returns the targets it undid; raises
-    RevertFailed (after trying them all) when a rule could not be removed."""
+    target's namespace, then the helper; and the rules in ``targets`` (container
+    ids known from the step or the state) even when no helper is found there
+    (someone removed it: its rule still redirects to nothing). Returns the
+    targets it undid; raises RevertFailed (after trying them all) when a rule
+    could not be removed."""
     try:
         found = client.api.containers(all=True, filters={"label": f"{LABEL_PROXY}={injection_id}"})
     except Exception as exc:
@@ -241,6 +248,15 @@ def remove_proxies(
             continue  # the helper stays: it is what finds the rules again
         with contextlib.suppress(Exception):
             client.api.remove_container(summary["Id"], force=True)
+        undone.append(target[:12])
+    for target in targets:
+        if any(target[:12] == done[:12] for done in undone):
+            continue
+        try:
+            _revert_rules(client, {}, target, chain, helper_labels)
+        except ChaosError as exc:
+            problems.append(str(exc))
+            continue
         undone.append(target[:12])
     if problems:
         raise RevertFailed(f"{what}: " + "; ".join(problems))

@@ -597,3 +597,12 @@ def test_a_run_sees_the_errors_while_the_fault_lasts_and_passes_after(
     assert probes["api"]["recovered"]
     assert probes["home"]["longest_outage"] == 0, "the other path never failed"
     assert_clean(runtime, web)
+
+
+def test_revert_after_the_proxy_was_removed_still_removes_the_rule(runtime, server):
+    with injected(runtime, server, ProxyTimeout, port=80):
+        (proxy,) = proxies(runtime, server)
+        runtime.docker.api.remove_container(proxy["Id"], force=True)
+        assert "CD-" in nat_rules(runtime, server)
+    assert_clean(runtime, server)
+    assert http_status(url(server, 80)) == 200
