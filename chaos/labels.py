@@ -9,3 +9,12 @@ LABEL_HELPER = "chaosdrill.helper"
 LABEL_OWNER = "chaosdrill.owner"
 """The process that started a helper (``host/boot id/pid/start time``): a sweep
 removes helpers only once that process is known to be gone."""
+LABEL_LEDGER = "chaosdrill.ledger"
+"""The fault ledger an injection's entry is in (``chaos.ledger.Ledger.identity``),
+on its watchdog and on the helpers that carry it."""
+LABEL_CARRIES = "chaosdrill.helper.injection"
+"""On a helper that carries a fault while it lasts (a proxy the traffic is
+redirected to), with :data:`LABEL_LEDGER`: the injection. A sweep treats it like
+that injection's watchdog: removed only once the entry is closed in its own
+ledger, never because its owner is gone (removing it early breaks the traffic
+still redirected to it)."""

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chaos.lab.control",
     "chaos.faults.container",
     "chaos.faults.network",
+    "chaos.faults.proxy",
     "chaos.faults.swarm_node",
     "chaos.faults.swarm_service",
     "probes.http",
@@ -74,6 +75,14 @@ BUILTIN_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
             "network.latency",
             "network.loss",
             "network.partition",
+        ),
+        "chaos.faults.proxy": (
+            "http.abort",
+            "http.delay",
+            "proxy.bandwidth",
+            "proxy.latency",
+            "proxy.reset",
+            "proxy.timeout",
         ),
         "chaos.faults.swarm_node": (
             "node.drain",

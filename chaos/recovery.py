@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import liveness, watchdog
 from chaos.fault import FaultContext
+from chaos.labels import LABEL_CARRIES
 from chaos.ledger import Entry, Ledger
 from chaos.runtime import LABEL_HELPER, LABEL_OWNER, LABEL_RUN, parse_owner
 from chaos.targets import TargetRef
@@ -176,7 +177,8 @@ def _remove_helpers(
     directory's run may be counting on it) and its entry is closed: a stale
     switch that would otherwise fire into whatever the object is doing by
     then. Its owner being gone is no reason: outliving its owner is what a
-    watchdog is for. Any other helper labelled with its owner process is
+    watchdog is for. A helper that carries a fault (:data:`LABEL_CARRIES`) is
+    kept the same way: its watchdog or its entry's revert removes it. Any other helper labelled with its owner process is
     removed once that process is known to be gone (a process on another host
     is never judged from here); one without (an older version's) once its run
     holds no live entry and it is a minute old. The list comes from the
@@ -190,7 +192,7 @@ def _remove_helpers(
         run_id = labels.get(LABEL_RUN)
         if run_id in live_runs or run_id == runtime.run_id:
             continue
-        injection = labels.get(watchdog.LABEL_WATCHDOG)
+        injection = labels.get(watchdog.LABEL_WATCHDOG) or labels.get(LABEL_CARRIES)
         if injection is not None:
             if labels.get(watchdog.LABEL_LEDGER) != ledger_id or injection in still_open:
                 continue

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from chaos.docker_client import engine_errors
 from chaos.errors import InjectionFailed
 from chaos.helper_containers import HelperCommand
+from chaos.labels import LABEL_LEDGER
 
 if TYPE_CHECKING:
     from chaos.runtime import Runtime
@@ -41,8 +42,6 @@ GRACE_ENV = "CHAOSDRILL_WATCHDOG_GRACE"
 DEFAULT_GRACE = 5.0
 LABEL_WATCHDOG = "chaosdrill.watchdog"
 LABEL_TARGET = "chaosdrill.target"
-LABEL_LEDGER = "chaosdrill.ledger"
-"""The ledger the watchdog's entry is in (:attr:`chaos.ledger.Ledger.identity`)."""
 WATCHDOG_IMAGE_ENV = "CHAOSDRILL_WATCHDOG_IMAGE"
 IDLE_LIMIT = 900
 """Seconds an armed watchdog waits for a deadline before it exits untouched."""

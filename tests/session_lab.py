@@ -20,7 +20,9 @@ import pytest
 from chaos.swarm.inventory import Inventory, InventoryNode
 from tests.conftest import SESSION, SESSION_LABEL, TEST_LABEL, labels_for_test
 
-LAB_NAME = f"t{SESSION}"
+LAB_NAME = os.environ.get("CHAOSDRILL_TEST_LAB") or f"t{SESSION}"
+"""``$CHAOSDRILL_TEST_LAB`` names it otherwise (sessions sharing an engine that want
+their labs told apart by name)."""
 MANAGERS = 3
 WORKERS = 1
 NODE_TIMEOUT = 10.0

@@ -285,6 +285,8 @@ class QdiscFault(Fault):
 
     reversible = True
     kind: str = ""
+    without_module: str = "on this kernel use network.loss, network.blackhole or network.bandwidth"
+    """What to use instead when the kernel lacks the qdisc's module."""
 
     @abstractmethod
     def qdisc_args(self, params: Any) -> list[str]:
@@ -307,8 +309,7 @@ class QdiscFault(Fault):
             if "qdisc kind is unknown" in output:
                 raise InjectionFailed(
                     f"{self.name} needs the kernel module sch_{self.kind} (tc {self.kind}), "
-                    f"which this engine's kernel lacks; on this kernel use network.loss, "
-                    "network.blackhole or network.bandwidth"
+                    f"which this engine's kernel lacks; {self.without_module}"
                 )
             raise InjectionFailed(f"{self.name} on {ctx.target.name}: tc failed: {output.strip()}")
         return {"qdisc": self.kind, "handle": handle}
@@ -351,6 +352,10 @@ class NetworkLatency(QdiscFault):
     summary = "delay outgoing packets (tc netem: needs sch_netem in the kernel)"
     Params = LatencyParams
     kind = "netem"
+    without_module = (
+        "use proxy.latency instead: it delays TCP connections through a proxy in the "
+        "target's namespace (a port: ingress, or to: egress), no kernel module needed"
+    )
 
     def qdisc_args(self, params: LatencyParams) -> list[str]:
         args = ["delay", params.delay]

@@ -44,10 +44,16 @@ def _tls_files(node: InventoryNode) -> tuple[str, str, str] | None:
 def manager_endpoints(ctx: FaultContext) -> tuple[list[str], tuple[tuple[str, str], ...]]:
     """Manager endpoints a watchdog can use (``ENDPOINT`` or ``ENDPOINT|CERT_DIR``), and
     the client files to mount for them: plain tcp, unix, and tcp with TLS files."""
-    inventory = ctx.runtime.swarm.inventory
+    return endpoints_of(ctx.runtime.swarm.inventory.managers)
+
+
+def endpoints_of(
+    nodes: list[InventoryNode],
+) -> tuple[list[str], tuple[tuple[str, str], ...]]:
+    """:func:`manager_endpoints` for any nodes."""
     endpoints: list[str] = []
     cert_dirs: dict[tuple[str, str, str], str] = {}
-    for manager in inventory.managers:
+    for manager in nodes:
         if not manager.endpoint.startswith(("tcp://", "unix://")):
             continue
         if manager.tls is None:
@@ -75,6 +81,30 @@ def on_any_manager(ctx: FaultContext, snippet: str) -> HelperCommand | None:
         return None
     return HelperCommand(
         ("sh", "-c", ON_ANY_MANAGER, "watchdog", snippet, *endpoints),
+        network_mode="host",
+        engine_socket=True,
+        image=ctx.runtime.swarm_node_image,
+        files=files,
+    )
+
+
+ON_EACH_NODE = (
+    'snippet="$1"; shift; rc=0; for e in "$@"; do h="${e%%|*}"; c="${e#"$h"}"; c="${c#|}"; '
+    'if [ -n "$c" ]; then DOCKER_HOST="$h" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$c" '
+    'sh -c "$snippet" || rc=1; else DOCKER_HOST="$h" sh -c "$snippet" || rc=1; fi; '
+    "done; exit $rc"
+)
+"""Like :data:`ON_ANY_MANAGER`, but the snippet runs against every endpoint."""
+
+
+def on_each_node(ctx: FaultContext, snippet: str) -> HelperCommand | None:
+    """A watchdog command running ``snippet`` against every node's engine (a fault
+    on tasks acts where they run); None when no node endpoint is usable."""
+    endpoints, files = endpoints_of(ctx.runtime.swarm.inventory.nodes)
+    if not endpoints:
+        return None
+    return HelperCommand(
+        ("sh", "-c", ON_EACH_NODE, "watchdog", snippet, *endpoints),
         network_mode="host",
         engine_socket=True,
         image=ctx.runtime.swarm_node_image,

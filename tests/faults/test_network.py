@@ -238,7 +238,7 @@ def test_latency_with_netem_or_a_clear_refusal_without(containers, net, runtime)
     if not _netem_available(runtime, db):
         from chaos.errors import InjectionFailed
 
-        with pytest.raises(InjectionFailed, match="sch_netem"):
+        with pytest.raises(InjectionFailed, match=r"sch_netem.*use proxy\.latency instead"):
             fault.inject(context, params)
         assert not CHAOS_QDISC.search(qdiscs(runtime, db)), "nothing left half-applied"
         pytest.skip("kernel lacks sch_netem: the refusal was checked, the delay cannot be")
