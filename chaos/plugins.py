@@ -39,6 +39,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chaos.faults.network",
     "chaos.faults.swarm_node",
     "chaos.faults.swarm_service",
+    "chaos.faults.stress",
     "probes.http",
     "probes.tcp",
     "probes.dns",
@@ -87,6 +88,7 @@ BUILTIN_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
             "service.rebalance",
             "service.scale",
         ),
+        "chaos.faults.stress": ("stress.cpu", "stress.io", "stress.memory"),
     },
     "probes": {
         "probes.http": ("http",),
