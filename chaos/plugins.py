@@ -40,6 +40,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chaos.faults.swarm_node",
     "chaos.faults.swarm_service",
     "chaos.faults.stress",
+    "chaos.faults.resource_limit",
+    "chaos.faults.process",
     "probes.http",
     "probes.tcp",
     "probes.dns",
@@ -89,6 +91,8 @@ BUILTIN_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
             "service.scale",
         ),
         "chaos.faults.stress": ("stress.cpu", "stress.io", "stress.memory"),
+        "chaos.faults.resource_limit": ("resource.limit",),
+        "chaos.faults.process": ("process.kill", "process.pause"),
     },
     "probes": {
         "probes.http": ("http",),

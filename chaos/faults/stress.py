@@ -83,8 +83,8 @@ class HelperFault(Fault):
         service = ctx.target.kind == "service"
         try:
             for index, where in enumerate(placements(ctx, params, InjectionFailed)):
+                done.append(where)  # before the start: a helper that failed half-way goes too
                 record = self.start_one(ctx, params, where, index + 1 if service else 0)
-                done.append(where)
                 started.append({**where.to_json(), **record})
         except BaseException:
             for where in done:  # all or nothing
