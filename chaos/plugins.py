@@ -42,6 +42,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chaos.faults.stress",
     "chaos.faults.resource_limit",
     "chaos.faults.process",
+    "chaos.faults.disk_fill",
     "probes.http",
     "probes.tcp",
     "probes.dns",
@@ -93,6 +94,7 @@ BUILTIN_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
         "chaos.faults.stress": ("stress.cpu", "stress.io", "stress.memory"),
         "chaos.faults.resource_limit": ("resource.limit",),
         "chaos.faults.process": ("process.kill", "process.pause"),
+        "chaos.faults.disk_fill": ("disk.fill",),
     },
     "probes": {
         "probes.http": ("http",),

@@ -134,6 +134,40 @@ def start(
         raise error(f"{purpose}: helper container failed: {describe_engine_error(exc)}") from None
 
 
+def run_once(
+    ctx: FaultContext,
+    where: Placement,
+    command: list[str],
+    *,
+    purpose: str,
+    error: type[ChaosError],
+    **options: Any,
+) -> str:
+    """Run a short command in a helper in the target's PID namespace; return its output
+    (an exit code other than 0 raises ``error``)."""
+    image = check_image(where, error, purpose)
+    container = None
+    try:
+        container = where.client.containers.run(
+            image,
+            command=command,
+            labels={**ctx.runtime.helper_labels(), LABEL_INJECTION: ctx.injection_id},
+            detach=True,
+            network_mode="none",
+            pid_mode=f"container:{where.container_id}",
+            **options,
+        )
+        code = int(container.wait(timeout=30).get("StatusCode", -1))
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+    except Exception as exc:
+        raise error(f"{purpose}: helper container failed: {describe_engine_error(exc)}") from None
+    finally:
+        _remove(container)
+    if code != 0:
+        raise error(f"{purpose}: exit {code}: {output.strip()}")
+    return output
+
+
 def _remove(container: Any) -> None:
     if container is not None:
         with contextlib.suppress(Exception):
