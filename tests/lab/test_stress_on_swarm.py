@@ -1,0 +1,115 @@
+"""stress.cpu on a Swarm service's task, through the engine of the node that runs it.
+
+A lab of its own (one manager, one worker, named ``res<pid>``), with the fault
+helper image loaded into both nodes; removed at the end, even on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chaos.images import FAULT_HELPER_IMAGE
+from chaos.lab import lab
+from tests.conftest import SESSION, labels_for_test, wait_for
+from tests.session_lab import SwarmLab
+from tests.swarm_support import lab_service, manager_client, run_on_lab
+
+pytestmark = pytest.mark.docker
+
+LAB = f"res{SESSION}"
+
+
+@pytest.fixture(scope="module")
+def res_lab(
+    docker_client: Any, images: dict[str, str], tmp_path_factory: Any
+) -> Iterator[SwarmLab]:
+    patch = pytest.MonkeyPatch()
+    patch.setenv(lab.LAB_DIR_ENV, str(tmp_path_factory.mktemp("labs")))
+    current: SwarmLab | None = None
+    try:
+        done = lab.up(
+            LAB,
+            managers=1,
+            workers=1,
+            load=[FAULT_HELPER_IMAGE],
+            labels=labels_for_test("res_lab"),
+            client=docker_client,
+        )
+        current = SwarmLab(LAB, done.inventory, docker_client)
+        yield current
+    finally:
+        if current is not None:
+            current.close()
+        with contextlib.suppress(Exception):
+            lab.down(LAB, client=docker_client)
+        patch.undo()
+
+
+def task_on(lab_: SwarmLab, service: str, node: str) -> str:
+    """The container id of the service's running task on ``node``."""
+    client = manager_client(lab_)
+    node_ids = {n["Description"]["Hostname"]: n["ID"] for n in client.api.nodes()}
+    for task in client.api.tasks(filters={"service": service, "desired-state": "running"}):
+        status = task.get("Status") or {}
+        if task.get("NodeID") == node_ids[node] and status.get("State") == "running":
+            return status["ContainerStatus"]["ContainerID"]
+    raise AssertionError(f"no running task of {service} on {node}")
+
+
+def cpu_seconds(client: Any, container: str) -> float:
+    stats = client.api.stats(container, stream=False)
+    return stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+
+
+def helpers(client: Any) -> list[Any]:
+    return client.containers.list(all=True, filters={"label": "chaosdrill.injection"})
+
+
+def test_stress_cpu_loads_a_task_on_the_worker_and_stops_at_the_end(
+    res_lab, experiment_file, tmp_path, request
+):
+    worker = f"{LAB}-w1"
+    node = res_lab.client(worker)
+    with lab_service(res_lab, request.node.name, name="res-burn", replicas=2) as service:
+        wait_for(lambda: task_on(res_lab, service, worker), 30, "a task on the worker")
+        container = task_on(res_lab, service, worker)
+        path = experiment_file(f"""
+            version: 1
+            title: burn one task on the worker
+            targets:
+              api: {{kind: service, select: {{name: {service}}}}}
+            method:
+              - {{name: burn, fault: stress.cpu, target: api, node: {worker}, workers: 1,
+                  load: 50, duration: 8s}}
+        """)
+        import threading
+
+        result: dict[str, Any] = {}
+        runner = threading.Thread(
+            target=lambda: result.update(run=run_on_lab(res_lab, path, tmp_path / "report"))
+        )
+        runner.start()
+        try:
+            wait_for(lambda: helpers(node), 30, "the stress helper on the worker", interval=0.2)
+            time.sleep(1.5)  # stress-ng is up and the load settles
+            before, started = cpu_seconds(node, container), time.monotonic()
+            time.sleep(3)
+            used = (cpu_seconds(node, container) - before) / (time.monotonic() - started)
+        finally:
+            runner.join(timeout=90)
+        assert 0.3 <= used <= 0.8, f"the task used {used:.2f} CPUs, 0.5 asked"
+        run = result["run"]
+        assert run.verdict.value == "passed", run.reasons
+        [fault] = run.journal.faults
+        assert fault.outcome == "reverted", fault.error
+        [placed] = fault.state["placements"]
+        assert placed["node"] == worker and container.startswith(placed["container"])
+        assert helpers(node) == [], "the helper is gone after the revert"
+        top = node.api.top(container)
+        assert not [p for p in top["Processes"] if "stress-ng" in " ".join(p)], top
+        assert helpers(res_lab.client(f"{LAB}-m1")) == [], "nothing on the other node"
