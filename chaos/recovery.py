@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import liveness, watchdog
 from chaos.fault import FaultContext
+from chaos.labels import LABEL_INJECTION
 from chaos.ledger import Entry, Ledger
 from chaos.runtime import LABEL_HELPER, LABEL_OWNER, LABEL_RUN, parse_owner
 from chaos.targets import TargetRef
@@ -167,6 +168,10 @@ def _target_fields(target: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+FAULT_HELPER_STOP = 10
+"""Seconds a fault-carrying helper gets to undo its fault before it is killed."""
+
+
 def _remove_helpers(
     runtime: Runtime, live_runs: set[str], still_open: set[str], ledger_id: str
 ) -> list[str]:
@@ -202,6 +207,10 @@ def _remove_helpers(
             elif now - float(summary.get("Created") or 0) < HELPER_MIN_AGE:
                 continue
         with contextlib.suppress(Exception):
+            if LABEL_INJECTION in labels and summary.get("State") == "running":
+                # it carries a fault (a stress, a fill file, stopped processes): on
+                # SIGTERM it undoes it, which a forced removal would not let it do
+                runtime.docker.api.stop(summary["Id"], timeout=FAULT_HELPER_STOP)
             runtime.docker.api.remove_container(summary["Id"], force=True)
             removed.append((summary.get("Names") or [summary["Id"][:12]])[0].lstrip("/"))
     return removed

@@ -141,6 +141,10 @@ class DiskFill(HelperFault):
             time.sleep(0.2)
         return {"helper": helper[:12], **report}
 
+    def undo(self, ctx: FaultContext, params: FillParams) -> fault_helpers.Undo:
+        path = posixpath.join(params.path, fill_file(ctx.injection_id))
+        return fault_helpers.Undo(("sh", "-c", REMOVE, "remove", path), tuple(CAPABILITIES))
+
     def revert(self, ctx: FaultContext, params: Any, state: dict[str, Any]) -> dict[str, Any]:
         observed = super().revert(ctx, params, state)
         if observed.get("helpers_stopped"):

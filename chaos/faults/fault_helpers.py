@@ -21,16 +21,19 @@ import math
 import os
 import shlex
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.faults.placements import Placement
 from chaos.faults.swarm_commands import on_every_node
 from chaos.helper_containers import ENGINE_SOCKET
 from chaos.images import FAULT_HELPER_IMAGE
+from chaos.labels import LABEL_INJECTION
 from chaos.plugin_api import (
     ChaosError,
     FaultContext,
     HelperCommand,
+    InjectionFailed,
     describe_engine_error,
     exec_run,
 )
@@ -38,7 +41,6 @@ from chaos.plugin_api import (
 if TYPE_CHECKING:
     import docker
 
-LABEL_INJECTION = "chaosdrill.injection"
 FAULT_HELPER_IMAGE_ENV = "CHAOSDRILL_FAULT_HELPER_IMAGE"
 SELF_STOP_AFTER = 30.0
 """Seconds after the planned revert at which a helper stops by itself (the
@@ -96,13 +98,16 @@ def start(
     *,
     purpose: str,
     error: type[ChaosError],
+    killed_is_done: bool = False,
     **options: Any,
 ) -> str:
     """Start the helper that carries the fault on ``where``; return its id.
 
     It joins the target's PID namespace (``pid_mode: container:<id>``) and has
     no network. A helper that is not running :data:`START_CHECK` seconds later
-    is removed and its output becomes the error.
+    is removed and its output becomes the error; with ``killed_is_done``, one
+    that was killed (exit 137: the target's PID namespace ended, as when a
+    fault makes the OOM killer end the target) has done its work.
     """
     image = check_image(where, error, purpose)
     client: docker.DockerClient = where.client
@@ -121,9 +126,9 @@ def start(
         )
         time.sleep(START_CHECK)
         container.reload()
-        if container.status != "running":
+        code = container.attrs["State"].get("ExitCode")
+        if container.status != "running" and not (killed_is_done and code == 137):
             output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
-            code = container.attrs["State"].get("ExitCode")
             raise error(f"{purpose}: the helper stopped at once (exit {code}): {output.strip()}")
         return str(container.id)
     except ChaosError:
@@ -214,31 +219,123 @@ def exec_in(
     return (result.exit_code if result.exit_code is not None else -1), result.output
 
 
-STOP_THEN_REMOVE = (
-    'n="$1"; s="$2"; '
-    'curl -s --max-time 20 --unix-socket "$s" -o /dev/null -X POST '
-    f'"http://localhost/containers/$n/stop?t={STOP_TIMEOUT}"; '
-    'code=$(curl -s --max-time 20 --unix-socket "$s" -o /dev/null -w "%{http_code}" '
-    '-X DELETE "http://localhost/containers/$n?force=1"); '
-    'case "$code" in 204|404) exit 0 ;; *) echo "remove $n: HTTP $code"; exit 1 ;; esac'
-)
-"""The watchdog's program for a container target: stop the helper (so it undoes its
-fault), then remove it; a helper that is already gone is fine."""
+NOTES_FILE = "/tmp/chaosdrill-notes"
+"""Written into the injection's watchdog after the injection: what only the
+injection learnt (the processes it stopped), one ``CONTAINER ITEM`` per line."""
+NOTES = "@NOTES@"
+"""Stands for the notes of one container in an undo command (replaced by the watchdog)."""
 
 
-def watchdog(ctx: FaultContext) -> HelperCommand | None:
-    """The dead man's switch of a helper-carried fault: stop and remove this
-    injection's helpers, on the run's engine (a container target) or on every
-    node's engine (a service target)."""
+@dataclass(frozen=True)
+class Undo:
+    """A command that undoes a fault directly, run in a fresh helper in the target's
+    PID namespace: what the watchdog runs after stopping the carrying helper, so the
+    fault is undone even when that helper was killed without a chance to undo it."""
+
+    argv: tuple[str, ...]
+    cap_add: tuple[str, ...] = ()
+
+
+WATCH_LOCAL = r"""
+s="$1"; n="$2"; body="$3"; c="$4"
+api() { curl -s --max-time 30 --unix-socket "$s" "$@"; }
+api -o /dev/null -X POST "http://localhost/containers/$n/stop?t=$STOP"
+api -o /dev/null -X DELETE "http://localhost/containers/$n?force=1"
+[ -n "$body" ] || exit 0
+notes=$(grep "^$c " "$NOTES" 2>/dev/null | cut -d' ' -f2 | tr '\n' ' ')
+body=$(printf '%s' "$body" | sed "s/@NOTES@/$notes/")
+id=$(api -H 'Content-Type: application/json' -d "$body" -X POST "http://localhost/containers/create" \
+  | sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p')
+[ -n "$id" ] || exit 0
+api -o /dev/null -X POST "http://localhost/containers/$id/start"
+api -o /dev/null -X POST "http://localhost/containers/$id/wait"
+api -o /dev/null -X DELETE "http://localhost/containers/$id?force=1"
+exit 0
+"""
+"""The watchdog's program for a container target: stop the carrying helper (it undoes
+its fault on SIGTERM) and remove it, then run the fault's direct undo, if any, in a
+fresh helper created through the engine API (none when the target is gone)."""
+
+
+def watchdog(
+    ctx: FaultContext, undo: Undo | None = None, params: Any = None
+) -> HelperCommand | None:
+    """The dead man's switch of a helper-carried fault, on the run's engine (a
+    container target) or on every node's engine (a service target)."""
+    import json
+
     if ctx.target.kind == "service":
-        label = shlex.quote(f"label={LABEL_INJECTION}={ctx.injection_id}")
-        snippet = (
-            f"ids=$(docker ps -aq --filter {label}) || exit 1; "
-            f'[ -z "$ids" ] || {{ docker stop -t {STOP_TIMEOUT} $ids; docker rm -f $ids; }} '
-            ">/dev/null"
+        return _watch_service(ctx, undo, params)
+    body = ""
+    if undo is not None:
+        body = json.dumps(
+            {
+                "Image": helper_image(),
+                "Cmd": list(undo.argv),
+                "Labels": {**ctx.runtime.helper_labels(), LABEL_INJECTION: ctx.injection_id},
+                "HostConfig": {
+                    "PidMode": f"container:{ctx.target.id}",
+                    "NetworkMode": "none",
+                    "CapAdd": list(undo.cap_add),
+                },
+            }
         )
-        return on_every_node(ctx, snippet)
+    script = WATCH_LOCAL.replace("$STOP", str(STOP_TIMEOUT)).replace("$NOTES", NOTES_FILE)
     return HelperCommand(
-        ("sh", "-c", STOP_THEN_REMOVE, "watchdog", helper_name(ctx.injection_id), ENGINE_SOCKET),
+        ("sh", "-c", script, "watchdog", ENGINE_SOCKET, helper_name(ctx.injection_id), body,
+         ctx.target.id[:12]),
         engine_socket=True,
+    )  # fmt: skip
+
+
+def _watch_service(ctx: FaultContext, undo: Undo | None, params: Any) -> HelperCommand | None:
+    label = shlex.quote(f"label={LABEL_INJECTION}={ctx.injection_id}")
+    snippet = (
+        f"ids=$(docker ps -aq --filter {label}) || exit 1; "
+        f'[ -z "$ids" ] || {{ docker stop -t {STOP_TIMEOUT} $ids; docker rm -f $ids; }} '
+        ">/dev/null"
     )
+    if undo is not None:
+        from chaos.faults.placements import placements
+
+        image = shlex.quote(helper_image())
+        caps = " ".join(f"--cap-add {shlex.quote(c)}" for c in undo.cap_add)
+        for where in placements(ctx, params, InjectionFailed):
+            c = shlex.quote(where.container_id)
+            short = where.container_id[:12]
+            argv = " ".join(shlex.quote(a) for a in undo.argv).replace(NOTES, '"$notes"')
+            snippet += (
+                f"; if docker inspect {c} >/dev/null 2>&1; then "
+                f"notes=$(grep '^{short} ' {NOTES_FILE} 2>/dev/null | cut -d' ' -f2 | tr '\\n' ' '); "
+                f"docker run --rm --network none --pid container:{c} {caps} {image} {argv} "
+                ">/dev/null 2>&1; fi"
+            )
+    return on_every_node(ctx, snippet + "; true")
+
+
+def note_for_watchdog(ctx: FaultContext, lines: list[str]) -> None:
+    """Add ``lines`` to the watchdog's notes (see :data:`NOTES_FILE`); nothing when
+    there is no watchdog. One small write into its container, as its deadline is."""
+    import io
+    import tarfile
+
+    if ctx.watchdog is None:
+        return
+    api = ctx.runtime.docker.api
+    old = b""
+    with contextlib.suppress(Exception):
+        stream, _ = api.get_archive(ctx.watchdog, NOTES_FILE)
+        packed = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=packed) as archive:
+            member = archive.extractfile(archive.getmembers()[0])
+            old = member.read() if member else b""
+    data = old + "".join(f"{line}\n" for line in lines).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(NOTES_FILE.rsplit("/", 1)[1])
+        info.size = len(data)
+        info.mtime = int(time.time())
+        info.mode = 0o644
+        archive.addfile(info, io.BytesIO(data))
+    with contextlib.suppress(Exception):
+        api.put_archive(ctx.watchdog, NOTES_FILE.rsplit("/", 1)[0], buffer.getvalue())

@@ -118,6 +118,18 @@ recorded: the engine signals it); ``record`` first writes them down for the
 continue."""
 
 
+CONTINUE = r"""
+for item in $1; do
+  pid=${item%%:*}; start=${item#*:}
+  now=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)
+  [ -n "$now" ] && [ "$now" = "$start" ] && kill -CONT "$pid"
+done
+exit 0
+"""
+"""The watchdog's direct undo of a pause: continue the ``pid:start`` items noted
+(a PID whose start time changed is another process, left alone)."""
+
+
 class ProcessParams(TaskParams):
     pattern: Regex
     """RE2 pattern for the processes to hit."""
@@ -176,6 +188,8 @@ class ProcessFault(HelperFault):
             )
         sig = self.the_signal(params)
         items = [f"{p['pid']}:{p['start']}" for p in chosen]
+        if self.reversible:  # noted before the stop: continuing a running process is harmless
+            fault_helpers.note_for_watchdog(ctx, [f"{where.container_id[:12]} {i}" for i in items])
         mode = "record" if self.reversible else "once"
         code, output = self._exec(where, helper, ["python3", "-c", SIGNAL, sig, mode, *items], what)
         if code != 0:
@@ -223,6 +237,9 @@ class ProcessPause(ProcessFault):
     summary = "SIGSTOP processes in the container matching a pattern; SIGCONT at the end"
     Params = ProcessParams
     signal_name = "SIGSTOP"
+
+    def undo(self, ctx: FaultContext, params: Any) -> fault_helpers.Undo:
+        return fault_helpers.Undo(("sh", "-c", CONTINUE, "continue", fault_helpers.NOTES))
 
     def revert(self, ctx: FaultContext, params: Any, state: dict[str, Any]) -> dict[str, Any]:
         """Continue through the helper (SIGTERM: it continues what it stopped), the

@@ -116,8 +116,13 @@ class HelperFault(Fault):
                 raise RevertFailed(str(exc)) from None
         return found
 
+    def undo(self, ctx: FaultContext, params: Any) -> fault_helpers.Undo | None:
+        """What undoes the fault directly when its helper could not (see
+        :class:`fault_helpers.Undo`); None when stopping the helper is all it takes."""
+        return None
+
     def watchdog(self, ctx: FaultContext, params: Any) -> HelperCommand | None:
-        return fault_helpers.watchdog(ctx)
+        return fault_helpers.watchdog(ctx, self.undo(ctx, params), params)
 
 
 class StressFault(HelperFault):
@@ -137,7 +142,14 @@ class StressFault(HelperFault):
         cgroups = engine_cgroups(where, InjectionFailed, what)
         argv = join_argv(cgroups, self.command(ctx, params, where, info))
         helper = fault_helpers.start(
-            ctx, where, index, argv, purpose=what, error=InjectionFailed, **join_options(cgroups)
+            ctx,
+            where,
+            index,
+            argv,
+            purpose=what,
+            error=InjectionFailed,
+            killed_is_done=bool(getattr(params, "oom", False)),
+            **join_options(cgroups),
         )
         return {"helper": helper[:12], **cgroups.to_json()}
 

@@ -335,3 +335,53 @@ def test_process_pause_of_pid_1_goes_through_the_engine(containers, runtime, doc
         assert processes(target)["sleep 302"] == (1, "T")
         assert processes(target)["sleep 300"][1] == "S"
     assert processes(target)["sleep 302"] == (1, "S")
+
+
+@pytest.mark.parametrize("fault_name", ["disk.fill", "process.pause"])
+def test_the_watchdog_undoes_the_fault_even_when_its_helper_was_killed(
+    containers, runtime, docker_client, fault_name
+):
+    """A helper removed by force (SIGKILL: no chance to undo) leaves the fault in
+    place; the watchdog undoes it directly, in a fresh helper, at its deadline."""
+    import dataclasses
+
+    from chaos import watchdog
+
+    target = sleeper(containers, SIDECARS, tmpfs={"/data": "size=8m"})
+    wait_for(lambda: len(processes(target)) == 3, 10, "three sleeps")
+    if fault_name == "disk.fill":
+        fault: Any = DiskFill()
+        params = fault.Params.model_validate({"path": "/data", "percent": 100})
+    else:
+        fault = ProcessPause()
+        params = fault.Params.model_validate({"pattern": "sleep 30[01]", "match": "command"})
+    context = ctx(runtime, target, seconds=4)
+    armed = watchdog.arm(
+        runtime,
+        context.injection_id,
+        target.id,
+        fault.watchdog(context, params),
+        fire_at=time.time() + 4,
+    )
+    context = dataclasses.replace(context, watchdog=armed)
+    fill = f"/data/{fill_file(context.injection_id)}"
+
+    def faulted() -> bool:
+        if fault_name == "disk.fill":
+            return target.exec_run(["test", "-e", fill]).exit_code == 0
+        return processes(target)["sleep 300"][1] == "T"
+
+    try:
+        fault.inject(context, params)
+        for helper in helpers(docker_client, context):
+            helper.remove(force=True)
+        time.sleep(0.5)
+        assert faulted(), "a helper killed by force leaves its fault"
+        wait_for(lambda: not faulted(), 25, f"the watchdog to undo {fault_name}")
+        wait_for(lambda: not helpers(docker_client, context), 15, "the undo helper removed")
+        if fault_name == "process.pause":
+            assert processes(target)["sleep 302"] == (1, "S")
+    finally:
+        watchdog.disarm(runtime, armed)
+        with contextlib.suppress(Exception):
+            fault.revert(context, params, {})
