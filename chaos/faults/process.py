@@ -20,6 +20,7 @@ one-shot.
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
 
 from chaos.faults import fault_helpers
@@ -151,10 +152,9 @@ def _matches(params: ProcessParams, process: dict[str, Any]) -> bool:
 class ProcessFault(HelperFault):
     """Start the holding helper, list the processes, match, signal."""
 
-    signal_name: str = "SIGKILL"
-
+    @abstractmethod
     def the_signal(self, params: Any) -> str:
-        return self.signal_name
+        """The signal sent to the processes chosen."""
 
     def start_one(
         self, ctx: FaultContext, params: ProcessParams, where: Placement, index: int
@@ -236,7 +236,9 @@ class ProcessPause(ProcessFault):
     name = "process.pause"
     summary = "SIGSTOP processes in the container matching a pattern; SIGCONT at the end"
     Params = ProcessParams
-    signal_name = "SIGSTOP"
+
+    def the_signal(self, params: Any) -> str:
+        return "SIGSTOP"
 
     def undo(self, ctx: FaultContext, params: Any) -> fault_helpers.Undo:
         return fault_helpers.Undo(("sh", "-c", CONTINUE, "continue", fault_helpers.NOTES))
