@@ -102,7 +102,8 @@ def test_stress_cpu_loads_a_task_on_the_worker_and_stops_at_the_end(
             used = (cpu_seconds(node, container) - before) / (time.monotonic() - started)
         finally:
             runner.join(timeout=90)
-        assert 0.3 <= used <= 0.8, f"the task used {used:.2f} CPUs, 0.5 asked"
+        print(f"stress.cpu on a task on {worker}: {used:.2f} CPUs (1 worker at 50%)")
+        assert 0.2 <= used <= 0.8, f"the task used {used:.2f} CPUs, 0.5 asked"
         run = result["run"]
         assert run.verdict.value == "passed", run.reasons
         [fault] = run.journal.faults
