@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from chaos.plugin_api import ChaosError, FaultContext, Params
+from chaos.plugin_api import ChaosError, FaultContext, Params, RevertFailed
 from chaos.swarm.cluster import hostname
 
 TARGET_KINDS = ("container", "service")
@@ -90,7 +90,10 @@ def recorded_placements(ctx: FaultContext, state: dict[str, Any]) -> list[Placem
         if not isinstance(item, dict) or not isinstance(item.get("container"), str):
             continue
         node = item.get("node") if isinstance(item.get("node"), str) else None
-        client = ctx.runtime.swarm.client(node) if node else ctx.runtime.docker
+        try:
+            client = ctx.runtime.swarm.client(node) if node else ctx.runtime.docker
+        except ChaosError as exc:
+            raise RevertFailed(str(exc)) from None
         found.append(Placement(client, item["container"], str(item.get("name", "")), node))
     return found
 

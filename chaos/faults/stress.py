@@ -90,6 +90,7 @@ class HelperFault(Fault):
             for where in done:  # all or nothing
                 with contextlib.suppress(ChaosError):
                     fault_helpers.stop_all(ctx, where, InjectionFailed)
+            forget(ctx.injection_id)
             raise
         return {"placements": started}
 

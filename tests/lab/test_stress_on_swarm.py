@@ -114,3 +114,90 @@ def test_stress_cpu_loads_a_task_on_the_worker_and_stops_at_the_end(
         top = node.api.top(container)
         assert not [p for p in top["Processes"] if "stress-ng" in " ".join(p)], top
         assert helpers(res_lab.client(f"{LAB}-m1")) == [], "nothing on the other node"
+
+
+def sleeps(client: Any, container: str) -> dict[str, str]:
+    exec_id = client.api.exec_create(container, ["ps", "-o", "stat,args"])["Id"]
+    output = client.api.exec_start(exec_id).decode()
+    return {
+        line.split(None, 1)[1]: line.split()[0][0]
+        for line in output.splitlines()[1:]
+        if "sleep 30" in line
+    }
+
+
+def test_a_task_pause_is_undone_by_its_watchdog_through_the_nodes_engine(res_lab, request):
+    """process.pause on a task on the worker; its helper is then killed by force (no
+    chance to continue anything), and the watchdog, running the docker CLI against
+    the node's engine with the lab's TLS files, continues the processes."""
+    import dataclasses
+    import uuid
+
+    from chaos import watchdog
+    from chaos.fault import FaultContext
+    from chaos.faults.process import ProcessPause
+    from chaos.runtime import Runtime
+    from chaos.targets import TargetRef
+
+    worker = f"{LAB}-w1"
+    node = res_lab.client(worker)
+    manager = manager_client(res_lab)
+    labels = labels_for_test(request.node.name[:60])
+    service = manager.services.create(
+        "chaosdrill/busybox:1",
+        command=["sh", "-c", "sleep 300 & sleep 301 & exec sleep 302"],
+        name="res-sidecars",
+        labels=labels,
+        container_labels=labels,
+        constraints=[f"node.hostname=={worker}"],
+    )
+    runtime = Runtime(inventory=res_lab.inventory)
+    armed = None
+    try:
+        container = wait_for(
+            lambda: _try(lambda: task_on(res_lab, "res-sidecars", worker)), 60, "the task"
+        )
+        wait_for(lambda: len(sleeps(node, container)) == 3, 20, "three sleeps")
+        fault = ProcessPause()
+        params = fault.Params.model_validate({"pattern": "sleep 30[01]", "match": "command"})
+        context = FaultContext(
+            runtime,
+            TargetRef("service", service.id, "res-sidecars"),
+            f"t{uuid.uuid4().hex[:12]}",
+            revert_at=time.time() + 5,
+        )
+        armed = watchdog.arm(
+            runtime,
+            context.injection_id,
+            service.id,
+            fault.watchdog(context, params),
+            fire_at=time.time() + 5,
+        )
+        context = dataclasses.replace(context, watchdog=armed)
+        state = fault.inject(context, params)
+        [placed] = state["placements"]
+        assert placed["node"] == worker and container.startswith(placed["container"])
+        seen = sleeps(node, container)
+        assert seen["sleep 300"] == seen["sleep 301"] == "T" and seen["sleep 302"] == "S", seen
+        for helper in helpers(node):
+            helper.remove(force=True)
+        assert sleeps(node, container)["sleep 300"] == "T", "a killed helper continues nothing"
+        wait_for(
+            lambda: set(sleeps(node, container).values()) <= {"S", "R"},
+            30,
+            "the watchdog to continue the task's processes",
+        )
+        wait_for(lambda: not helpers(node), 15, "no helper left on the node")
+    finally:
+        if armed is not None:
+            watchdog.disarm(runtime, armed)
+        with contextlib.suppress(Exception):
+            service.remove()
+        runtime.close()
+
+
+def _try(action: Any) -> Any:
+    try:
+        return action()
+    except AssertionError:
+        return None
