@@ -385,3 +385,26 @@ def test_the_watchdog_undoes_the_fault_even_when_its_helper_was_killed(
         watchdog.disarm(runtime, armed)
         with contextlib.suppress(Exception):
             fault.revert(context, params, {})
+
+
+def test_a_stress_helper_stops_by_itself_after_the_faults_end(containers, runtime, docker_client):
+    """The last line of defence: with no revert and no watchdog, stress-ng's own
+    --timeout ends the load 30 s after the planned end (here already 28 s past)."""
+    target = sleeper(containers)
+    fault = StressCpu()
+    params = fault.Params.model_validate({"workers": 1, "load": 10})
+    context = FaultContext(
+        runtime, ref(target), f"t{uuid.uuid4().hex[:12]}", revert_at=time.time() - 27
+    )
+    try:
+        fault.inject(context, params)
+        assert in_cgroup(docker_client, target, "stress-ng")
+        wait_for(
+            lambda: all(h.status == "exited" for h in helpers(docker_client, context)),
+            15,
+            "the helper to stop by itself",
+        )
+        assert not in_cgroup(docker_client, target, "stress-ng")
+    finally:
+        fault.revert(context, params, {})
+    assert helpers(docker_client, context) == []
