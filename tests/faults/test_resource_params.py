@@ -170,3 +170,37 @@ def test_limits_that_would_not_lower_or_could_not_be_restored_are_refused():
         lowered(LIMITED, LimitParams.model_validate({"memory": "1g"}), "x")
     assert "at least one of" in message(LimitParams, {})
     assert "at least 6m" in message(LimitParams, {"memory": "1m"})
+
+
+def test_a_service_targets_watchdog_reaches_every_nodes_engine():
+    """Managers and workers alike (helpers run wherever the tasks do), TLS files mounted;
+    ssh endpoints cannot be reached from a watchdog and are left out."""
+    from chaos.fault import FaultContext
+    from chaos.faults.fault_helpers import watchdog
+    from chaos.faults.swarm_commands import manager_endpoints
+    from chaos.runtime import Runtime
+    from chaos.swarm.inventory import Inventory, InventoryNode, TlsFiles
+    from chaos.targets import TargetRef
+
+    tls = TlsFiles(ca="/l/ca.pem", cert="/l/cert.pem", key="/l/key.pem")
+    inventory = Inventory(
+        name="lab",
+        nodes=[
+            InventoryNode(name="m1", role="manager", endpoint="tcp://127.0.0.1:1", tls=tls),
+            InventoryNode(name="w1", role="worker", endpoint="tcp://127.0.0.1:2", tls=tls),
+            InventoryNode(name="w2", role="worker", endpoint="ssh://ops@w2"),
+        ],
+    )
+    runtime = Runtime(inventory=inventory)
+    context = FaultContext(runtime, TargetRef("service", "svc1", "api"), "tabc")
+    command = watchdog(context)
+    assert command is not None
+    assert command.argv[-2:] == (
+        "tcp://127.0.0.1:1|/chaosdrill-tls/0",
+        "tcp://127.0.0.1:2|/chaosdrill-tls/0",
+    )
+    assert "label=chaosdrill.injection=tabc" in command.argv[4]
+    assert command.network_mode == "host" and command.image == runtime.swarm_node_image
+    assert ("/l/ca.pem", "/chaosdrill-tls/0/ca.pem") in command.files
+    # the managers' own list is unchanged: managers only
+    assert manager_endpoints(context)[0] == ["tcp://127.0.0.1:1|/chaosdrill-tls/0"]
