@@ -74,8 +74,12 @@ def main():
     for path in procs_files(text, version, root):
         if not os.path.exists(path):
             continue
-        with open(path, "w") as fh:
-            fh.write(str(os.getpid()))
+        try:
+            with open(path, "w") as fh:
+                fh.write(str(os.getpid()))
+        except OSError as exc:
+            print("cannot join the target's cgroup " + path + ": " + str(exc), flush=True)
+            sys.exit(3)
         joined += 1
     if not joined:
         print("no cgroup of the target found under " + root + " (cgroup v" + version + "): "

@@ -48,12 +48,16 @@ def remove(*_):
         pass
     os._exit(0)
 signal.signal(signal.SIGTERM, remove)
-st = os.statvfs(target)
+try:
+    st = os.statvfs(target)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+except OSError as exc:
+    print("cannot fill " + directory + " in the container: " + exc.strerror, flush=True)
+    sys.exit(4)
 total, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
 used = total - st.f_bfree * st.f_frsize
 want = int(size) if size else max(0, int(total * float(percent) / 100) - used)
 want = min(want, free)
-fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
 written = 0
 try:
     if want:

@@ -408,3 +408,14 @@ def test_a_stress_helper_stops_by_itself_after_the_faults_end(containers, runtim
     finally:
         fault.revert(context, params, {})
     assert helpers(docker_client, context) == []
+
+
+def test_disk_fill_of_a_directory_that_does_not_exist_says_so(containers, runtime, docker_client):
+    target = sleeper(containers)
+    fault = DiskFill()
+    params = fault.Params.model_validate({"path": "/nowhere", "size": "1m"})
+    context = ctx(runtime, target)
+    with pytest.raises(Exception, match="cannot fill /nowhere in the container: No such file") as e:
+        fault.inject(context, params)
+    assert "Traceback" not in str(e.value)
+    assert helpers(docker_client, context) == []
