@@ -61,6 +61,11 @@ _lock = threading.Lock()
 def placements(ctx: FaultContext, params: Any, error: type[ChaosError]) -> list[Placement]:
     """The containers this injection acts on (chosen once per injection)."""
     if ctx.target.kind != "service":
+        if getattr(params, "node", None) is not None or getattr(params, "tasks", 1) != 1:
+            raise error(
+                f"{ctx.target.name} is a {ctx.target.kind}: tasks and node choose among "
+                "a service's tasks; leave them out"
+            )
         return [Placement(ctx.runtime.docker, ctx.target.id, ctx.target.name)]
     with _lock:
         chosen = _chosen.get(ctx.injection_id)

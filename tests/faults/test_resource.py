@@ -170,6 +170,15 @@ def test_stress_io_runs_in_the_containers_cgroup(containers, runtime, docker_cli
     assert helpers(docker_client, context) == []
 
 
+def test_tasks_and_node_are_refused_on_a_container(containers, runtime, docker_client):
+    target = sleeper(containers)
+    fault = StressCpu()
+    context = ctx(runtime, target)
+    with pytest.raises(Exception, match="tasks and node choose among a service's tasks"):
+        fault.inject(context, fault.Params.model_validate({"node": "m1"}))
+    assert helpers(docker_client, context) == []
+
+
 def test_a_stress_on_a_container_that_is_not_running_is_refused(containers, runtime):
     target = sleeper(containers, command="exit 0")
     wait_for(lambda: target.reload() or target.status == "exited", 10, "the container to exit")
