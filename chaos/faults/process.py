@@ -204,7 +204,9 @@ class ProcessFault(HelperFault):
         return {
             "helper": helper[:12],
             "signal": sig,
-            "processes": [{"pid": p["pid"], "name": p["name"]} for p in chosen],
+            "processes": [
+                {"pid": p["pid"], "start": p["start"], "name": p["name"]} for p in chosen
+            ],
         }
 
     @staticmethod
@@ -244,13 +246,18 @@ class ProcessPause(ProcessFault):
         return fault_helpers.Undo(("sh", "-c", CONTINUE, "continue", fault_helpers.NOTES))
 
     def revert(self, ctx: FaultContext, params: Any, state: dict[str, Any]) -> dict[str, Any]:
-        """Continue through the helper (SIGTERM: it continues what it stopped), the
-        main process through the engine, then say which are still stopped."""
+        """Continue through the helper (SIGTERM: it continues what it stopped), or,
+        when it is gone while the container runs on (killed by force), with a fresh
+        helper; the main process also through the engine."""
         observed = super().revert(ctx, params, state)
         for where, record in zip(
             _placements_of(ctx, state), state.get("placements") or [], strict=False
         ):
-            pids = [p.get("pid") for p in record.get("processes") or [] if isinstance(p, dict)]
+            processes = [p for p in record.get("processes") or [] if isinstance(p, dict)]
+            pids = [p.get("pid") for p in processes]
+            if not observed.get("helpers_stopped") and processes:
+                observed["continued_by"] = "a fresh helper"
+                self._continue(ctx, where, [f"{p.get('pid')}:{p.get('start')}" for p in processes])
             if 1 in pids:
                 try:
                     where.client.api.kill(where.container_id, signal="SIGCONT")
@@ -263,6 +270,27 @@ class ProcessPause(ProcessFault):
                             f"{describe_engine_error(exc)}"
                         ) from None
         return observed
+
+    @staticmethod
+    def _continue(ctx: FaultContext, where: Placement, items: list[str]) -> None:
+        import docker.errors
+
+        what = f"continuing the processes stopped in {where.where}"
+        try:
+            info = where.client.api.inspect_container(where.container_id)
+        except docker.errors.NotFound:
+            return  # gone, and its processes with it
+        except Exception as exc:
+            raise RevertFailed(f"{what}: {describe_engine_error(exc)}") from None
+        if not (info.get("State") or {}).get("Running"):
+            return  # stopped or restarted: the processes stopped are gone
+        fault_helpers.run_once(
+            ctx,
+            where,
+            ["sh", "-c", CONTINUE, "continue", " ".join(items)],
+            purpose=what,
+            error=RevertFailed,
+        )
 
 
 def _placements_of(ctx: FaultContext, state: dict[str, Any]) -> list[Placement]:

@@ -428,3 +428,21 @@ def test_disk_fill_of_a_directory_that_does_not_exist_says_so(containers, runtim
         fault.inject(context, params)
     assert "Traceback" not in str(e.value)
     assert helpers(docker_client, context) == []
+
+
+def test_process_pause_revert_continues_even_when_its_helper_was_killed(
+    containers, runtime, docker_client
+):
+    target = sleeper(containers, SIDECARS)
+    wait_for(lambda: len(processes(target)) == 3, 10, "three sleeps")
+    fault = ProcessPause()
+    params = fault.Params.model_validate({"pattern": "sleep 300", "match": "command"})
+    context = ctx(runtime, target)
+    state = fault.inject(context, params)
+    for helper in helpers(docker_client, context):
+        helper.remove(force=True)  # as a sweep of an older version would
+    assert processes(target)["sleep 300"][1] == "T"
+    observed = fault.revert(context, params, state)
+    assert observed["continued_by"] == "a fresh helper"
+    assert processes(target)["sleep 300"][1] in ("S", "R")
+    assert helpers(docker_client, context) == []
