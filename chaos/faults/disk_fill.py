@@ -28,7 +28,7 @@ from chaos.faults import fault_helpers
 from chaos.faults.placements import Placement, TaskParams, recorded_placements
 from chaos.faults.sizes import ByteSize
 from chaos.faults.stress import HelperFault, inspect_running
-from chaos.plugin_api import InjectionFailed, RevertFailed, hookimpl
+from chaos.plugin_api import InjectionFailed, RevertFailed, describe_engine_error, hookimpl
 
 if TYPE_CHECKING:
     from chaos.plugin_api import FaultContext, Registry
@@ -150,13 +150,27 @@ class DiskFill(HelperFault):
         return fault_helpers.Undo(("sh", "-c", REMOVE, "remove", path), tuple(CAPABILITIES))
 
     def revert(self, ctx: FaultContext, params: Any, state: dict[str, Any]) -> dict[str, Any]:
+        import docker.errors
+
         observed = super().revert(ctx, params, state)
         if observed.get("helpers_stopped"):
             return observed
         # no helper left to remove the file (the container restarted): a fresh one does
         path = posixpath.join(params.path, fill_file(ctx.injection_id))
         for where in recorded_placements(ctx, state) or []:
-            inspect_running(where, RevertFailed, f"removing {path} from {where.where}")
+            what = f"removing {path} from {where.where}"
+            try:
+                info = where.client.api.inspect_container(where.container_id)
+            except Exception as exc:
+                if isinstance(exc, docker.errors.NotFound):
+                    continue  # the container is gone (a volume keeps the file: see below)
+                raise RevertFailed(f"{what}: {describe_engine_error(exc)}") from None
+            if not (info.get("State") or {}).get("Running"):
+                raise RevertFailed(
+                    f"{what}: the container is not running, so no helper can reach its "
+                    "filesystem; the file stays until it runs again (chaosdrill recover then "
+                    "removes it) or is removed by hand"
+                )
             fault_helpers.run_once(
                 ctx,
                 where,

@@ -446,3 +446,21 @@ def test_process_pause_revert_continues_even_when_its_helper_was_killed(
     assert observed["continued_by"] == "a fresh helper"
     assert processes(target)["sleep 300"][1] in ("S", "R")
     assert helpers(docker_client, context) == []
+
+
+def test_disk_fill_revert_removes_the_file_even_when_its_helper_was_killed(
+    containers, runtime, docker_client
+):
+    target = sleeper(containers, tmpfs={"/data": "size=8m"})
+    fault = DiskFill()
+    params = fault.Params.model_validate({"path": "/data", "size": "2m"})
+    context = ctx(runtime, target)
+    fill = f"/data/{fill_file(context.injection_id)}"
+    state = fault.inject(context, params)
+    for helper in helpers(docker_client, context):
+        helper.remove(force=True)
+    assert target.exec_run(["test", "-e", fill]).exit_code == 0
+    observed = fault.revert(context, params, state)
+    assert observed["removed_by"] == "a fresh helper"
+    assert target.exec_run(["test", "-e", fill]).exit_code == 1
+    assert helpers(docker_client, context) == []
