@@ -364,13 +364,14 @@ def test_the_watchdog_undoes_the_fault_even_when_its_helper_was_killed(
     else:
         fault = ProcessPause()
         params = fault.Params.model_validate({"pattern": "sleep 30[01]", "match": "command"})
-    context = ctx(runtime, target, seconds=4)
+    # far enough for the injection and the forced removal to come first on a loaded machine
+    context = ctx(runtime, target, seconds=8)
     armed = watchdog.arm(
         runtime,
         context.injection_id,
         target.id,
         fault.watchdog(context, params),
-        fire_at=time.time() + 4,
+        fire_at=time.time() + 8,
     )
     context = dataclasses.replace(context, watchdog=armed)
     fill = f"/data/{fill_file(context.injection_id)}"
@@ -386,7 +387,7 @@ def test_the_watchdog_undoes_the_fault_even_when_its_helper_was_killed(
             helper.remove(force=True)
         time.sleep(0.5)
         assert faulted(), "a helper killed by force leaves its fault"
-        wait_for(lambda: not faulted(), 25, f"the watchdog to undo {fault_name}")
+        wait_for(lambda: not faulted(), 30, f"the watchdog to undo {fault_name}")
         wait_for(lambda: not helpers(docker_client, context), 15, "the undo helper removed")
         if fault_name == "process.pause":
             assert processes(target)["sleep 302"] == (1, "S")
