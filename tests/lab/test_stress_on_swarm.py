@@ -170,14 +170,14 @@ def test_a_task_pause_is_undone_by_its_watchdog_through_the_nodes_engine(res_lab
             runtime,
             TargetRef("service", service.id, "res-sidecars"),
             f"t{uuid.uuid4().hex[:12]}",
-            revert_at=time.time() + 5,
+            revert_at=time.time() + 10,
         )
         armed = watchdog.arm(
             runtime,
             context.injection_id,
             service.id,
             fault.watchdog(context, params),
-            fire_at=time.time() + 5,
+            fire_at=time.time() + 10,
         )
         context = dataclasses.replace(context, watchdog=armed)
         state = fault.inject(context, params)
