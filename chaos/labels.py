@@ -18,3 +18,7 @@ redirected to), with :data:`LABEL_LEDGER`: the injection. A sweep treats it like
 that injection's watchdog: removed only once the entry is closed in its own
 ledger, never because its owner is gone (removing it early breaks the traffic
 still redirected to it)."""
+LABEL_INJECTION = "chaosdrill.injection"
+"""On a helper that carries a fault while it runs (a stress, a disk fill, a
+process pause): the injection it belongs to. Stopping such a helper (SIGTERM)
+undoes its fault, so a sweep stops it before removing it."""

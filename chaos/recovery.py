@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import liveness, watchdog
 from chaos.fault import FaultContext
-from chaos.labels import LABEL_CARRIES
+from chaos.labels import LABEL_CARRIES, LABEL_INJECTION
 from chaos.ledger import Entry, Ledger
 from chaos.runtime import LABEL_HELPER, LABEL_OWNER, LABEL_RUN, parse_owner
 from chaos.targets import TargetRef
@@ -168,6 +168,10 @@ def _target_fields(target: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+FAULT_HELPER_STOP = 10
+"""Seconds a fault-carrying helper gets to undo its fault before it is killed."""
+
+
 def _remove_helpers(
     runtime: Runtime, live_runs: set[str], still_open: set[str], ledger_id: str
 ) -> list[str]:
@@ -178,10 +182,13 @@ def _remove_helpers(
     switch that would otherwise fire into whatever the object is doing by
     then. Its owner being gone is no reason: outliving its owner is what a
     watchdog is for. A helper that carries a fault (:data:`LABEL_CARRIES`) is
-    kept the same way: its watchdog or its entry's revert removes it. Any other helper labelled with its owner process is
-    removed once that process is known to be gone (a process on another host
-    is never judged from here); one without (an older version's) once its run
-    holds no live entry and it is a minute old. The list comes from the
+    kept the same way: its watchdog or its entry's revert removes it. Any other
+    helper labelled with its owner process is removed once that process is known
+    to be gone (a process on another host is never judged from here); one
+    without (an older version's) once its run holds no live entry and it is a
+    minute old. A running helper whose stopping undoes its fault
+    (:data:`LABEL_INJECTION`: a stress, a fill file, stopped processes) gets a
+    SIGTERM and time to undo it before it is removed. The list comes from the
     engine's summaries (no inspect per container), so a helper that removes
     itself meanwhile cannot fail the sweep.
     """
@@ -204,6 +211,10 @@ def _remove_helpers(
             elif now - float(summary.get("Created") or 0) < HELPER_MIN_AGE:
                 continue
         with contextlib.suppress(Exception):
+            if LABEL_INJECTION in labels and summary.get("State") == "running":
+                # it carries a fault (a stress, a fill file, stopped processes): on
+                # SIGTERM it undoes it, which a forced removal would not let it do
+                runtime.docker.api.stop(summary["Id"], timeout=FAULT_HELPER_STOP)
             runtime.docker.api.remove_container(summary["Id"], force=True)
             removed.append((summary.get("Names") or [summary["Id"][:12]])[0].lstrip("/"))
     return removed

@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from chaos.faults import proxy_helper
 from chaos.faults.network import container_addresses
-from chaos.faults.swarm_commands import on_each_node
+from chaos.faults.swarm_commands import on_every_node
 from chaos.labels import LABEL_CARRIES, LABEL_LEDGER
 from chaos.netns import chain_name
 from chaos.plugin_api import (
@@ -308,7 +308,7 @@ class ProxyFault(Fault):
 
     def watchdog(self, ctx: FaultContext, params: ProxyParams) -> HelperCommand | None:
         if ctx.target.kind == "service":
-            return on_each_node(ctx, proxy_helper.node_snippet(ctx.injection_id))
+            return on_every_node(ctx, proxy_helper.node_snippet(ctx.injection_id))
         return proxy_helper.local_watchdog(ctx.runtime, ctx.target.id, ctx.injection_id)
 
     # -- where the proxies go, and where egress traffic goes --

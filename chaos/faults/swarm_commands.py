@@ -12,6 +12,7 @@ read-only into the watchdog (``DOCKER_TLS_VERIFY=1``, ``DOCKER_CERT_PATH``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,26 +45,26 @@ def _tls_files(node: InventoryNode) -> tuple[str, str, str] | None:
 def manager_endpoints(ctx: FaultContext) -> tuple[list[str], tuple[tuple[str, str], ...]]:
     """Manager endpoints a watchdog can use (``ENDPOINT`` or ``ENDPOINT|CERT_DIR``), and
     the client files to mount for them: plain tcp, unix, and tcp with TLS files."""
-    return endpoints_of(ctx.runtime.swarm.inventory.managers)
+    return engine_endpoints(ctx.runtime.swarm.inventory.managers)
 
 
-def endpoints_of(
-    nodes: list[InventoryNode],
+def engine_endpoints(
+    nodes: Sequence[InventoryNode],
 ) -> tuple[list[str], tuple[tuple[str, str], ...]]:
-    """:func:`manager_endpoints` for any nodes."""
+    """:func:`manager_endpoints` for any nodes (in the order given)."""
     endpoints: list[str] = []
     cert_dirs: dict[tuple[str, str, str], str] = {}
-    for manager in nodes:
-        if not manager.endpoint.startswith(("tcp://", "unix://")):
+    for node in nodes:
+        if not node.endpoint.startswith(("tcp://", "unix://")):
             continue
-        if manager.tls is None:
-            endpoints.append(manager.endpoint)
+        if node.tls is None:
+            endpoints.append(node.endpoint)
             continue
-        files = _tls_files(manager)
+        files = _tls_files(node)
         if files is None:
             continue
         directory = cert_dirs.setdefault(files, f"{CERTS_INSIDE}/{len(cert_dirs)}")
-        endpoints.append(f"{manager.endpoint}|{directory}")
+        endpoints.append(f"{node.endpoint}|{directory}")
     mounts = tuple(
         (source, f"{directory}/{name}")
         for files, directory in cert_dirs.items()
@@ -88,23 +89,24 @@ def on_any_manager(ctx: FaultContext, snippet: str) -> HelperCommand | None:
     )
 
 
-ON_EACH_NODE = (
-    'snippet="$1"; shift; rc=0; for e in "$@"; do h="${e%%|*}"; c="${e#"$h"}"; c="${c#|}"; '
+ON_EVERY_NODE = (
+    'snippet="$1"; shift; failed=0; for e in "$@"; do h="${e%%|*}"; c="${e#"$h"}"; c="${c#|}"; '
     'if [ -n "$c" ]; then DOCKER_HOST="$h" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$c" '
-    'sh -c "$snippet" || rc=1; else DOCKER_HOST="$h" sh -c "$snippet" || rc=1; fi; '
-    "done; exit $rc"
+    'sh -c "$snippet" || failed=1; else DOCKER_HOST="$h" sh -c "$snippet" || failed=1; fi; '
+    "done; exit $failed"
 )
 """Like :data:`ON_ANY_MANAGER`, but the snippet runs against every endpoint."""
 
 
-def on_each_node(ctx: FaultContext, snippet: str) -> HelperCommand | None:
-    """A watchdog command running ``snippet`` against every node's engine (a fault
-    on tasks acts where they run); None when no node endpoint is usable."""
-    endpoints, files = endpoints_of(ctx.runtime.swarm.inventory.nodes)
+def on_every_node(ctx: FaultContext, snippet: str) -> HelperCommand | None:
+    """A watchdog command running ``snippet`` (sh, docker CLI) against every node's
+    engine (a fault's helpers on whichever node runs them); None when no node has
+    an endpoint a watchdog can use."""
+    endpoints, files = engine_endpoints(ctx.runtime.swarm.inventory.nodes)
     if not endpoints:
         return None
     return HelperCommand(
-        ("sh", "-c", ON_EACH_NODE, "watchdog", snippet, *endpoints),
+        ("sh", "-c", ON_EVERY_NODE, "watchdog", snippet, *endpoints),
         network_mode="host",
         engine_socket=True,
         image=ctx.runtime.swarm_node_image,

@@ -513,14 +513,14 @@ def test_the_swarm_switch_undoes_an_injection_on_a_node_engine(runtime, server):
     """What a service target's watchdog runs against each node, here against this
     engine: the injection's proxies found by label, the rule, then the proxy."""
     from chaos.faults.proxy_helper import node_snippet
-    from chaos.faults.swarm_commands import ON_EACH_NODE
+    from chaos.faults.swarm_commands import ON_EVERY_NODE
     from chaos.helper_containers import HelperCommand
     from tests.conftest import labels_for_test
 
     with injected(runtime, server, ProxyLatency, port=80, delay="300ms") as (context, _):
         assert timed(url(server, 80)) >= 0.3
         command = HelperCommand(
-            ("sh", "-c", ON_EACH_NODE, "watchdog", node_snippet(context.injection_id),
+            ("sh", "-c", ON_EVERY_NODE, "watchdog", node_snippet(context.injection_id),
              "unix:///var/run/docker.sock"),
             network_mode="host",
             engine_socket=True,
