@@ -127,3 +127,15 @@ def session_lab(
         with contextlib.suppress(UsageError):
             lab.down(LAB_NAME, client=docker_client)
         patch.undo()
+
+
+@pytest.fixture(scope="session")
+def fault_helper_lab(session_lab: Any, docker_client: Any) -> Any:
+    """The session's lab with the fault helper image on every node (a lab loads
+    only busybox by default): the proxy and resource faults' helpers run there."""
+    from chaos.images import FAULT_HELPER_IMAGE, ensure_fault_helper_image
+    from chaos.lab import lab
+
+    ensure_fault_helper_image(docker_client)
+    lab.load(session_lab.name, [FAULT_HELPER_IMAGE], client=docker_client)
+    return session_lab

@@ -12,7 +12,7 @@ import pytest
 
 from chaos.engine.result import Verdict
 from chaos.faults.proxy_helper import LABEL_PROXY_TARGET
-from chaos.images import FAULT_HELPER_IMAGE, ensure_fault_helper_image
+from chaos.images import FAULT_HELPER_IMAGE
 from tests.conftest import labels_for_test
 from tests.swarm_support import (
     healthy_lab,  # noqa: F401
@@ -30,15 +30,6 @@ TIMES = (
     'curl -s -o /dev/null --max-time 5 -w "%{time_total}\\n" "http://$1:8080/"; done'
 )
 """curl's own time for each of $2 requests to $1, one connection each."""
-
-
-@pytest.fixture(scope="module")
-def helper_on_nodes(session_lab: Any, docker_client: Any) -> None:
-    """Every node has the fault helper image (a lab loads only busybox by default)."""
-    from chaos.lab import lab
-
-    ensure_fault_helper_image(docker_client)
-    lab.load(session_lab.name, [FAULT_HELPER_IMAGE], client=docker_client)
 
 
 def task_address(lab: Any, node: str, container_id: str) -> str:
@@ -69,7 +60,7 @@ def request_times(lab: Any, node: str, address: str, count: int) -> list[float]:
 
 
 def test_latency_on_every_task_through_each_node_engine(
-    session_lab, helper_on_nodes, experiment_file, tmp_path, request
+    session_lab, fault_helper_lab, experiment_file, tmp_path, request
 ):
     replicas = len(session_lab.inventory.nodes)
     with lab_service(session_lab, request.node.name, name="proxyweb", replicas=replicas) as name:
@@ -139,7 +130,7 @@ def test_latency_on_every_task_through_each_node_engine(
 
 
 def test_sigkilled_runner_proxies_gone_from_every_node_by_the_deadline(
-    session_lab, helper_on_nodes, experiment_file, tmp_path, request
+    session_lab, fault_helper_lab, experiment_file, tmp_path, request
 ):
     import os
     import signal

@@ -1,7 +1,7 @@
 """stress.cpu on a Swarm service's task, through the engine of the node that runs it.
 
-A lab of its own (one manager, one worker, named ``res<pid>``), with the fault
-helper image loaded into both nodes; removed at the end, even on failure.
+The session's lab (three managers, one worker), with the fault helper image
+loaded into every node.
 """
 
 from __future__ import annotations
@@ -13,41 +13,24 @@ from typing import Any
 
 import pytest
 
-from chaos.images import FAULT_HELPER_IMAGE
-from chaos.lab import lab
-from tests.conftest import SESSION, labels_for_test, wait_for
+from tests.conftest import labels_for_test, wait_for
 from tests.session_lab import SwarmLab
-from tests.swarm_support import lab_service, manager_client, run_on_lab
+from tests.swarm_support import (
+    lab_service,
+    manager_client,
+    run_on_lab,
+    wait_healthy,
+)
 
 pytestmark = pytest.mark.docker
 
-LAB = f"res{SESSION}"
 
-
-@pytest.fixture(scope="module")
-def res_lab(
-    docker_client: Any, images: dict[str, str], tmp_path_factory: Any
-) -> Iterator[SwarmLab]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv(lab.LAB_DIR_ENV, str(tmp_path_factory.mktemp("labs")))
-    current: SwarmLab | None = None
-    try:
-        done = lab.up(
-            LAB,
-            managers=1,
-            workers=1,
-            load=[FAULT_HELPER_IMAGE],
-            labels=labels_for_test("res_lab"),
-            client=docker_client,
-        )
-        current = SwarmLab(LAB, done.inventory, docker_client)
-        yield current
-    finally:
-        if current is not None:
-            current.close()
-        with contextlib.suppress(Exception):
-            lab.down(LAB, client=docker_client)
-        patch.undo()
+@pytest.fixture
+def res_lab(fault_helper_lab: SwarmLab) -> Iterator[SwarmLab]:
+    """The session's lab with the fault helper image, healthy before and after."""
+    wait_healthy(fault_helper_lab)
+    yield fault_helper_lab
+    wait_healthy(fault_helper_lab)
 
 
 def task_on(lab_: SwarmLab, service: str, node: str) -> str:
@@ -73,9 +56,11 @@ def helpers(client: Any) -> list[Any]:
 def test_stress_cpu_loads_a_task_on_the_worker_and_stops_at_the_end(
     res_lab, experiment_file, tmp_path, request
 ):
-    worker = f"{LAB}-w1"
+    worker = f"{res_lab.name}-w1"
     node = res_lab.client(worker)
-    with lab_service(res_lab, request.node.name, name="res-burn", replicas=2) as service:
+    with lab_service(
+        res_lab, request.node.name, name="res-burn", replicas=len(res_lab.inventory.nodes)
+    ) as service:
         wait_for(lambda: task_on(res_lab, service, worker), 30, "a task on the worker")
         container = task_on(res_lab, service, worker)
         path = experiment_file(f"""
@@ -119,7 +104,7 @@ def test_stress_cpu_loads_a_task_on_the_worker_and_stops_at_the_end(
         assert helpers(node) == [], "the helper is gone after the revert"
         top = node.api.top(container)
         assert not [p for p in top["Processes"] if "stress-ng" in " ".join(p)], top
-        assert helpers(res_lab.client(f"{LAB}-m1")) == [], "nothing on the other node"
+        assert helpers(res_lab.client(f"{res_lab.name}-m1")) == [], "nothing on the other node"
 
 
 def sleeps(client: Any, container: str) -> dict[str, str]:
@@ -145,7 +130,7 @@ def test_a_task_pause_is_undone_by_its_watchdog_through_the_nodes_engine(res_lab
     from chaos.runtime import Runtime
     from chaos.targets import TargetRef
 
-    worker = f"{LAB}-w1"
+    worker = f"{res_lab.name}-w1"
     node = res_lab.client(worker)
     manager = manager_client(res_lab)
     labels = labels_for_test(request.node.name[:60])
@@ -217,7 +202,7 @@ def test_resource_limit_on_a_task_goes_through_its_nodes_engine(res_lab, request
     from chaos.runtime import Runtime
     from chaos.targets import TargetRef
 
-    worker = f"{LAB}-w1"
+    worker = f"{res_lab.name}-w1"
     node = res_lab.client(worker)
     runtime = Runtime(inventory=res_lab.inventory)
 
@@ -225,7 +210,9 @@ def test_resource_limit_on_a_task_goes_through_its_nodes_engine(res_lab, request
         config = node.api.inspect_container(container)["HostConfig"]
         return {key: config.get(key) for key in LIMIT_FIELDS}
 
-    with lab_service(res_lab, request.node.name, name="res-limits", replicas=2) as service:
+    with lab_service(
+        res_lab, request.node.name, name="res-limits", replicas=len(res_lab.inventory.nodes)
+    ) as service:
         try:
             container = wait_for(
                 lambda: _try(lambda: task_on(res_lab, service, worker)), 30, "task"
