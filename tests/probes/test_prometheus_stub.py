@@ -522,7 +522,7 @@ def test_validate_and_help_never_load_the_client(tmp_path):
 
 
 def test_validate_names_the_step_and_parameter_of_bad_values(tmp_path):
-    from tests.conftest import chaosdrill
+    from tests.conftest import cli
 
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -536,7 +536,7 @@ def test_validate_names_the_step_and_parameter_of_bad_values(tmp_path):
         "guards:\n"
         "  - {name: g, probe: prometheus.alert, url: 'http://127.0.0.1:9', labels: {bad-name: x}}\n"
     )
-    proc = chaosdrill("validate", str(path))
+    proc = cli("validate", str(path))
     assert proc.returncode == 2
     assert "steady_state[0].expect: give exactly one of" in proc.stdout
     assert "steady_state[0].on_empty:" in proc.stdout
