@@ -39,12 +39,22 @@ ENGINE_FIXTURES = frozenset(
 """Fixtures that need a Docker engine: a test that uses one is marked ``docker``."""
 
 
+SERVER_FIXTURES = frozenset({"local_prometheus", "local_pushgateway", "browser", "browser_module"})
+"""Fixtures that start a real server process on this machine (Prometheus, a
+Pushgateway, Chromium): a test that uses one is marked ``server``."""
+
+
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """Mark every test that needs the engine ``docker``, so ``pytest -m "not docker"``
-    is the engine-free run (pure logic: parsing, scheduling math, rendering)."""
+    is the engine-free run, and every test that starts a real server process
+    ``server``, so ``-m "not docker and not server"`` is pure logic (parsing,
+    scheduling math, rendering, stub servers inside the test process)."""
     for item in items:
-        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if ENGINE_FIXTURES & used:
             item.add_marker(pytest.mark.docker)
+        if SERVER_FIXTURES & used:
+            item.add_marker(pytest.mark.server)
 
 
 def labels_for_test(test_name: str) -> dict[str, str]:

@@ -11,6 +11,8 @@ import pytest
 from chaos.errors import UsageError
 from chaos.prometheus_process import start_prometheus
 
+pytestmark = pytest.mark.server  # every test here starts a real Prometheus or Pushgateway
+
 CONFIG = """\
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [rules.yml]
