@@ -19,15 +19,9 @@ import pytest
 
 from chaos.halt import HALT_FILE, MAX_FLAG_BYTES, HaltFlag, HaltWatcher, current_user
 from tests.conftest import cli
+from tests.halt_support import pause_experiment
 
-EXPERIMENT = """\
-version: 1
-title: never starts
-targets:
-  web: {select: {name: cd-halt-no-such-container}}
-method:
-  - {name: freeze, fault: container.pause, target: web, duration: 5s}
-"""
+EXPERIMENT = pause_experiment("never starts", "cd-halt-nothing-has-this", "5s")
 
 
 def test_a_halt_is_written_privately_with_who_when_and_where(state_dir: Path) -> None:
