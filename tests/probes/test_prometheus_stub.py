@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from chaos.redaction import Redactor
 from chaos.runtime import Runtime
 from probes.prometheus import AlertParams, AlertProbe, PrometheusParams, PrometheusProbe
 from tests.conftest import free_port
+from tests.http_stub import answering, serving
 
 
 class Stub:
@@ -51,24 +51,6 @@ class StubHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
-
-
-@contextlib.contextmanager
-def serving(
-    handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
-) -> Iterator[ThreadingHTTPServer]:
-    """A threading HTTP server on a free 127.0.0.1 port, shut down at the end."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -455,20 +437,6 @@ def test_preview_says_the_current_value_or_why_not(stub):
     assert look is not None and not look.ok and "no series" in look.detail
 
 
-class OneHandler(BaseHTTPRequestHandler):
-    """Answers every query with the vector ``{}=1``."""
-
-    def do_GET(self) -> None:
-        body = json.dumps(vector(({}, "1"))).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def tls_stub(tmp_path):
     from chaos.lab.tls import ServerName, make_lab_tls
@@ -477,7 +445,7 @@ def tls_stub(tmp_path):
     node = files.node_dir("prom")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(node / "cert.pem", node / "key.pem")
-    with serving(OneHandler, tls=context) as server:
+    with serving(answering(json.dumps(vector(({}, "1"))).encode()), tls=context) as server:
         yield f"https://127.0.0.1:{server.server_address[1]}", str(files.ca)
 
 
