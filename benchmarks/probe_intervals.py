@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
-import resource
 import signal
 import statistics
 import subprocess
@@ -44,11 +42,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _common import (
+    bystander_experiment,
+    percentile,
+    raise_keyboard_interrupt,
+    timed_run,
+)
 
 from chaos import api
 from chaos.demo import DEMO_IMAGE, build_demo_image
 from chaos.docker_client import connect
-from chaos.engine.events import Event, PhaseStarted
 from chaos.images import BUSYBOX_IMAGE, ensure_busybox_image
 
 BENCH_LABEL = "chaosdrill.bench"
@@ -112,29 +115,12 @@ def wait_ready(ports: list[int], timeout: float = READY_TIMEOUT) -> None:
 
 
 def experiment(ports: list[int], interval_ms: int, duration: float) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "title": "bench probe intervals",
-        "description": "benchmarks/probe_intervals.py: probes sampled while a bystander is paused",
-        "tags": ["bench"],
-        "targets": {
-            "bystander": {
-                "kind": "container",
-                "select": {"labels": {BENCH_LABEL: "1", ROLE_LABEL: "pause"}},
-                "mode": "one",
-                "max_targets": 1,
-            }
-        },
-        "method": [
-            {
-                "name": "pause-bystander",
-                "fault": "container.pause",
-                "target": "bystander",
-                "at": "0s",
-                "duration": f"{duration:g}s",
-            }
-        ],
-        "probes": [
+    return bystander_experiment(
+        "bench probe intervals",
+        "benchmarks/probe_intervals.py: probes sampled while a bystander is paused",
+        {BENCH_LABEL: "1", ROLE_LABEL: "pause"},
+        duration,
+        [
             {
                 "name": f"web-{i:02d}",
                 "probe": "http",
@@ -144,8 +130,7 @@ def experiment(ports: list[int], interval_ms: int, duration: float) -> dict[str,
             }
             for i, port in enumerate(ports)
         ],
-        "recovery": {"within": "5s"},
-    }
+    )
 
 
 TICKER = """
@@ -187,21 +172,6 @@ def lateness_summary(values: list[float]) -> dict[str, float | None]:
         "p95_ms": round(percentile(values, 95) * 1000, 2),
         "max_ms": round(max(values) * 1000, 2),
     }
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile, ``q`` in [0, 100]."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    k = (len(ordered) - 1) * q / 100.0
-    lo, hi = math.floor(k), math.ceil(k)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def analyse(journal: Any, interval: float) -> dict[str, Any]:
@@ -296,13 +266,6 @@ def run_benchmark(containers: int, interval_ms: int, duration: float) -> dict[st
                     yaml.safe_dump(experiment(ports, interval_ms, duration), sort_keys=False)
                 )
                 loaded = api.load(path)
-
-                marks: dict[str, tuple[float, float]] = {}
-
-                def observer(event: Event) -> None:
-                    if isinstance(event, PhaseStarted):
-                        marks[event.phase] = (time.perf_counter(), cpu_seconds())
-
                 interval = interval_ms / 1000.0
                 control = subprocess.Popen(
                     [sys.executable, "-c", TICKER, str(interval), str(duration)],
@@ -311,9 +274,7 @@ def run_benchmark(containers: int, interval_ms: int, duration: float) -> dict[st
                 )
                 in_process: list[float] = []
                 ticker = tick_in_thread(interval, duration, in_process)
-                wall0, cpu0 = time.perf_counter(), cpu_seconds()
-                result = api.run(loaded, report_dir=Path(tmp) / "reports", observer=observer)
-                wall1, cpu1 = time.perf_counter(), cpu_seconds()
+                result, cpu = timed_run(loaded, Path(tmp) / "reports")
                 ticker.join(duration + 5)
                 out, _ = control.communicate(timeout=duration + 5)
                 out_of_process = json.loads(out) if control.returncode == 0 else []
@@ -323,23 +284,9 @@ def run_benchmark(containers: int, interval_ms: int, duration: float) -> dict[st
         client.close()
 
     stats = analyse(result.journal, interval_ms / 1000.0)
-    run_wall = wall1 - wall0
-    cpu = {
-        "run_wall_s": round(run_wall, 3),
-        "run_cpu_s": round(cpu1 - cpu0, 3),
-        "run_cores": round((cpu1 - cpu0) / run_wall, 3),
-    }
-    if "method" in marks and "recovery" in marks:
-        (w0, c0), (w1, c1) = marks["method"], marks["recovery"]
-        cpu.update(
-            {
-                "method_wall_s": round(w1 - w0, 3),
-                "method_cpu_s": round(c1 - c0, 3),
-                "method_cores": round((c1 - c0) / (w1 - w0), 3),
-            }
-        )
-    cpu["ticker_thread_lateness"] = lateness_summary(in_process)
-    cpu["ticker_process_lateness"] = lateness_summary(out_of_process)
+    figures: dict[str, Any] = dict(cpu)
+    figures["ticker_thread_lateness"] = lateness_summary(in_process)
+    figures["ticker_process_lateness"] = lateness_summary(out_of_process)
     return {
         "benchmark": "probe_intervals",
         "containers": containers,
@@ -348,7 +295,7 @@ def run_benchmark(containers: int, interval_ms: int, duration: float) -> dict[st
         "verdict": result.verdict.value,
         "reasons": [r.message for r in result.reasons],
         **{k: v for k, v in stats.items() if k != "per_probe"},
-        **cpu,
+        **figures,
         "python": sys.version.split()[0],
         "per_probe": stats["per_probe"],
     }
@@ -409,10 +356,6 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"reason: {reason}")
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # unwinds through the finally blocks that remove containers
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=20, help="web containers and probes")
@@ -425,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (1 <= args.containers <= 50 and args.interval_ms >= 10 and 1 <= args.duration <= 60):
         parser.error("bounds: 1-50 containers, interval >= 10 ms, duration 1-60 s")
 
-    signal.signal(signal.SIGTERM, _terminate)  # api.run handles it itself while it runs
+    # api.run handles SIGTERM itself while it runs
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     try:
         report = run_benchmark(args.containers, args.interval_ms, args.duration)
     except KeyboardInterrupt:

@@ -30,7 +30,6 @@ import itertools
 import json
 import math
 import os
-import resource
 import signal
 import statistics
 import sys
@@ -42,10 +41,16 @@ from typing import Any
 
 import requests
 import yaml
+from _common import (
+    bystander_experiment,
+    cpu_seconds,
+    percentile,
+    raise_keyboard_interrupt,
+    timed_run,
+)
 
 from chaos import api
 from chaos.docker_client import connect
-from chaos.engine.events import Event, PhaseStarted
 from chaos.images import BUSYBOX_IMAGE, ensure_busybox_image
 from chaos.prometheus_process import LocalProcess, free_loopback_port, start_prometheus
 from probes.prometheus import PrometheusParams, PrometheusProbe
@@ -67,21 +72,6 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:{port}"]
 """
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile, ``q`` in [0, 100]."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    k = (len(ordered) - 1) * q / 100.0
-    lo, hi = math.floor(k), math.ceil(k)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def ms(value: float | None, digits: int = 2) -> float | None:
@@ -153,29 +143,12 @@ def measure_latency(url: str, checks: int) -> dict[str, Any]:
 
 
 def experiment(run_id: str, url: str, probes: int, duration: float) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "title": f"bench prometheus probe x{probes}",
-        "description": "benchmarks/prometheus_probe.py: prometheus probes while a bystander is paused",
-        "tags": ["bench"],
-        "targets": {
-            "bystander": {
-                "kind": "container",
-                "select": {"labels": {BENCH_LABEL: "1", RUN_LABEL: run_id}},
-                "mode": "one",
-                "max_targets": 1,
-            }
-        },
-        "method": [
-            {
-                "name": "pause-bystander",
-                "fault": "container.pause",
-                "target": "bystander",
-                "at": "0s",
-                "duration": f"{duration:g}s",
-            }
-        ],
-        "probes": [
+    return bystander_experiment(
+        f"bench prometheus probe x{probes}",
+        "benchmarks/prometheus_probe.py: prometheus probes while a bystander is paused",
+        {BENCH_LABEL: "1", RUN_LABEL: run_id},
+        duration,
+        [
             {
                 "name": f"prom-{i:02d}",
                 "probe": "prometheus",
@@ -187,40 +160,20 @@ def experiment(run_id: str, url: str, probes: int, duration: float) -> dict[str,
             }
             for i in range(probes)
         ],
-        "recovery": {"within": "5s"},
-    }
+    )
 
 
 def run_once(work: Path, run_id: str, url: str, probes: int, duration: float) -> dict[str, Any]:
     path = work / f"prometheus-probe-{probes}.yaml"
     path.write_text(yaml.safe_dump(experiment(run_id, url, probes, duration), sort_keys=False))
     loaded = api.load(path)
-    marks: dict[str, tuple[float, float]] = {}
-
-    def observer(event: Event) -> None:
-        if isinstance(event, PhaseStarted):
-            marks[event.phase] = (time.perf_counter(), cpu_seconds())
-
-    wall0, cpu0 = time.perf_counter(), cpu_seconds()
-    result = api.run(loaded, report_dir=work / f"reports-{probes}", observer=observer)
-    wall1, cpu1 = time.perf_counter(), cpu_seconds()
+    result, cpu = timed_run(loaded, work / f"reports-{probes}", digits=4)
     out: dict[str, Any] = {
         "probes": probes,
         "verdict": result.verdict.value,
         "reasons": [r.message for r in result.reasons],
-        "run_wall_s": round(wall1 - wall0, 3),
-        "run_cpu_s": round(cpu1 - cpu0, 3),
-        "run_cores": round((cpu1 - cpu0) / (wall1 - wall0), 4),
+        **cpu,
     }
-    if "method" in marks and "recovery" in marks:
-        (w0, c0), (w1, c1) = marks["method"], marks["recovery"]
-        out.update(
-            {
-                "method_wall_s": round(w1 - w0, 3),
-                "method_cpu_s": round(c1 - c0, 3),
-                "method_cores": round((c1 - c0) / (w1 - w0), 4),
-            }
-        )
     gaps: list[float] = []
     latencies: list[float] = []
     samples = failed = 0
@@ -351,10 +304,6 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"reason (x{run['probes']}): {reason}")
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # unwinds through the finally blocks that clean up
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=200, help="latency checks per side")
@@ -364,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (10 <= args.checks <= 2000 and 5 <= args.duration <= 120 and 0 <= args.probes <= 50):
         parser.error("bounds: 10-2000 checks, duration 5-120 s, 0-50 probes")
 
-    signal.signal(signal.SIGTERM, _terminate)  # api.run handles it itself while it runs
+    # api.run handles SIGTERM itself while it runs
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     try:
         report = run_benchmark(args.checks, args.duration, args.probes)
     except KeyboardInterrupt:

@@ -39,12 +39,22 @@ ENGINE_FIXTURES = frozenset(
 """Fixtures that need a Docker engine: a test that uses one is marked ``docker``."""
 
 
+SERVER_FIXTURES = frozenset({"local_prometheus", "local_pushgateway", "browser", "browser_module"})
+"""Fixtures that start a real server process on this machine (Prometheus, a
+Pushgateway, Chromium): a test that uses one is marked ``server``."""
+
+
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """Mark every test that needs the engine ``docker``, so ``pytest -m "not docker"``
-    is the engine-free run (pure logic: parsing, scheduling math, rendering)."""
+    is the engine-free run, and every test that starts a real server process
+    ``server``, so ``-m "not docker and not server"`` is pure logic (parsing,
+    scheduling math, rendering, stub servers inside the test process)."""
     for item in items:
-        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if ENGINE_FIXTURES & used:
             item.add_marker(pytest.mark.docker)
+        if SERVER_FIXTURES & used:
+            item.add_marker(pytest.mark.server)
 
 
 def labels_for_test(test_name: str) -> dict[str, str]:
@@ -255,6 +265,40 @@ def chaosdrill(*args: str, env: dict[str, str] | None = None, timeout: float = 1
         cwd=kw.pop("cwd", ROOT),
         **kw,
     )
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """Run the CLI in this process (``main(args)``, its output captured) and return
+    a CompletedProcess like :func:`chaosdrill`.
+
+    For tests of what a command says and returns: a Python start-up per call
+    costs 0.2 to 0.7 s. Tests of the process itself (what a fresh interpreter
+    imports, signals, installed plugins found through ``PYTHONPATH``) keep
+    :func:`chaosdrill`. ``env`` is set for the call and put back after it."""
+    import io
+    import subprocess
+
+    from chaos.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {key: os.environ.get(key) for key in env or {}}
+    here = os.getcwd()
+    try:
+        os.environ.update(env or {})
+        os.chdir(cwd or ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: usage errors, --help, --version
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.chdir(here)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(["chaosdrill", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def engine_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         engine.close()
 
 
-def bounded(engine: SilentEngine, timeout: float = 0.3) -> Any:
+def bounded(engine: SilentEngine, timeout: float = 0.15) -> Any:
     return client(f"tcp://127.0.0.1:{engine.port}", timeout, version="1.41")
 
 
@@ -98,7 +98,7 @@ def test_an_idempotent_call_is_retried_then_named_in_the_timeout(engine_factory)
     started = time.monotonic()
     with pytest.raises(EngineTimeout) as caught:
         bounded(engine).api.inspect_container("c0ffee")
-    assert str(caught.value) == "engine call inspect c0ffee timed out after 0.3s (3 attempts)"
+    assert str(caught.value) == "engine call inspect c0ffee timed out after 0.15s (3 attempts)"
     assert len(engine.requests) == 3
     assert all(r.startswith("GET /v1.41/containers/c0ffee/json") for r in engine.requests)
     assert time.monotonic() - started < 5
@@ -115,7 +115,7 @@ def test_a_retry_that_gets_an_answer_succeeds(engine_factory):
 def test_unpause_is_retried_but_pause_is_not(engine_factory):
     engine = engine_factory(answer=set())
     api = bounded(engine).api
-    with pytest.raises(EngineTimeout, match=r"^engine call pause c0ffee timed out after 0.3s$"):
+    with pytest.raises(EngineTimeout, match=r"^engine call pause c0ffee timed out after 0.15s$"):
         api.pause("c0ffee")
     assert len(engine.requests) == 1
     with pytest.raises(EngineTimeout, match=r"^engine call unpause c0ffee .*\(3 attempts\)$"):
@@ -154,7 +154,7 @@ def test_calls_inside_single_attempt_are_not_retried(engine_factory):
     api = bounded(engine).api
     with single_attempt(), pytest.raises(EngineTimeout) as caught:
         api.inspect_container("c0ffee")
-    assert str(caught.value) == "engine call inspect c0ffee timed out after 0.3s"
+    assert str(caught.value) == "engine call inspect c0ffee timed out after 0.15s"
     assert len(engine.requests) == 1
     with pytest.raises(EngineTimeout, match=r"\(3 attempts\)"):
         api.inspect_container("c0ffee")  # retried again outside the block

@@ -8,7 +8,7 @@ from chaos import api
 from chaos.errors import InvalidArgument, UsageError
 from chaos.exitcodes import ExitCode
 from chaos.lab import lab
-from tests.conftest import chaosdrill
+from tests.conftest import cli
 
 
 def test_an_invalid_argument_is_a_usage_error_naming_the_keyword():
@@ -36,7 +36,7 @@ def test_library_calls_name_their_arguments_not_command_line_options(call, argum
 
 def test_the_cli_names_its_own_option():
     """(``lab up --managers 0`` is checked the same way in tests/lab/test_lab.py.)"""
-    done = chaosdrill("suite", "experiments", "--fail-under", "101")
+    done = cli("suite", "experiments", "--fail-under", "101")
     assert (done.returncode, done.stderr.strip()) == (
         ExitCode.INVALID,
         "chaosdrill: --fail-under must be between 0 and 100, not 101",
@@ -50,7 +50,7 @@ def test_a_missing_lab_is_named_and_the_cli_says_how_to_start_it(tmp_path, monke
     with pytest.raises(NoLab) as raised:
         api.inventory(lab="nosuchlab")
     assert raised.value.name == "nosuchlab" and "--" not in str(raised.value)
-    done = chaosdrill(
+    done = cli(
         "run", "--dry-run", "experiments/web-survives-crash.yaml", "--lab", "nosuchlab",
         env={"CHAOSDRILL_LAB_DIR": str(tmp_path)},
     )  # fmt: skip

@@ -18,16 +18,10 @@ from pathlib import Path
 import pytest
 
 from chaos.halt import HALT_FILE, MAX_FLAG_BYTES, HaltFlag, HaltWatcher, current_user
-from tests.conftest import chaosdrill
+from tests.conftest import cli
+from tests.halt_support import pause_experiment
 
-EXPERIMENT = """\
-version: 1
-title: never starts
-targets:
-  web: {select: {name: cd-halt-no-such-container}}
-method:
-  - {name: freeze, fault: container.pause, target: web, duration: 5s}
-"""
+EXPERIMENT = pause_experiment("never starts", "cd-halt-nothing-has-this", "5s")
 
 
 def test_a_halt_is_written_privately_with_who_when_and_where(state_dir: Path) -> None:
@@ -136,7 +130,7 @@ def test_a_directory_in_place_of_the_flag_is_a_halt_resume_cannot_lift(state_dir
     flag.path.mkdir()
     state = flag.status()
     assert state is not None and "not a regular file" in state.reason
-    proc = chaosdrill("resume")
+    proc = cli("resume")
     assert proc.returncode == 4 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("chaosdrill: cannot remove the halt flag ")
     assert "remove it by hand" in proc.stderr
@@ -178,41 +172,41 @@ def test_the_watcher_calls_back_once_soon_after_a_halt(state_dir: Path) -> None:
 
 
 def test_halt_status_resume_through_the_cli(state_dir: Path) -> None:
-    status = chaosdrill("halt", "--status")
+    status = cli("halt", "--status")
     assert status.returncode == 0 and status.stdout.startswith("not halted"), status
-    as_json = json.loads(chaosdrill("halt", "--status", "--json").stdout)
+    as_json = json.loads(cli("halt", "--status", "--json").stdout)
     assert as_json == {"halted": False, "path": str(state_dir / HALT_FILE)}
 
-    halted = chaosdrill("halt", "--reason", "db migration")
+    halted = cli("halt", "--reason", "db migration")
     assert halted.returncode == 0, halted.stderr
     user = current_user()
     assert halted.stdout.startswith(f"halted: db migration (by {user} at ")
     assert "none starts until `chaosdrill resume`" in halted.stdout
 
-    twice = chaosdrill("halt", "--reason", "something else")
+    twice = cli("halt", "--reason", "something else")
     assert twice.returncode == 0
     assert twice.stdout.startswith("already halted, nothing changed: halted: db migration")
 
-    status = chaosdrill("halt", "--status")
+    status = cli("halt", "--status")
     assert status.returncode == 0
     assert status.stdout.startswith(f"halted: db migration (by {user} at ")
     assert "lift it with `chaosdrill resume`" in status.stdout
-    data = json.loads(chaosdrill("halt", "--status", "--json").stdout)
+    data = json.loads(cli("halt", "--status", "--json").stdout)
     assert data["halted"] is True and data["readable"] is True
     assert (data["reason"], data["user"]) == ("db migration", user)
     assert data["message"].startswith("halted: db migration (by ")
     assert isinstance(data["pid"], int) and data["host"] and data["at"].endswith("Z")
 
-    resumed = chaosdrill("resume")
+    resumed = cli("resume")
     assert resumed.returncode == 0
     assert resumed.stdout.startswith("resumed: runs may start again (lifted halted: db migration")
-    again = chaosdrill("resume")
+    again = cli("resume")
     assert (again.returncode, again.stdout) == (0, "not halted: nothing to resume\n")
     assert not (state_dir / HALT_FILE).exists()
 
 
 def test_json_without_status_is_a_usage_error(state_dir: Path) -> None:
-    proc = chaosdrill("halt", "--json")
+    proc = cli("halt", "--json")
     assert proc.returncode == 2 and "--json goes with --status" in proc.stderr
     assert not (state_dir / HALT_FILE).exists()
 
@@ -224,11 +218,11 @@ def test_an_unreadable_flag_refuses_runs_without_a_traceback(
     (state_dir / HALT_FILE).write_bytes(b'{"reason": 12, ')
     path = tmp_path / "experiment.yaml"
     path.write_text(EXPERIMENT)
-    proc = chaosdrill(command, str(path), "--report-dir", str(tmp_path / "reports"))
+    proc = cli(command, str(path), "--report-dir", str(tmp_path / "reports"))
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert proc.stderr.startswith("chaosdrill: halted: halt flag unreadable: not JSON")
     assert "lift it with `chaosdrill resume`" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "reports").exists(), "nothing ran, nothing was written"
-    assert chaosdrill("resume").returncode == 0
+    assert cli("resume").returncode == 0
     assert not (state_dir / HALT_FILE).exists()

@@ -7,7 +7,7 @@ import pytest
 from chaos.errors import UsageError
 from chaos.exitcodes import ExitCode
 from chaos.swarm.inventory import load_inventory
-from tests.conftest import chaosdrill
+from tests.conftest import cli
 
 
 def _inventory(tmp_path, address: str):
@@ -70,7 +70,7 @@ def test_run_with_a_bad_address_is_a_usage_error(tmp_path, experiment_file):
           - {name: f, fault: swarm.lose_managers, target: cluster, count: 1, duration: 5s}
     """)
     path = _inventory(tmp_path, "'10.0.0.1 -j ACCEPT'")
-    done = chaosdrill("run", str(experiment), "--inventory", str(path), "--plain")
+    done = cli("run", str(experiment), "--inventory", str(path), "--plain")
     assert done.returncode == ExitCode.INVALID, done.stdout + done.stderr
     assert (
         f"{path}: inventory field nodes.1.address (node worker-1): address must be an IP "
@@ -99,7 +99,7 @@ def test_the_cli_says_which_options_name_a_swarm(experiment_file):
         method:
           - {name: f, fault: swarm.lose_managers, target: cluster, count: 1, duration: 5s}
     """)
-    done = chaosdrill("run", "--dry-run", str(experiment))
+    done = cli("run", "--dry-run", str(experiment))
     assert done.returncode == ExitCode.INVALID, done.stdout + done.stderr
     first, hint = done.stderr.strip().splitlines()[-2:]
     assert "not a swarm manager and no swarm was named" in first and "--" not in first

@@ -6,8 +6,6 @@ about 2**40 steps; every matching site must answer it at once.
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from chaos.targets.container import ContainerKind, ContainerSelector
 from chaos.targets.swarm import _matches
 from probes.exec import ExecParams, ExecProbe
 from probes.http import HttpParams, HttpProbe, judge
+from tests.http_stub import answering, serving
 
 EVIL = "(a+)+$"
 TEXT = "a" * 40 + "!"
@@ -95,25 +94,8 @@ def test_container_selector_on_the_engine_matches_in_linear_time(containers, run
 
 @pytest.fixture
 def evil_server() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = TEXT.encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(answering(TEXT.encode())) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_http_body_regex_is_matched_in_linear_time(evil_server):

@@ -50,7 +50,7 @@ from chaos.runtime import Runtime
 from chaos.swarm.control import ControlSettings, NodeController, controller_for
 from chaos.swarm.inventory import Inventory, InventoryNode
 from chaos.targets.base import Selector, TargetKind, TargetRef
-from tests.conftest import chaosdrill
+from tests.conftest import chaosdrill, cli
 
 PKG_SRC = Path(__file__).resolve().parent / "plugin_pkg"
 ACME = "acme-chaos 1.2.3"
@@ -723,7 +723,7 @@ def test_registration_hook_that_raises_is_a_failure_and_others_still_register():
 
 
 def test_cli_plugins_lists_builtins_with_origin_builtin():
-    proc = chaosdrill("plugins")
+    proc = cli("plugins")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     registry = builtins_only().registry
@@ -739,7 +739,7 @@ def test_cli_plugins_lists_builtins_with_origin_builtin():
 
 
 def test_cli_plugins_json_lists_every_fault_and_probe_with_parameters():
-    proc = chaosdrill("plugins", "--json")
+    proc = cli("plugins", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     registry = builtins_only().registry
@@ -1064,7 +1064,7 @@ def test_validate_checks_installed_plugin_parameters_with_positions(sites, tmp_p
     assert proc.stdout.strip() == f"{good}: ok"
 
     # without the package installed, the fault does not exist
-    missing = chaosdrill("validate", str(good))
+    missing = cli("validate", str(good))
     assert missing.returncode == 2
     assert f"{good}:10:12: unknown fault 'acme.touch'" in missing.stdout
 

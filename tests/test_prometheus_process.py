@@ -11,8 +11,10 @@ import pytest
 from chaos.errors import UsageError
 from chaos.prometheus_process import start_prometheus
 
+pytestmark = pytest.mark.server  # every test here starts a real Prometheus or Pushgateway
+
 CONFIG = """\
-global: {scrape_interval: 1s, evaluation_interval: 1s}
+global: {scrape_interval: 1s, evaluation_interval: 200ms}
 rule_files: [rules.yml]
 scrape_configs:
   - job_name: self
@@ -46,7 +48,7 @@ def test_a_local_prometheus_answers_queries_and_evaluates_rules(local_prometheus
         alerts = query(server.url, 'ALERTS{alertname="AlwaysFiring",alertstate="firing"}')
         if alerts["data"]["result"]:
             break
-        time.sleep(0.5)
+        time.sleep(0.1)
     else:
         pytest.fail("the rule never fired")
     server.stop()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from chaos.pushgateway import PUSH_TIMEOUT, Pushgateway, _label
-from tests.conftest import chaosdrill, free_port, host_port
+from tests.conftest import chaosdrill, cli, free_port, host_port
 
 SECRET = "s3cr3t-pw"
 """A password in the gateway's URL: it must never be printed."""
@@ -368,9 +368,7 @@ def test_a_url_that_is_not_one_is_refused_before_the_run(tmp_path):
         """,
     )
     for bad in (f"ftp://u:{SECRET}@host", "127.0.0.1:9091", f"http://u:{SECRET}@"):
-        proc = chaosdrill(
-            "run", str(path), "--report-dir", str(tmp_path / "r"), "--pushgateway", bad
-        )
+        proc = cli("run", str(path), "--report-dir", str(tmp_path / "r"), "--pushgateway", bad)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert proc.stderr.startswith("chaosdrill: --pushgateway must be an http:// or https://")
         assert_no_secret(proc.stdout, proc.stderr)

@@ -22,6 +22,7 @@ The phases, in order (see the README's "Engine semantics"):
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,6 +67,7 @@ from chaos.journal.model import (
     RecoveryRoundRecord,
 )
 from chaos.journal.writer import DEFAULT_REPORT_DIR, run_directory, write_journal
+from chaos.probe import Check
 from chaos.targets.selection import NoneKept
 
 JOIN_POLL = 0.1
@@ -381,25 +383,15 @@ class Runner:
             if not bound.implements("baseline"):
                 continue
             at = self.clock.now()
-            check, _ = bound.call(
-                self.runtime,
+            measured = self._measure(
+                bound,
+                "baseline",
                 lambda b=bound: b.probe.baseline(self.runtime, b.params, b.targets),
+                fields={"t": round(at, 4)},
+                failure=("not_steady_before", at),
+                says=(f"{bound.name}: no baseline before the method", "; nothing was injected"),
             )
-            if check is None:
-                continue
-            record = {"t": round(at, 4), "ok": check.ok, "detail": check.detail}
-            record.update(check.data or {})
-            self._measured.setdefault((bound.section, bound.name), {})["baseline"] = record
-            if not check.ok:
-                self.report(
-                    ReasonRecord(
-                        kind="probe_error" if check.error else "not_steady_before",
-                        message=f"{bound.name}: no baseline before the method: "
-                        f"{check.detail}; nothing was injected",
-                        source=bound.name,
-                        at=at,
-                    )
-                )
+            if not measured:
                 return False
         return True
 
@@ -411,8 +403,9 @@ class Runner:
         for bound in self.plan.probes:
             if not bound.implements("evaluate_window"):
                 continue
-            check, _ = bound.call(
-                self.runtime,
+            self._measure(
+                bound,
+                "window",
                 lambda b=bound: b.probe.evaluate_window(
                     self.runtime,
                     b.params,
@@ -421,27 +414,44 @@ class Runner:
                     self.clock.epoch(end),
                     intervals[b.name],
                 ),
+                fields={"start": round(start, 4), "end": round(end, 4)},
+                failure=("tolerance", end),
+                says=(f"probe {bound.name} over the window t={start:.1f}s to t={end:.1f}s", ""),
             )
-            if check is None:
-                continue
-            record = {
-                "start": round(start, 4),
-                "end": round(end, 4),
-                "ok": check.ok,
-                "detail": check.detail,
-            }
-            record.update(check.data or {})
-            self._measured.setdefault((bound.section, bound.name), {})["window"] = record
-            if not check.ok:
-                self.report(
-                    ReasonRecord(
-                        kind="probe_error" if check.error else "tolerance",
-                        message=f"probe {bound.name} over the window t={start:.1f}s to "
-                        f"t={end:.1f}s: {check.detail}",
-                        source=bound.name,
-                        at=end,
-                    )
-                )
+
+    def _measure(
+        self,
+        bound: BoundProbe,
+        what: str,
+        call: Callable[[], Check | None],
+        *,
+        fields: dict[str, float],
+        failure: tuple[str, float],
+        says: tuple[str, str],
+    ) -> bool:
+        """One measurement a probe makes apart from its samples (``what``: its
+        ``baseline`` or its ``window``): kept, with ``fields``, for the probe's
+        record; when it fails, a reason of kind ``failure[0]`` at ``failure[1]``
+        (``probe_error`` when the probe could not tell) whose message is the
+        check's detail between ``says``. False when it failed."""
+        check, _ = bound.call(self.runtime, call)
+        if check is None:
+            return True
+        record = {**fields, "ok": check.ok, "detail": check.detail, **(check.data or {})}
+        self._measured.setdefault((bound.section, bound.name), {})[what] = record
+        if check.ok:
+            return True
+        kind, at = failure
+        before, after = says
+        self.report(
+            ReasonRecord(
+                kind="probe_error" if check.error else kind,
+                message=f"{before}: {check.detail}{after}",
+                source=bound.name,
+                at=at,
+            )
+        )
+        return False
 
     def _start_samplers(self, plan: Plan) -> None:
         experiment = plan.experiment

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from chaos.durations import format_duration
 from chaos.gameday.calendar import blackout_reason, in_window
@@ -52,17 +52,32 @@ class History:
         return cls(tuple(runs))
 
 
-def admit(gameday: GameDay, drill: Drill, at: datetime, history: History) -> str | None:
-    """None when ``drill`` may fire at ``at`` (aware); otherwise why not."""
+DAY_REACH = timedelta(hours=26)
+"""How far before a fire the first run of its local day can have started (a local
+day lasts 25 hours at most): the history older than that is not weighed."""
+
+
+def calendar_refusal(gameday: GameDay, at: datetime) -> str | None:
+    """The calendar's checks alone (blackout, then windows): None when a fire at
+    ``at`` (aware) falls on an allowed day inside a window; otherwise why not."""
     at = at.astimezone(UTC)
-    zone = gameday.zone
-    day = local_date(at, zone)
-    blackout = blackout_reason(gameday, day)
+    blackout = blackout_reason(gameday, local_date(at, gameday.zone))
     if blackout is not None:
         return blackout
     if not in_window(gameday, at):
         windows = "; ".join(w.describe() for w in gameday.windows)
         return f"outside every window ({windows})"
+    return None
+
+
+def admit(gameday: GameDay, drill: Drill, at: datetime, history: History) -> str | None:
+    """None when ``drill`` may fire at ``at`` (aware); otherwise why not."""
+    at = at.astimezone(UTC)
+    zone = gameday.zone
+    day = local_date(at, zone)
+    refused = calendar_refusal(gameday, at)
+    if refused is not None:
+        return refused
     policy = gameday.policy(drill)
     if policy.max_per_day is not None:
         today = [

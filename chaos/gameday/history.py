@@ -426,6 +426,21 @@ class History:
         )
         return int(rows[0][0])
 
+    def weighed_by_admission(self, since: datetime, at: datetime) -> list[Fire]:
+        """The fires that ran or run which admission weighs for a fire at ``at``,
+        oldest first: those started since ``since`` (the fire's local day), those
+        still running or ending after ``at``, and the last to end by ``at``
+        (``min_gap``). Skips are not runs."""
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM fires WHERE started IS NOT NULL AND state != 'skipped' "
+            "AND (started >= ? OR state = 'running' OR ended > ? OR id = ("
+            "  SELECT id FROM fires WHERE state != 'skipped' AND ended <= ?"
+            "  ORDER BY ended DESC, id DESC LIMIT 1"
+            ")) ORDER BY scheduled, id",
+            (stamp(since), stamp(at), stamp(at)),
+        )
+        return [_fire(r) for r in rows]
+
     def running(self) -> list[Fire]:
         rows = self._read(f"SELECT {_COLUMNS} FROM fires WHERE state = 'running' ORDER BY id")
         return [_fire(r) for r in rows]

@@ -29,10 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.engine.interrupt import Interrupt
+from chaos.gameday.admission import DAY_REACH, Run, admit, calendar_refusal
 from chaos.gameday.admission import History as AdmissionHistory
-from chaos.gameday.admission import Run, admit
-from chaos.gameday.calendar import blackout_reason, in_window
-from chaos.gameday.clock import local_date
 from chaos.gameday.drill import DrillTarget, Outcome, run_drill
 from chaos.gameday.events import GameDayEvent
 from chaos.gameday.fires import Fire
@@ -48,9 +46,6 @@ if TYPE_CHECKING:
     from chaos.plugins import Plugins
 
 __all__ = ["Attempt", "GameDayService"]
-
-RECENT_ROWS = 500
-"""History rows admission weighs: a day's worth of fires of a busy schedule."""
 
 
 @dataclass(frozen=True)
@@ -143,12 +138,13 @@ class GameDayService:
         """Decide whether ``fire`` of ``drill`` goes ahead, run it if so, and record it."""
         reason = self._refusal(drill, fire, how, ignore_windows)
         if reason is not None:
-            return self._skip(drill, fire, how, reason)
+            return self.skip(drill.name, fire, how, reason)
         lock = DrillLock(self.state_dir) if self._forbids(drill) else None
         if lock is not None:
             holder = lock.try_acquire(drill.name, self.file)
             if holder is not None:
-                return self._skip(drill, fire, how, holder.skip_reason(drill.name, self.file))
+                reason = holder.skip_reason(drill.name, self.file)
+                return self.skip(drill.name, fire, how, reason)
         try:
             claimed = self.history.claim(drill.name, fire.scheduled, fire.at, how)
             if claimed is None:
@@ -184,14 +180,19 @@ class GameDayService:
                 lock.release()
 
     def skip(self, drill: str, fire: Fire, how: str, reason: str) -> Attempt:
-        """Record ``fire`` as skipped for ``reason`` (missed, superseded...)."""
-        return self._skip_named(drill, fire, how, reason)
+        """Record ``fire`` of the drill named ``drill`` as skipped for ``reason``
+        (refused, missed, superseded...) and announce it."""
+        recorded = self.history.skip(drill, fire.scheduled, reason, how)
+        if recorded is None:  # another process ran or skipped this fire already
+            return Attempt(drill, fire, claimed=True)
+        self.event("skipped", drill, scheduled=fire.scheduled, reason=reason)
+        return Attempt(drill, fire, skipped=reason)
 
     def _refusal(self, drill: Drill, fire: Fire, how: str, ignore_windows: bool) -> str | None:
         halted = halted_message(self.state_dir)
         if halted is not None:
             return halted
-        runs = self._recent_runs()
+        runs = self._weighed_runs(fire.at)
         mine = [r for r in runs if r.drill == drill.name and r.ended is None]
         if mine:
             since = mine[-1].started.astimezone(self.loaded.gameday.zone)
@@ -201,35 +202,19 @@ class GameDayService:
             return admit(gameday, drill, fire.at, AdmissionHistory.of(runs))
         if ignore_windows:
             return None
-        blackout = blackout_reason(gameday, local_date(fire.at, gameday.zone))
-        if blackout is not None:
-            return f"{blackout} (--ignore-windows runs it anyway)"
-        if not in_window(gameday, fire.at):
-            windows = "; ".join(w.describe() for w in gameday.windows)
-            return f"outside every window ({windows}) (--ignore-windows runs it anyway)"
-        return None
+        refused = calendar_refusal(gameday, fire.at)
+        return None if refused is None else f"{refused} (--ignore-windows runs it anyway)"
 
-    def _recent_runs(self) -> list[Run]:
-        """The fires that started, oldest first, for admission."""
-        rows = self.history.rows(RECENT_ROWS)
+    def _weighed_runs(self, at: datetime) -> list[Run]:
+        """The runs admission weighs for a fire at ``at``, oldest first."""
         return [
             Run(row.drill, row.started, row.ended if row.state != "running" else None)
-            for row in reversed(rows)
-            if row.started is not None and row.state != "skipped"
+            for row in self.history.weighed_by_admission(at - DAY_REACH, at)
+            if row.started is not None
         ]
 
     def _forbids(self, drill: Drill) -> bool:
         return self.loaded.gameday.policy(drill).concurrency == "forbid"
-
-    def _skip(self, drill: Drill, fire: Fire, how: str, reason: str) -> Attempt:
-        return self._skip_named(drill.name, fire, how, reason)
-
-    def _skip_named(self, drill: str, fire: Fire, how: str, reason: str) -> Attempt:
-        recorded = self.history.skip(drill, fire.scheduled, reason, how)
-        if recorded is None:  # another process ran or skipped this fire already
-            return Attempt(drill, fire, claimed=True)
-        self.event("skipped", drill, scheduled=fire.scheduled, reason=reason)
-        return Attempt(drill, fire, skipped=reason)
 
     def _target(self, drill: Drill) -> DrillTarget:
         loaded = self.loaded

@@ -5,8 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
-from tests.conftest import ROOT, chaosdrill
+import pytest
+
+from tests.conftest import ROOT, chaosdrill, cli
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    """``chaosdrill schema``'s output, read once for the module."""
+    proc = cli("schema")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
 
 
 def test_help_lists_commands_and_exit_codes():
@@ -36,7 +47,7 @@ def test_validate_reports_file_line_col_and_exit_2(experiment_file):
           - {fault: container.crsh, target: web}
           - {fault: container.pause, target: wbe, duration: 1s}
     """)
-    proc = chaosdrill("validate", str(path))
+    proc = cli("validate", str(path))
     assert proc.returncode == 2
     lines = proc.stdout.strip().splitlines()
     assert f"{path}:6:13: unknown fault 'container.crsh' (did you mean 'container.crash'?)" in lines
@@ -78,24 +89,21 @@ def test_validate_a_valid_file_skips_what_only_runs_and_errors_need():
 
 
 def test_validate_missing_file_is_a_usage_error(tmp_path):
-    proc = chaosdrill("validate", str(tmp_path / "nope.yaml"))
+    proc = cli("validate", str(tmp_path / "nope.yaml"))
     assert proc.returncode == 2
     assert "nope.yaml: no such file" in proc.stdout
 
 
 def test_run_invalid_file_exits_2_without_traceback(experiment_file, tmp_path):
     path = experiment_file("version: 1\ntitle: [unclosed\n")
-    proc = chaosdrill("run", str(path), "--report-dir", str(tmp_path))
+    proc = cli("run", str(path), "--report-dir", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"{path}:")
     assert "YAML syntax" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_schema_is_json_schema_with_plugin_parameters():
-    proc = chaosdrill("schema")
-    assert proc.returncode == 0
-    schema = json.loads(proc.stdout)
+def test_schema_is_json_schema_with_plugin_parameters(schema):
     branches = {
         b["properties"]["fault"]["const"]: b
         for b in schema["properties"]["method"]["items"]["oneOf"]
@@ -109,8 +117,7 @@ def test_schema_is_json_schema_with_plugin_parameters():
     assert "url" in http["required"] and "tolerance" in http["properties"]
 
 
-def test_schema_states_the_minimum_interval_and_timeout():
-    schema = json.loads(chaosdrill("schema").stdout)
+def test_schema_states_the_minimum_interval_and_timeout(schema):
     probes = schema["properties"]["probes"]["items"]["oneOf"]
     for branch in probes:
         interval = branch["properties"]["interval"]["anyOf"][0]
@@ -128,15 +135,14 @@ def test_schema_states_the_minimum_interval_and_timeout():
         assert number["exclusiveMinimum"] == 0 and "minimum" not in number
 
 
-def test_schema_accepts_the_examples():
+def test_schema_accepts_the_examples(schema):
     import jsonschema
     import yaml
 
-    from tests.conftest import ROOT
-
-    schema = json.loads(chaosdrill("schema").stdout)
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)  # once: jsonschema.validate checks it again on every call
     for path in (ROOT / "experiments").glob("*.yaml"):
-        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+        validator(schema).validate(yaml.safe_load(path.read_text()))
 
 
 def test_a_bad_blast_radius_setting_exits_2_before_anything(experiment_file, tmp_path):
@@ -149,7 +155,7 @@ def test_a_bad_blast_radius_setting_exits_2_before_anything(experiment_file, tmp
           - {fault: container.kill, target: web}
     """)
     for value in ("abc", "0", "-1"):
-        proc = chaosdrill(
+        proc = cli(
             "run", str(path), "--report-dir", str(tmp_path), env={"CHAOSDRILL_MAX_TARGETS": value}
         )
         assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -16,10 +16,10 @@ def times(out: str) -> list[float]:
 
 def test_a_late_arrival_still_takes_its_place_in_time_order():
     stream = io.StringIO()
-    console = PlainConsole(stream, hold=0.3)
+    console = PlainConsole(stream, hold=0.1)
     console(PhaseStarted(0.30, "recovery"))
     console(ProbeSampled(0.28, "probes", "web", False, 0.01, "refused"))  # answered late
-    time.sleep(0.6)  # held long enough: printed by the console's own thread
+    time.sleep(0.4)  # held long enough: printed by the console's own thread
     out = stream.getvalue()
     assert times(out) == [0.28, 0.30], out
     assert out.splitlines()[0].endswith("probe web: FAIL (refused)")

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from chaos.errors import Halted
 from chaos.halt import HaltFlag, HaltWatcher, current_user
 from chaos.ledger import Ledger
 from tests.conftest import ROOT, chaosdrill, wait_for
+from tests.halt_support import pause_experiment
 
 pytestmark = pytest.mark.docker
 
@@ -59,18 +59,6 @@ def group() -> str:
     return f"g{uuid.uuid4().hex[:10]}"
 
 
-def pause_experiment(title: str, group: str, duration: str) -> str:
-    return textwrap.dedent(f"""\
-        version: 1
-        title: {title}
-        targets:
-          web: {{select: {{labels: {{grp: {group}}}}}, max_targets: 1}}
-        method:
-          - {{name: freeze, fault: container.pause, target: web, duration: {duration}}}
-        recovery: {{within: 5s, stable_for: 0s}}
-    """)
-
-
 def start(args: list[str], **kw: Any) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "chaos", *args],
@@ -90,24 +78,35 @@ def halt(reason: str) -> float:
     return called
 
 
-def test_halt_during_a_run_reverts_at_once_and_aborts(
-    containers, docker_client, tmp_path, group, state_dir
-):
-    web = containers.run("busybox", command=["sleep", "300"], labels={"grp": group})
-    path = tmp_path / "pause.yaml"
-    path.write_text(pause_experiment("a long pause", group, "30s"))
-    proc = start(["run", str(path), "--json", "--report-dir", str(tmp_path / "reports")])
+def halted_while_paused(
+    args: list[str], container: Any, reason: str
+) -> tuple[int, str, str, float]:
+    """Start ``chaosdrill ARGS``, wait until it has paused ``container``, halt with
+    ``reason`` and wait for the process to end (killed if it outlives the test);
+    return its exit code, its output and how long after the halt it ended."""
+    proc = start(args)
     try:
-        wait_for(lambda: paused(web) or proc.poll() is not None, 60, "the pause")
+        wait_for(lambda: paused(container) or proc.poll() is not None, 60, "the pause")
         assert proc.poll() is None, proc.communicate()
-        called = halt("stop the drill")
+        called = halt(reason)
         out, err = proc.communicate(timeout=30)
         ended = time.monotonic() - called
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 3, out + err
+    return proc.returncode, out, err, ended
+
+
+def test_halt_during_a_run_reverts_at_once_and_aborts(
+    containers, docker_client, tmp_path, group, state_dir
+):
+    web = containers.run("busybox", command=["sleep", "300"], labels={"grp": group})
+    path = tmp_path / "pause.yaml"
+    path.write_text(pause_experiment("a long pause", group, "30s"))
+    args = ["run", str(path), "--json", "--report-dir", str(tmp_path / "reports")]
+    code, out, err, ended = halted_while_paused(args, web, "stop the drill")
+    assert code == 3, out + err
     assert ended < HALT_WITHIN, f"the run ended {ended:.2f}s after the halt"
     print(f"halt to the run's end: {ended:.3f}s")
     assert not paused(web)
@@ -332,18 +331,9 @@ def test_halt_during_a_suite_stops_it_and_starts_nothing_more(
     (folder / "a-first.yaml").write_text(pause_experiment("first", first_group, "30s"))
     (folder / "b-second.yaml").write_text(pause_experiment("second", second_group, "1s"))
     since = datetime.now(timezone.utc)
-    proc = start(["suite", str(folder), "--report-dir", str(tmp_path / "reports")])
-    try:
-        wait_for(lambda: paused(first) or proc.poll() is not None, 60, "the first pause")
-        assert proc.poll() is None, proc.communicate()
-        called = halt("suite halted")
-        out, err = proc.communicate(timeout=30)
-        ended = time.monotonic() - called
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 3, out + err
+    args = ["suite", str(folder), "--report-dir", str(tmp_path / "reports")]
+    code, out, err, ended = halted_while_paused(args, first, "suite halted")
+    assert code == 3, out + err
     assert ended < HALT_WITHIN + 1, ended
     assert not paused(first)
     lines = out.splitlines()

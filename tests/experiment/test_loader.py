@@ -8,8 +8,6 @@ numbers can be read off the source of each test.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from chaos.errors import InvalidExperiment, Problem, UsageError
 from chaos.exitcodes import ExitCode
 from chaos.experiment.loader import LoadedExperiment, load_experiment, load_text
 from chaos.redaction import Redactor
+from tests.conftest import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "experiments").glob("*.yaml"))
@@ -139,13 +138,7 @@ def test_validate_command_prints_one_line_per_problem(tmp_path):
         HEADER + "titel: x\n" + TARGET + "method:\n  - {fault: container.kil, target: web}\n"
     )
     good = ROOT / "experiments" / "web-survives-crash.yaml"
-    done = subprocess.run(
-        [sys.executable, "-m", "chaos", "validate", str(bad), str(good)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = cli("validate", str(bad), str(good))
     assert done.returncode == ExitCode.INVALID
     assert done.stdout.splitlines() == [
         f"{bad}:3:1: unknown key 'titel' (did you mean 'title'?)",
@@ -335,17 +328,10 @@ def test_secret_dirs_allow_files_elsewhere(tmp_path, monkeypatch):
     _refused(_secret_experiment(tmp_path / "exp", "../other/token"))
 
 
-def test_validate_refuses_a_secret_file_outside_with_exit_code_2(tmp_path):
+def test_validate_refuses_a_secret_file_outside_with_exit_code_2(tmp_path, monkeypatch):
     path = _secret_experiment(tmp_path / "exp", "/etc/passwd")
-    env = {k: v for k, v in os.environ.items() if k != "CHAOSDRILL_SECRET_DIRS"}
-    done = subprocess.run(
-        [sys.executable, "-m", "chaos", "validate", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env,
-    )
+    monkeypatch.delenv("CHAOSDRILL_SECRET_DIRS", raising=False)
+    done = cli("validate", str(path))
     assert done.returncode == ExitCode.INVALID
     assert done.stdout.startswith(
         f"{path}:3:27: cannot read secret file '/etc/passwd': '/etc/passwd' is outside"
@@ -631,13 +617,7 @@ def test_validate_reports_an_alias_bomb_with_exit_code_2(tmp_path):
         + "".join("  " + line + "\n" for line in _laughs("'" + "${x}" * 10 + "'"))
     )
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "chaos", "validate", str(bomb)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = cli("validate", str(bomb))
     assert time.monotonic() - started < 10
     assert done.returncode == ExitCode.INVALID
     assert done.stderr == ""

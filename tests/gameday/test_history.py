@@ -133,6 +133,33 @@ def test_times_must_carry_a_zone_and_ways_are_checked(history):
     assert stamp(T0) == "2026-12-04T09:00:00.000000Z"
 
 
+def test_admission_reads_only_the_runs_it_weighs(history):
+    """Not the whole history: the runs started within reach of the fire's day,
+    those running or ending after the fire, and the last to end before it."""
+    at = T0 + timedelta(days=3)
+    long_ago = at - timedelta(days=2)
+    spans = {  # drill: (started, ended); None: still running
+        "old": (long_ago, long_ago + timedelta(minutes=5)),
+        "last-ended": (long_ago, at - timedelta(hours=1)),
+        "overlaps": (long_ago, at + timedelta(hours=1)),
+        "today": (at - timedelta(hours=3), at - timedelta(hours=2)),
+        "running": (long_ago, None),
+    }
+    db = sqlite3.connect(history.path)
+    for n, (drill, (started, ended)) in enumerate(spans.items()):
+        fire = history.claim(drill, T0 + timedelta(minutes=n), None, "scheduled")
+        state = "running" if ended is None else "passed"
+        with db:
+            db.execute(
+                "UPDATE fires SET state = ?, started = ?, ended = ? WHERE id = ?",
+                (state, stamp(started), stamp(ended) if ended else None, fire),
+            )
+    db.close()
+    history.skip("skipped", at - timedelta(minutes=1), "outside its window", "scheduled")
+    weighed = history.weighed_by_admission(at - timedelta(hours=26), at)
+    assert [f.drill for f in weighed] == ["last-ended", "overlaps", "today", "running"]
+
+
 def test_queries(history):
     day = timedelta(days=1)
     a1 = history.claim("a", T0, T0, "scheduled")
@@ -333,13 +360,13 @@ def test_a_writer_waits_for_another_process_within_the_busy_timeout(history):
     try:
         wait_line(locker, "locked")
         assert locker.stdin is not None
-        locker.stdin.write("1.0\n")
+        locker.stdin.write("0.5\n")
         locker.stdin.flush()
         began = time.monotonic()
         fire = history.claim("d", T0, None, "scheduled")
         waited = time.monotonic() - began
         assert fire is not None
-        assert waited > 0.5  # it waited for the other transaction instead of failing
+        assert waited > 0.25  # it waited for the other transaction instead of failing
         locker.communicate(timeout=10)
         assert locker.returncode == 0
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,18 +43,26 @@ method:
 """
 
 
+@pytest.fixture
+def write(experiment_file, group) -> Callable[..., Path]:
+    """``write(url, body, name)``: the experiment pausing the group's container
+    with ``body`` (URL standing for ``url``), written to ``name``."""
+
+    def write_file(url: str, body: str, name: str = "experiment.yaml") -> Path:
+        return experiment_file(experiment(url, body, group), name)
+
+    return write_file
+
+
 def run(path: Path, tmp_path: Path) -> api.RunResult:
     return api.run(api.load(path), report_dir=tmp_path / "reports")
 
 
-def test_a_true_expectation_passes_and_a_false_one_fails(
-    local_prometheus, experiment_file, tmp_path, group
-):
+def test_a_true_expectation_passes_and_a_false_one_fails(local_prometheus, write, tmp_path):
     server = local_prometheus(CONFIG)
-    passing = experiment_file(
-        experiment(
-            server.url,
-            """
+    passing = write(
+        server.url,
+        """
 steady_state:
   - {name: built, probe: prometheus, url: URL, query: "vector(3)", expect: {lt: 5}}
 probes:
@@ -61,23 +70,18 @@ probes:
      expect: {eq: 1}, interval: 200ms, tolerance: {min_availability: 1.0}, evaluate: window}
 recovery: {within: 5s, stable_for: 0.5s}
 """,
-            group,
-        ),
         "pass.yaml",
     )
     result = run(passing, tmp_path)
     assert result.verdict is Verdict.PASSED, result.reasons
     window = result.journal.probes[0].window
     assert window is not None and window["ok"] is True and window["series"]
-    failing = experiment_file(
-        experiment(
-            server.url,
-            """
+    failing = write(
+        server.url,
+        """
 steady_state:
   - {name: built, probe: prometheus, url: URL, query: "vector(7)", expect: {lt: 5}}
 """,
-            group,
-        ),
         "fail.yaml",
     )
     result = run(failing, tmp_path)
@@ -86,20 +90,15 @@ steady_state:
     assert "not < 5" in result.reasons[0].message and "=7" in result.reasons[0].message
 
 
-def test_an_unreachable_prometheus_before_the_method_is_an_error(
-    local_prometheus, experiment_file, tmp_path, group
-):
+def test_an_unreachable_prometheus_before_the_method_is_an_error(local_prometheus, write, tmp_path):
     server = local_prometheus(CONFIG)
     server.stop()
-    path = experiment_file(
-        experiment(
-            server.url,
-            """
+    path = write(
+        server.url,
+        """
 steady_state:
   - {name: built, probe: prometheus, url: URL, query: "vector(1)", expect: {lt: 5}, timeout: 1s}
 """,
-            group,
-        )
     )
     result = run(path, tmp_path)
     assert result.verdict is Verdict.ERROR
@@ -107,29 +106,25 @@ steady_state:
     assert "cannot reach Prometheus" in result.reasons[0].message
 
 
-def test_a_baseline_with_a_real_value(local_prometheus, experiment_file, tmp_path, group):
+def test_a_baseline_with_a_real_value(local_prometheus, write, tmp_path):
     server = local_prometheus(CONFIG)
-    path = experiment_file(
-        experiment(
-            server.url,
-            """
+    path = write(
+        server.url,
+        """
 probes:
   - {name: steady, probe: prometheus, url: URL, query: "count(vector(1)) * 10",
      expect: {max_increase: 10%}, interval: 200ms, tolerance: {min_availability: 1.0}}
 recovery: {within: 3s, stable_for: 0.4s}
 """,
-            group,
-        )
     )
     result = run(path, tmp_path)
     assert result.verdict is Verdict.PASSED, result.reasons
     baseline = result.journal.probes[0].baseline
     assert baseline is not None and baseline["values"] == {"{}": 10.0}
     # a value that grows past the baseline fails: time() grows ~ a second per second
-    growing = experiment_file(
-        experiment(
-            server.url,
-            """
+    growing = write(
+        server.url,
+        """
 probes:
   - {name: clock, probe: prometheus, url: URL, query: "time() - 1700000000",
      expect: {max_decrease: 0%}, interval: 200ms, tolerance: {min_availability: 1.0}}
@@ -137,8 +132,6 @@ probes:
      expect: {max_increase: 0%}, interval: 200ms, tolerance: {min_availability: 1.0}}
 recovery: {within: 3s, stable_for: 1.5s}
 """,
-            group,
-        ),
         "growing.yaml",
     )
     result = run(growing, tmp_path)
@@ -146,20 +139,17 @@ recovery: {within: 3s, stable_for: 1.5s}
 
 
 def test_prometheus_stopped_mid_run_fails_samples_then_the_tolerance_decides(
-    local_prometheus, experiment_file, tmp_path, group
+    local_prometheus, write, tmp_path
 ):
     server = local_prometheus(CONFIG)
-    path = experiment_file(
-        experiment(
-            server.url,
-            """
+    path = write(
+        server.url,
+        """
 probes:
   - {name: up, probe: prometheus, url: URL, query: "vector(1)", expect: {eq: 1},
      interval: 200ms, timeout: 500ms, tolerance: {min_availability: 1.0}}
 recovery: {within: 3s, stable_for: 1s}
 """,
-            group,
-        )
     )
     timer = threading.Timer(0.5, server.stop)
     timer.start()
@@ -226,33 +216,25 @@ groups:
     assert result.journal.faults[0].outcome == "reverted"
 
 
-def test_dry_run_prints_the_value_and_catches_a_bad_query(
-    local_prometheus, experiment_file, tmp_path, group
-):
+def test_dry_run_prints_the_value_and_catches_a_bad_query(local_prometheus, write, tmp_path):
     server = local_prometheus(CONFIG)
-    good = experiment_file(
-        experiment(
-            server.url,
-            """
+    good = write(
+        server.url,
+        """
 steady_state:
   - {name: built, probe: prometheus, url: URL, query: "vector(42)", expect: {lt: 50}}
 """,
-            group,
-        ),
         "good.yaml",
     )
     proc = chaosdrill("run", str(good), "--dry-run")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "steady_state/built (prometheus): ok: 'vector(42)' = {}=42" in proc.stdout
-    bad = experiment_file(
-        experiment(
-            server.url,
-            """
+    bad = write(
+        server.url,
+        """
 steady_state:
   - {name: built, probe: prometheus, url: URL, query: "sum(up by", expect: {lt: 50}}
 """,
-            group,
-        ),
         "bad.yaml",
     )
     proc = chaosdrill("run", str(bad), "--dry-run")
@@ -262,7 +244,7 @@ steady_state:
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_prometheus_own_metrics_scraping_itself(local_prometheus, experiment_file, tmp_path, group):
+def test_prometheus_own_metrics_scraping_itself(local_prometheus, write, tmp_path):
     from chaos.prometheus_process import free_loopback_port
 
     port = free_loopback_port()
@@ -285,16 +267,16 @@ steady_state:
   - {name: self-up, probe: prometheus, url: URL, query: 'up{job="self"}', expect: {eq: 1}}
   - {name: built, probe: prometheus, url: URL, query: 'prometheus_build_info', expect: {eq: 1}}
 """
-    result = run(experiment_file(experiment(server.url, body, group), "up.yaml"), tmp_path)
+    result = run(write(server.url, body, "up.yaml"), tmp_path)
     assert result.verdict is Verdict.PASSED, result.reasons
     down = body.replace("expect: {eq: 1}}\n  - {name: built", "expect: {eq: 0}}\n  - {name: built")
-    result = run(experiment_file(experiment(server.url, down, group), "down.yaml"), tmp_path)
+    result = run(write(server.url, down, "down.yaml"), tmp_path)
     assert result.verdict is Verdict.FAILED
     assert 'self-up: not == 0: up{instance="127.0.0.1:' in result.reasons[0].message
 
 
 def test_an_unreachable_guard_or_baseline_before_the_method_is_an_error(
-    local_prometheus, experiment_file, tmp_path, group, containers
+    local_prometheus, write, tmp_path
 ):
     server = local_prometheus(CONFIG)
     server.stop()
@@ -302,7 +284,7 @@ def test_an_unreachable_guard_or_baseline_before_the_method_is_an_error(
 guards:
   - {name: no-page, probe: prometheus.alert, url: URL, timeout: 1s, interval: 500ms}
 """
-    result = run(experiment_file(experiment(server.url, guard, group), "g.yaml"), tmp_path)
+    result = run(write(server.url, guard, "g.yaml"), tmp_path)
     assert result.verdict is Verdict.ERROR
     assert result.reasons[0].kind == "probe_error"
     assert "nothing was injected" in result.reasons[0].message
@@ -312,7 +294,7 @@ probes:
   - {name: rel, probe: prometheus, url: URL, query: "vector(1)", timeout: 1s,
      expect: {max_increase: 10%}, interval: 200ms, tolerance: {min_availability: 1.0}}
 """
-    result = run(experiment_file(experiment(server.url, baseline, group), "b.yaml"), tmp_path)
+    result = run(write(server.url, baseline, "b.yaml"), tmp_path)
     assert result.verdict is Verdict.ERROR
     first = result.reasons[0]
     assert (first.kind, first.source) == ("probe_error", "rel")
@@ -320,9 +302,7 @@ probes:
     assert result.journal.faults[0].outcome == "not_injected"
 
 
-def test_a_failing_window_fails_the_run_with_its_own_reason(
-    local_prometheus, experiment_file, tmp_path, group
-):
+def test_a_failing_window_fails_the_run_with_its_own_reason(local_prometheus, write, tmp_path):
     # "cut" fails until THRESHOLD, then passes: its live samples are let off by
     # min_availability 0, the window evaluated after recovery still sees the failures
     server = local_prometheus(CONFIG)
@@ -336,7 +316,7 @@ probes:
 recovery: {within: 8s, stable_for: 0.4s}
 """
     threshold = time.time() + 2.0
-    path = experiment_file(experiment(server.url, body.replace("THRESHOLD", f"{threshold}"), group))
+    path = write(server.url, body.replace("THRESHOLD", f"{threshold}"))
     result = run(path, tmp_path)
     steady = result.journal.probes[0]
     assert steady.window is not None and steady.window["ok"] is True, steady.window

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
+import ssl
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,50 +15,63 @@ import pytest
 from chaos.redaction import Redactor
 from chaos.runtime import Runtime
 from probes.prometheus import AlertParams, AlertProbe, PrometheusParams, PrometheusProbe
+from tests.conftest import free_port
+from tests.http_stub import answering, serving
 
 
 class Stub:
-    def __init__(self) -> None:
+    def __init__(self, url: str = "") -> None:
         self.status = 200
         self.body: Any = {}
         self.delay = 0.0
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.range_body: Any = None
         """The answer to /api/v1/query_range, when it differs."""
-        self.url = ""
+        self.url = url
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    """Answers as the :class:`Stub` on its server (``server.stub``) says."""
+
+    def do_GET(self) -> None:
+        state: Stub = self.server.stub  # type: ignore[attr-defined]
+        state.requests.append((self.path, dict(self.headers)))
+        if state.delay:
+            time.sleep(state.delay)
+        answer = state.body
+        if self.path.startswith("/api/v1/query_range") and state.range_body is not None:
+            answer = state.range_body
+        body = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+        with contextlib.suppress(OSError):
+            self.send_response(state.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def stub_server() -> Iterator[ThreadingHTTPServer]:
+    """One server for the module: starting and stopping one per test cost 50 ms each."""
+    with serving(StubHandler) as server:
+        yield server
 
 
 @pytest.fixture
-def stub():
-    state = Stub()
+def stub(stub_server: ThreadingHTTPServer) -> Stub:
+    """A fresh answer and request log for each test (a request still being answered
+    for an earlier test keeps the state it started with)."""
+    state = Stub(f"http://127.0.0.1:{stub_server.server_address[1]}")
+    stub_server.stub = state  # type: ignore[attr-defined]
+    return state
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests.append((self.path, dict(self.headers)))
-            if state.delay:
-                time.sleep(state.delay)
-            answer = state.body
-            if self.path.startswith("/api/v1/query_range") and state.range_body is not None:
-                answer = state.range_body
-            body = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-            with contextlib.suppress(OSError):
-                self.send_response(state.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+def refused_url(auth: str = "") -> str:
+    """An http:// URL on a 127.0.0.1 port where nothing listens."""
+    return f"http://{auth}127.0.0.1:{free_port()}"
 
 
 def vector(*values: tuple[dict[str, str], str]) -> dict[str, Any]:
@@ -238,30 +252,22 @@ def test_a_503_is_a_failed_check_with_the_reason(stub):
 
 
 def test_connection_refused():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    params = PrometheusParams.model_validate(
-        {"url": f"http://127.0.0.1:{port}", "query": "q", "expect": {"lt": 1}}
-    )
+    url = refused_url()
+    params = PrometheusParams.model_validate({"url": url, "query": "q", "expect": {"lt": 1}})
     result = PrometheusProbe().check(RUNTIME, params, ())
     assert not result.ok and result.error
-    assert (
-        f"cannot reach Prometheus at http://127.0.0.1:{port}: connection refused" in result.detail
-    )
+    assert f"cannot reach Prometheus at {url}: connection refused" in result.detail
 
 
 def test_a_slow_server_does_not_stretch_a_check_past_its_timeout(stub):
     stub.delay = 3.0
     stub.body = vector(({}, "1"))
     started = time.monotonic()
-    result = check(stub, expect={"lt": 5}, timeout="1s")
+    result = check(stub, expect={"lt": 5}, timeout="300ms")
     elapsed = time.monotonic() - started
     assert not result.ok and result.error
-    assert "within 1s" in result.detail
-    assert elapsed < 1.5, elapsed
+    assert "within 0.3s" in result.detail
+    assert elapsed < 0.8, elapsed
     assert len(stub.requests) == 1  # no retry after the timeout
 
 
@@ -272,12 +278,12 @@ def test_a_slow_server_in_the_engine_sample_ends_by_its_deadline(stub):
     stub.delay = 3.0
     stub.body = vector(({}, "1"))
     params = PrometheusParams.model_validate(
-        {"url": stub.url, "query": "q", "expect": {"lt": 5}, "timeout": "1s"}
+        {"url": stub.url, "query": "q", "expect": {"lt": 5}, "timeout": "300ms"}
     )
     bound = BoundProbe("probes", "p", PrometheusProbe(), params)
     started = time.monotonic()
     sample = bound.sample(RUNTIME, RunClock())
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 0.8
     assert not sample.ok and sample.error
 
 
@@ -433,33 +439,14 @@ def test_preview_says_the_current_value_or_why_not(stub):
 
 @pytest.fixture
 def tls_stub(tmp_path):
-    import ssl
-
     from chaos.lab.tls import ServerName, make_lab_tls
 
     files = make_lab_tls(tmp_path / "tls", "t", [ServerName("prom", "prom", "127.0.0.1")])
     node = files.node_dir("prom")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps(vector(({}, "1"))).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(node / "cert.pem", node / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}", str(files.ca)
-    server.shutdown()
-    server.server_close()
+    with serving(answering(json.dumps(vector(({}, "1"))).encode()), tls=context) as server:
+        yield f"https://127.0.0.1:{server.server_address[1]}", str(files.ca)
 
 
 def test_tls_with_a_ca_file_without_verification_and_refused(tls_stub):
@@ -476,17 +463,11 @@ def test_tls_with_a_ca_file_without_verification_and_refused(tls_stub):
 
 
 def test_a_url_password_is_never_shown():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    params = PrometheusParams.model_validate(
-        {"url": f"http://me:hunter2@127.0.0.1:{port}", "query": "q", "expect": {"lt": 1}}
-    )
+    url = refused_url("me:hunter2@")
+    params = PrometheusParams.model_validate({"url": url, "query": "q", "expect": {"lt": 1}})
     result = PrometheusProbe().check(RUNTIME, params, ())
     assert not result.ok and "hunter2" not in result.detail
-    assert f"http://127.0.0.1:{port}" in result.detail
+    assert url.replace("me:hunter2@", "") in result.detail
 
 
 def test_validate_and_help_never_load_the_client(tmp_path):
@@ -522,7 +503,7 @@ def test_validate_and_help_never_load_the_client(tmp_path):
 
 
 def test_validate_names_the_step_and_parameter_of_bad_values(tmp_path):
-    from tests.conftest import chaosdrill
+    from tests.conftest import cli
 
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -536,7 +517,7 @@ def test_validate_names_the_step_and_parameter_of_bad_values(tmp_path):
         "guards:\n"
         "  - {name: g, probe: prometheus.alert, url: 'http://127.0.0.1:9', labels: {bad-name: x}}\n"
     )
-    proc = chaosdrill("validate", str(path))
+    proc = cli("validate", str(path))
     assert proc.returncode == 2
     assert "steady_state[0].expect: give exactly one of" in proc.stdout
     assert "steady_state[0].on_empty:" in proc.stdout

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import chaosdrill, host_port
+from tests.report.suites import suite_page
 
 pytestmark = pytest.mark.docker
 
@@ -166,21 +167,7 @@ def test_passed_failed_and_aborted_run_pages_in_a_real_browser(
 def test_a_suite_page_in_a_real_browser(browser, containers, tmp_path):
     group = f"g{uuid.uuid4().hex[:10]}"
     web = containers.run(publish=True, labels={"grp": group})
-    port = host_port(web)
-    folder = tmp_path / "experiments"
-    folder.mkdir()
-    for name, url in (("ok", f"http://127.0.0.1:{port}/"), ("down", "http://127.0.0.1:1/")):
-        (folder / f"{name}.yaml").write_text(
-            f"version: 1\ntitle: {name}\n"
-            f"targets:\n  web: {{select: {{labels: {{grp: {group}}}}}}}\nsteady_state:\n"
-            f"  - {{name: up, probe: http, url: '{url}', timeout: 300ms}}\n"
-            "method:\n  - {name: freeze, fault: container.pause, target: web, duration: 200ms}\n"
-        )
-    out = tmp_path / "suite.html"
-    done = chaosdrill(
-        "suite", str(folder), "--report-dir", str(tmp_path / "reports"), "--html", str(out)
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
+    out = suite_page(tmp_path, group, host_port(web))
     browser.open(out)
     assert browser.requests() == [] and browser.console({"SEVERE"}) == []
     rows = browser.script(

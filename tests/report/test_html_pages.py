@@ -13,7 +13,7 @@ import pytest
 from chaos.journal.model import JOURNAL_FORMAT, Journal
 from chaos.report.html import index_page, link, parse_journal, read_journal, run_page
 from chaos.report.html.timeline import MAX_MARKS, X0
-from tests.conftest import chaosdrill
+from tests.conftest import cli
 from tests.report.html_check import PAYLOAD, Page, assert_inert
 
 DATA = Path(__file__).parent / "data"
@@ -245,7 +245,7 @@ def test_a_version_2_journal_still_reads(tmp_path):
     journal, data = read_journal(source)
     assert data["format"] == "chaosdrill.journal/2" and journal.recovery.rounds == []
     out = tmp_path / "page.html"
-    done = chaosdrill("report", str(source), "-o", str(out))
+    done = cli("report", str(source), "-o", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert assert_inert(text) == data
@@ -259,7 +259,7 @@ def test_unknown_journal_formats_are_refused(tmp_path):
         parse_journal({**journal_data(3), "format": "chaosdrill.journal/9"})
     bad = tmp_path / "journal.json"
     bad.write_text(json.dumps({"format": "chaosdrill.journal/1"}))
-    done = chaosdrill("report", str(bad), "-o", str(tmp_path / "x.html"))
+    done = cli("report", str(bad), "-o", str(tmp_path / "x.html"))
     assert done.returncode == 2 and "journal/1" in done.stderr
     assert not (tmp_path / "x.html").exists()
 
@@ -273,7 +273,7 @@ def test_the_index_shows_trends_across_runs_of_one_experiment(tmp_path):
         data["verdict"] = ["passed", "failed", "passed"][i]
         (folder / "journal.json").write_text(json.dumps(data))
     out = tmp_path / "index.html"
-    done = chaosdrill("report", str(tmp_path / "reports"), "-o", str(out))
+    done = cli("report", str(tmp_path / "reports"), "-o", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert_inert(text, embedded=False)

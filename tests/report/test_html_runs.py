@@ -18,6 +18,7 @@ from chaos.gameday.history import History
 from chaos.report.html import read_journal, run_page
 from tests.conftest import chaosdrill, host_port
 from tests.report.html_check import PAYLOADS, Page, assert_inert
+from tests.report.suites import suite_page
 
 pytestmark = pytest.mark.docker
 
@@ -131,21 +132,7 @@ def test_the_timeline_marks_sit_at_the_journal_s_times(
 
 def test_suite_html_and_gameday_history_html(containers, experiment_file, tmp_path, group):
     web = containers.run(publish=True, labels={"grp": group})
-    port = host_port(web)
-    folder = tmp_path / "experiments"
-    folder.mkdir()
-    for name, url in (("ok", f"http://127.0.0.1:{port}/"), ("down", "http://127.0.0.1:1/")):
-        (folder / f"{name}.yaml").write_text(
-            f"version: 1\ntitle: {name}\n"
-            f"targets:\n  web: {{select: {{labels: {{grp: {group}}}}}}}\nsteady_state:\n"
-            f"  - {{name: up, probe: http, url: '{url}', timeout: 300ms}}\n"
-            "method:\n  - {name: freeze, fault: container.pause, target: web, duration: 200ms}\n"
-        )
-    out = tmp_path / "suite.html"
-    done = chaosdrill(
-        "suite", str(folder), "--report-dir", str(tmp_path / "reports"), "--html", str(out)
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
+    out = suite_page(tmp_path, group, host_port(web))
     page = Page(out.read_text())
     assert_inert(out.read_text(), embedded=False)
     assert page.find("span", id="score")[0]["data-score"] == "50.0"
@@ -160,7 +147,11 @@ def test_suite_html_and_gameday_history_html(containers, experiment_file, tmp_pa
         "version: 1\nkind: gameday\ntitle: Drills\ntimezone: UTC\n"
         "drills:\n  - {name: ok, experiment: experiments/ok.yaml, when: {every: 1h}}\n"
     )
-    result = api.run(api.load(folder / "ok.yaml"), report_dir=tmp_path / "gd", handle_signals=False)
+    result = api.run(
+        api.load(tmp_path / "experiments" / "ok.yaml"),
+        report_dir=tmp_path / "gd",
+        handle_signals=False,
+    )
     now = datetime.now(timezone.utc)
     with History(gameday) as history:
         fire = history.claim("ok", now, now, "manual")
