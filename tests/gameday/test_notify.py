@@ -112,15 +112,18 @@ def test_a_hanging_plugin_blocks_neither_emit_nor_close_beyond_its_bound(plugins
             dispatcher = Dispatcher(plugins, hook_timeout=0.2, max_queue=3)
             began = time.monotonic()
             results = [dispatcher.emit(event(drill=f"d{n}")) for n in range(10)]
-            assert time.monotonic() - began < 0.1  # emit never waits for the hook
+            # emit never waits for the hook: waiting would take the hook's timeout
+            assert time.monotonic() - began < 0.2
             assert results[:3] == [True, True, True]
-            assert False in results  # the bounded queue dropped some
+            # at most the queue's three and the one the worker may have taken already
+            refused = results.count(False)
+            assert refused >= 6
             began = time.monotonic()
             dispatcher.close(0.5)
             assert time.monotonic() - began < 1.0
         assert "still runs after 0.2s" in caplog.text
         assert "dropped the started event" in caplog.text
-        assert dispatcher.dropped >= 7
+        assert dispatcher.dropped >= refused
     finally:
         release.set()
 
