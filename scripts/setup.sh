@@ -76,7 +76,10 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
   apt_install chromium chromium-driver fonts-dejavu-core
 fi
 
-if ! python3 -c "import chaos, docker, jinja2, pluggy, prometheus_client, prometheus_api_client, pydantic, rich, yaml, re2, cryptography, apscheduler, holidays, tzdata, pytest, hypothesis, jsonschema, lxml, importlinter, selenium" >/dev/null 2>&1 \
+# chaosdrill itself, editable, from this checkout: reinstalled when the installed
+# one is another checkout's (scripts and plugins' tests import the installed one).
+if ! (cd / && python3 -c "import sys, chaos; assert chaos.__file__.startswith(sys.argv[1])" "$PWD/chaos/") >/dev/null 2>&1 \
+   || ! python3 -c "import chaos, docker, jinja2, pluggy, prometheus_client, prometheus_api_client, pydantic, rich, yaml, re2, cryptography, apscheduler, holidays, tzdata, pytest, hypothesis, jsonschema, lxml, importlinter, selenium" >/dev/null 2>&1 \
    || ! python3 -c "from importlib.metadata import entry_points as e; assert any(p.name == 'chaosdrill' for p in e(group='pytest11'))" >/dev/null 2>&1 \
    || ! command -v chaosdrill >/dev/null 2>&1 || ! command -v ruff >/dev/null 2>&1; then
   log "installing chaosdrill and its test tools (pip)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
 import textwrap
@@ -88,12 +89,28 @@ def _sweep(client: Any) -> None:
                 network.remove()
 
 
+CLI_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals a chaosdrill command handles, then ignores once its run is over."""
+
+
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path_factory: Any, monkeypatch: Any) -> Path:
     """A fault ledger of the test's own, shared with the CLI runs it starts."""
     path = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("CHAOSDRILL_STATE_DIR", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def signal_dispositions() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP as they were before the test, after it: a
+    disposition left behind (SIG_IGN above all) is inherited by every process a
+    later test starts, which would then never stop on the signal it is sent."""
+    before = {signum: signal.getsignal(signum) for signum in CLI_SIGNALS}
+    yield
+    for signum, handler in before.items():
+        if signal.getsignal(signum) is not handler:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture(scope="session")
@@ -283,6 +300,9 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
     out, err = io.StringIO(), io.StringIO()
     saved = {key: os.environ.get(key) for key in env or {}}
     here = os.getcwd()
+    # a command ends by ignoring SIGINT, SIGTERM and SIGHUP (its verdict must get
+    # out): put them back, or every process a later test starts inherits SIG_IGN
+    handlers = {signum: signal.getsignal(signum) for signum in CLI_SIGNALS}
     try:
         os.environ.update(env or {})
         os.chdir(cwd or ROOT)
@@ -292,6 +312,8 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
             except SystemExit as exc:  # argparse: usage errors, --help, --version
                 code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
         os.chdir(here)
         for key, value in saved.items():
             if value is None:
