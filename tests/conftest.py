@@ -8,6 +8,7 @@ test fails; a session-wide sweep removes leftovers of an earlier, killed run.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import sys
@@ -88,10 +89,25 @@ def _sweep(client: Any) -> None:
                 network.remove()
 
 
+@pytest.fixture(scope="session")
+def state_dirs(tmp_path_factory: Any) -> Callable[[], Path]:
+    """New, empty folders under one made for the session (``mktemp`` per test would
+    read the whole base folder, thousands of entries, to number each one)."""
+    base = tmp_path_factory.mktemp("state")
+    numbers = itertools.count()
+
+    def make() -> Path:
+        path = base / str(next(numbers))
+        path.mkdir(mode=0o700)
+        return path
+
+    return make
+
+
 @pytest.fixture(autouse=True)
-def state_dir(tmp_path_factory: Any, monkeypatch: Any) -> Path:
+def state_dir(state_dirs: Callable[[], Path], monkeypatch: Any) -> Path:
     """A fault ledger of the test's own, shared with the CLI runs it starts."""
-    path = tmp_path_factory.mktemp("state")
+    path = state_dirs()
     monkeypatch.setenv("CHAOSDRILL_STATE_DIR", str(path))
     return path
 
