@@ -17,7 +17,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -27,6 +27,7 @@ SESSION = str(os.getpid())
 """The pytest process that owns a resource: sessions running side by side
 never remove each other's containers."""
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 pytest_plugins = ["tests.session_lab"]  # the session's Swarm lab: the `session_lab` fixture
 
@@ -281,6 +282,17 @@ def chaosdrill(*args: str, env: dict[str, str] | None = None, timeout: float = 1
         cwd=kw.pop("cwd", ROOT),
         **kw,
     )
+
+
+def at_once(*calls: Callable[[], T]) -> list[T]:
+    """Call each of ``calls`` on a thread of its own and return what they returned, in
+    order (the first one's exception, if any, is raised): for independent waits
+    inside one test, such as CLI processes, each checked afterwards as before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
 
 
 def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
