@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import socket
 import sys
 import textwrap
@@ -57,6 +58,29 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
             item.add_marker(pytest.mark.docker)
         if SERVER_FIXTURES & used:
             item.add_marker(pytest.mark.server)
+
+
+ENGINE_MODULE = re.compile(r"^pytestmark = pytest\.mark\.docker$", re.MULTILINE)
+"""A test module whose every test needs the engine says so on a line of its own."""
+
+
+def pytest_ignore_collect(collection_path: Path, config: Any) -> bool | None:
+    """With ``-m "not docker"`` (alone or joined by ``and``), a module whose every
+    test is marked ``docker`` is not imported: each of its tests would be deselected.
+    Its import errors show in the runs that select its tests."""
+    if collection_path.suffix != ".py" or not _engine_left_out(config.option.markexpr):
+        return None
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if ENGINE_MODULE.search(collection_path.read_text(encoding="utf-8")):
+            return True
+    return None
+
+
+def _engine_left_out(markexpr: str | None) -> bool:
+    """The marker expression is a conjunction with ``not docker`` as one of its terms."""
+    if not markexpr or "(" in markexpr or re.search(r"\bor\b", markexpr):
+        return False
+    return "not docker" in (" ".join(term.split()) for term in re.split(r"\band\b", markexpr))
 
 
 def labels_for_test(test_name: str) -> dict[str, str]:
