@@ -8,7 +8,9 @@ test fails; a session-wide sweep removes leftovers of an earlier, killed run.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import signal
 import socket
 import sys
@@ -17,7 +19,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -27,6 +29,7 @@ SESSION = str(os.getpid())
 """The pytest process that owns a resource: sessions running side by side
 never remove each other's containers."""
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 pytest_plugins = ["tests.session_lab"]  # the session's Swarm lab: the `session_lab` fixture
 
@@ -56,6 +59,29 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
             item.add_marker(pytest.mark.docker)
         if SERVER_FIXTURES & used:
             item.add_marker(pytest.mark.server)
+
+
+ENGINE_MODULE = re.compile(r"^pytestmark = pytest\.mark\.docker$", re.MULTILINE)
+"""A test module whose every test needs the engine says so on a line of its own."""
+
+
+def pytest_ignore_collect(collection_path: Path, config: Any) -> bool | None:
+    """With ``-m "not docker"`` (alone or joined by ``and``), a module whose every
+    test is marked ``docker`` is not imported: each of its tests would be deselected.
+    Its import errors show in the runs that select its tests."""
+    if collection_path.suffix != ".py" or not _engine_left_out(config.option.markexpr):
+        return None
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if ENGINE_MODULE.search(collection_path.read_text(encoding="utf-8")):
+            return True
+    return None
+
+
+def _engine_left_out(markexpr: str | None) -> bool:
+    """The marker expression is a conjunction with ``not docker`` as one of its terms."""
+    if not markexpr or "(" in markexpr or re.search(r"\bor\b", markexpr):
+        return False
+    return "not docker" in (" ".join(term.split()) for term in re.split(r"\band\b", markexpr))
 
 
 def labels_for_test(test_name: str) -> dict[str, str]:
@@ -93,10 +119,25 @@ CLI_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """The signals a chaosdrill command handles, then ignores once its run is over."""
 
 
+@pytest.fixture(scope="session")
+def state_dirs(tmp_path_factory: Any) -> Callable[[], Path]:
+    """New, empty folders under one made for the session (``mktemp`` per test would
+    read the whole base folder, thousands of entries, to number each one)."""
+    base = tmp_path_factory.mktemp("state")
+    numbers = itertools.count()
+
+    def make() -> Path:
+        path = base / str(next(numbers))
+        path.mkdir(mode=0o700)
+        return path
+
+    return make
+
+
 @pytest.fixture(autouse=True)
-def state_dir(tmp_path_factory: Any, monkeypatch: Any) -> Path:
+def state_dir(state_dirs: Callable[[], Path], monkeypatch: Any) -> Path:
     """A fault ledger of the test's own, shared with the CLI runs it starts."""
-    path = tmp_path_factory.mktemp("state")
+    path = state_dirs()
     monkeypatch.setenv("CHAOSDRILL_STATE_DIR", str(path))
     return path
 
@@ -282,6 +323,17 @@ def chaosdrill(*args: str, env: dict[str, str] | None = None, timeout: float = 1
         cwd=kw.pop("cwd", ROOT),
         **kw,
     )
+
+
+def at_once(*calls: Callable[[], T]) -> list[T]:
+    """Call each of ``calls`` on a thread of its own and return what they returned, in
+    order (the first one's exception, if any, is raised): for independent waits
+    inside one test, such as CLI processes, each checked afterwards as before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
 
 
 def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):

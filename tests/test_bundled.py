@@ -10,7 +10,7 @@ import pytest
 
 from chaos import bundled
 from chaos.errors import UsageError
-from tests.conftest import ROOT, chaosdrill
+from tests.conftest import ROOT, cli
 
 try:
     import tomllib
@@ -73,7 +73,7 @@ def test_copy_examples_never_overwrites_without_force(tmp_path):
 
 
 def test_demo_run_list_shows_the_expected_verdicts(tmp_path):
-    proc = chaosdrill("demo", "run", "--list", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("demo", "run", "--list", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[1:]}
     assert rows["web-survives-crash"] == "passed"
@@ -81,27 +81,27 @@ def test_demo_run_list_shows_the_expected_verdicts(tmp_path):
 
 
 def test_demo_run_refuses_an_unknown_name_and_a_missing_engine(tmp_path):
-    proc = chaosdrill("demo", "run", "nope", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("demo", "run", "nope", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 2 and "no example named 'nope'" in proc.stderr
-    proc = chaosdrill("demo", "run", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("demo", "run", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 4 and "cannot reach the Docker engine" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_demo_examples_copies_and_then_refuses(tmp_path):
-    proc = chaosdrill("demo", "examples", "mine", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("demo", "examples", "mine", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "mine/swarm/drain-worker.yaml").is_file()
     assert "chaosdrill run mine/web-survives-crash.yaml" in proc.stdout
-    again = chaosdrill("demo", "examples", "mine", cwd=tmp_path, env=NO_ENGINE)
+    again = cli("demo", "examples", "mine", cwd=tmp_path, env=NO_ENGINE)
     assert again.returncode == 2 and "--force overwrites them" in again.stderr
 
 
 def test_images_dockerfile_prints_one(tmp_path):
-    proc = chaosdrill("images", "dockerfile", "netns-helper", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("images", "dockerfile", "netns-helper", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 0
     assert proc.stdout == (ROOT / "images/netns-helper.Dockerfile").read_text()
-    proc = chaosdrill("images", "dockerfile", "nope", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("images", "dockerfile", "nope", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 2 and "no Dockerfile named 'nope'" in proc.stderr
 
 

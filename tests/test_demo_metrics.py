@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 
 from chaos import demo, demo_prometheus
-from tests.conftest import SESSION_LABEL, chaosdrill, http_status, labels_for_test, wait_for
+from tests.conftest import (
+    SESSION_LABEL,
+    chaosdrill,
+    cli,
+    http_status,
+    labels_for_test,
+    wait_for,
+)
 
 WEB = "http://127.0.0.1:18080"
 PROM = "http://127.0.0.1:19090"
@@ -174,7 +181,7 @@ def _running(pid: int) -> bool:
 
 
 def test_demo_up_prometheus_without_the_binary_says_how_to_install(tmp_path):
-    proc = chaosdrill("demo", "up", "--prometheus", env={"PATH": str(tmp_path)})
+    proc = cli("demo", "up", "--prometheus", env={"PATH": str(tmp_path)})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "prometheus is not installed: on Debian, `apt-get install prometheus`" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -182,7 +189,7 @@ def test_demo_up_prometheus_without_the_binary_says_how_to_install(tmp_path):
 
 
 def test_prometheus_option_only_with_up():
-    proc = chaosdrill("demo", "status", "--prometheus")
+    proc = cli("demo", "status", "--prometheus")
     assert proc.returncode == 2
     assert "--prometheus goes with `demo up`" in proc.stderr
     assert "Traceback" not in proc.stderr

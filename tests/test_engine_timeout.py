@@ -3,11 +3,13 @@ idempotent calls are retried, and the timeout is configurable."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -73,27 +75,67 @@ class SilentEngine:
         self._server.close()
 
 
-@pytest.fixture
-def engine_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # retries back off 0.5 s, 1 s, ...: what is asserted is how many attempts go
-    # out and what the timeout says, not the pause between them
-    monkeypatch.setattr("chaos.bounded_client.BACKOFF", 0.01)
+@contextlib.contextmanager
+def engines() -> Iterator[Callable[[set[int]], SilentEngine]]:
+    """Makes silent engines, closed at the end."""
     made: list[SilentEngine] = []
 
     def make(answer: set[int]) -> SilentEngine:
         made.append(SilentEngine(answer))
         return made[-1]
 
-    yield make
-    for engine in made:
-        engine.close()
+    try:
+        yield make
+    finally:
+        for engine in made:
+            engine.close()
+
+
+def quick_retries(patch: pytest.MonkeyPatch) -> None:
+    """Retries back off 0.5 s, 1 s, ...: what is asserted is how many attempts go
+    out and what the timeout says, not the pause between them."""
+    patch.setattr("chaos.bounded_client.BACKOFF", 0.01)
+
+
+@pytest.fixture
+def engine_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[set[int]], SilentEngine]]:
+    quick_retries(monkeypatch)
+    with engines() as make:
+        yield make
+
+
+WAITING = (
+    "an_idempotent_call_is_retried_then_named_in_the_timeout",
+    "a_retry_that_gets_an_answer_succeeds",
+    "unpause_is_retried_but_pause_is_not",
+    "calls_inside_single_attempt_are_not_retried",
+    "a_posted_json_call_is_bounded_and_not_retried",
+)
+"""The tests below that wait for engine calls to time out: each has engines of its
+own (and retries are counted per thread), so the module runs them all at once,
+each to its end, before any of their tests reads its outcome."""
+
+
+@pytest.fixture(scope="module")
+def waited() -> dict[str, Future[None]]:
+    scenarios = {name: globals()[name] for name in WAITING}
+
+    def run(scenario: Callable[..., None]) -> None:
+        with engines() as make:
+            scenario(make)
+
+    with pytest.MonkeyPatch.context() as patch:
+        quick_retries(patch)
+        with ThreadPoolExecutor(max_workers=len(scenarios)) as pool:
+            outcomes = {name: pool.submit(run, scenario) for name, scenario in scenarios.items()}
+    return outcomes
 
 
 def bounded(engine: SilentEngine, timeout: float = 0.15) -> Any:
     return client(f"tcp://127.0.0.1:{engine.port}", timeout, version="1.41")
 
 
-def test_an_idempotent_call_is_retried_then_named_in_the_timeout(engine_factory):
+def an_idempotent_call_is_retried_then_named_in_the_timeout(engine_factory: Any) -> None:
     engine = engine_factory(answer=set())
     started = time.monotonic()
     with pytest.raises(EngineTimeout) as caught:
@@ -105,14 +147,22 @@ def test_an_idempotent_call_is_retried_then_named_in_the_timeout(engine_factory)
     assert describe_engine_error(caught.value) == str(caught.value)
 
 
-def test_a_retry_that_gets_an_answer_succeeds(engine_factory):
+def test_an_idempotent_call_is_retried_then_named_in_the_timeout(waited):
+    waited["an_idempotent_call_is_retried_then_named_in_the_timeout"].result()
+
+
+def a_retry_that_gets_an_answer_succeeds(engine_factory: Any) -> None:
     engine = engine_factory(answer={1})
     info = bounded(engine).api.inspect_container("c0ffee")
     assert info["State"] == {"Paused": False}
     assert len(engine.requests) == 2
 
 
-def test_unpause_is_retried_but_pause_is_not(engine_factory):
+def test_a_retry_that_gets_an_answer_succeeds(waited):
+    waited["a_retry_that_gets_an_answer_succeeds"].result()
+
+
+def unpause_is_retried_but_pause_is_not(engine_factory: Any) -> None:
     engine = engine_factory(answer=set())
     api = bounded(engine).api
     with pytest.raises(EngineTimeout, match=r"^engine call pause c0ffee timed out after 0.15s$"):
@@ -121,6 +171,10 @@ def test_unpause_is_retried_but_pause_is_not(engine_factory):
     with pytest.raises(EngineTimeout, match=r"^engine call unpause c0ffee .*\(3 attempts\)$"):
         api.unpause("c0ffee")
     assert [r.split(" ")[1].rsplit("/", 1)[-1] for r in engine.requests[1:]] == ["unpause"] * 3
+
+
+def test_unpause_is_retried_but_pause_is_not(waited):
+    waited["unpause_is_retried_but_pause_is_not"].result()
 
 
 def test_engine_timeout_is_configurable(monkeypatch):
@@ -147,7 +201,7 @@ def test_every_client_of_a_run_carries_the_engine_timeout(monkeypatch):
         runtime.close()
 
 
-def test_calls_inside_single_attempt_are_not_retried(engine_factory):
+def calls_inside_single_attempt_are_not_retried(engine_factory: Any) -> None:
     from chaos.bounded_client import single_attempt
 
     engine = engine_factory(answer=set())
@@ -161,6 +215,10 @@ def test_calls_inside_single_attempt_are_not_retried(engine_factory):
     assert len(engine.requests) == 4
 
 
+def test_calls_inside_single_attempt_are_not_retried(waited):
+    waited["calls_inside_single_attempt_are_not_retried"].result()
+
+
 def test_a_posted_json_call_goes_to_the_versioned_path_and_returns_the_answer(engine_factory):
     from chaos.docker_client import post_json
 
@@ -172,13 +230,17 @@ def test_a_posted_json_call_goes_to_the_versioned_path_and_returns_the_answer(en
     assert engine.requests == ["POST /v1.41/services/s1/update?version=3 HTTP/1.1"]
 
 
-def test_a_posted_json_call_is_bounded_and_not_retried(engine_factory):
+def a_posted_json_call_is_bounded_and_not_retried(engine_factory: Any) -> None:
     from chaos.docker_client import post_json
 
     engine = engine_factory(answer=set())
     with pytest.raises(EngineTimeout, match=r"engine call POST /services/s1/update timed out"):
         post_json(bounded(engine).api, "/services/s1/update", {}, params={"version": 3})
     assert len(engine.requests) == 1
+
+
+def test_a_posted_json_call_is_bounded_and_not_retried(waited):
+    waited["a_posted_json_call_is_bounded_and_not_retried"].result()
 
 
 def test_the_bounded_client_overrides_no_private_docker_py_method():

@@ -50,7 +50,7 @@ from chaos.runtime import Runtime
 from chaos.swarm.control import ControlSettings, NodeController, controller_for
 from chaos.swarm.inventory import Inventory, InventoryNode
 from chaos.targets.base import Selector, TargetKind, TargetRef
-from tests.conftest import chaosdrill, cli
+from tests.conftest import at_once, chaosdrill, cli
 
 PKG_SRC = Path(__file__).resolve().parent / "plugin_pkg"
 ACME = "acme-chaos 1.2.3"
@@ -791,7 +791,7 @@ def test_cli_plugins_json_format_gives_an_editor_every_schema_and_origin():
     accepts what validation accepts and rejects an unknown parameter."""
     import jsonschema
 
-    proc = chaosdrill("plugins", "--json")
+    proc = cli("plugins", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["format"] == "chaosdrill.plugins/1"
@@ -873,8 +873,12 @@ def sites(tmp_path_factory) -> dict[str, Path]:
         "acme_chaos-1.2.3-py3-none-any.whl",
         "acme_dupe-0.2.0-py3-none-any.whl",
     ]
-    pip("install", "--target", str(root / "good"), str(wheels / built[1]))
-    pip("install", "--target", str(root / "bad"), str(wheels / built[0]), str(wheels / built[2]))
+    at_once(
+        lambda: pip("install", "--target", str(root / "good"), str(wheels / built[1])),
+        lambda: pip(
+            "install", "--target", str(root / "bad"), str(wheels / built[0]), str(wheels / built[2])
+        ),
+    )
     return {"wheels": wheels, "good": root / "good", "bad": root / "bad"}
 
 
@@ -897,7 +901,10 @@ def test_plugin_package_is_a_real_installed_distribution(sites):
 
 
 def test_installed_plugin_is_listed_with_its_distribution_as_origin(sites):
-    proc = chaosdrill("plugins", "--json", env=env_with(sites["good"]))
+    proc, text = at_once(
+        lambda: chaosdrill("plugins", "--json", env=env_with(sites["good"])),
+        lambda: chaosdrill("plugins", env=env_with(sites["good"])),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["failures"] == []
@@ -925,7 +932,6 @@ def test_installed_plugin_is_listed_with_its_distribution_as_origin(sites):
     assert touch["description"] == "create a marker file in the container; removed on revert"
     assert set(touch["schema"]["properties"]) == {"directory", "prefix"}
 
-    text = chaosdrill("plugins", env=env_with(sites["good"]))
     assert text.returncode == 0
     assert f"  acme.touch  ({ACME}) [reversible]" in text.stdout.splitlines()
     assert f"  acme.file  ({ACME}) [takes target]" in text.stdout.splitlines()
@@ -933,7 +939,9 @@ def test_installed_plugin_is_listed_with_its_distribution_as_origin(sites):
 
 def test_broken_and_duplicate_plugins_are_reported_by_name_and_others_load(sites):
     env = env_with(sites["good"], sites["bad"])
-    proc = chaosdrill("plugins", env=env)
+    proc, listed = at_once(
+        lambda: chaosdrill("plugins", env=env), lambda: chaosdrill("plugins", "--json", env=env)
+    )
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
@@ -945,7 +953,7 @@ def test_broken_and_duplicate_plugins_are_reported_by_name_and_others_load(sites
     assert f"  acme.touch  ({ACME}) [reversible]" in lines
     assert "  container.kill  (builtin)" in lines
 
-    data = json.loads(chaosdrill("plugins", "--json", env=env).stdout)
+    data = json.loads(listed.stdout)
     assert {f["plugin"] for f in data["failures"]} == {"broken", "dupe"}
     kill = next(f for f in data["faults"] if f["name"] == "container.kill")
     assert kill["origin"] == "builtin", "the built-in keeps its name"
@@ -968,15 +976,17 @@ def test_validate_names_plugins_that_failed_to_load(sites, experiment_file):
 
 def test_disable_env_skips_the_named_plugins(sites):
     env = env_with(sites["good"], sites["bad"], **{DISABLE_ENV: "broken,dupe,probes.tcp"})
-    proc = chaosdrill("plugins", "--json", env=env)
+    proc, acme_disabled = at_once(
+        lambda: chaosdrill("plugins", "--json", env=env),
+        lambda: chaosdrill("plugins", "--json", env={**env, DISABLE_ENV: "acme"}),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["failures"] == []
     probes = {p["name"] for p in data["probes"]}
     assert "acme.file" in probes and "tcp" not in probes and "http" in probes
 
-    env[DISABLE_ENV] = "acme"
-    data = json.loads(chaosdrill("plugins", "--json", env=env).stdout)
+    data = json.loads(acme_disabled.stdout)
     assert "acme.touch" not in {f["name"] for f in data["faults"]}
 
 
@@ -1058,10 +1068,12 @@ def test_installed_plugin_fault_runs_in_an_experiment(sites, containers, tmp_pat
 def test_validate_checks_installed_plugin_parameters_with_positions(sites, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(MARKER_EXPERIMENT.format(group="any"))
+    bad = tmp_path / "bad.yaml"
+    text = MARKER_EXPERIMENT.format(group="any").replace(
+        "    duration: 2s\n", "    duration: 2s\n    directroy: /var/tmp\n    prefix: [a, b]\n"
+    )
+    bad.write_text(text)
     env = env_with(sites["good"])
-    proc = chaosdrill("validate", str(good), env=env)
-    assert proc.returncode == 0, proc.stdout
-    assert proc.stdout.strip() == f"{good}: ok"
 
     # without the package installed, the fault does not exist
     missing = cli("validate", str(good))
@@ -1076,27 +1088,28 @@ def test_validate_checks_installed_plugin_parameters_with_positions(sites, tmp_p
         "print(sorted(m for m in ('acme_chaos', 'acme_broken', 'acme_dupe', 'probes.dns')"
         " if m in sys.modules), code)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env_with(sites["good"], sites["bad"])},
-        check=False,
+    valid, imported, invalid = at_once(
+        lambda: chaosdrill("validate", str(good), env=env),
+        lambda: subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env_with(sites["good"], sites["bad"])},
+            check=False,
+        ),
+        lambda: chaosdrill("validate", str(bad), env=env),
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [f"{good}: ok", "['acme_chaos'] 0"]
+    assert valid.returncode == 0, valid.stdout
+    assert valid.stdout.strip() == f"{good}: ok"
 
-    bad = tmp_path / "bad.yaml"
-    text = MARKER_EXPERIMENT.format(group="any").replace(
-        "    duration: 2s\n", "    duration: 2s\n    directroy: /var/tmp\n    prefix: [a, b]\n"
-    )
-    bad.write_text(text)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.splitlines() == [f"{good}: ok", "['acme_chaos'] 0"]
+
     lines = text.splitlines()
     typo_line = lines.index("    directroy: /var/tmp") + 1
-    proc = chaosdrill("validate", str(bad), env=env)
-    assert proc.returncode == 2, proc.stdout
-    assert proc.stdout.splitlines() == [
+    assert invalid.returncode == 2, invalid.stdout
+    assert invalid.stdout.splitlines() == [
         f"{bad}:{typo_line}:5: 'directroy' is not a parameter of fault acme.touch "
         "(did you mean 'directory'?); it takes: directory, prefix",
         f"{bad}:{typo_line + 1}:13: method[0].prefix: Input should be a valid string",

@@ -1,6 +1,6 @@
 """The live view of ``gameday serve`` on a terminal: the next fires, the drills
-running now and the last outcomes, refreshed every second, with the event log
-printed above it."""
+running now and the last outcomes, refreshed every second and as soon as the
+schedule is made, with the event log printed above it."""
 
 from __future__ import annotations
 
@@ -49,8 +49,12 @@ def live_view(daemon: Daemon, log: logging.Logger) -> Iterator[None]:
             console=console,
             refresh_per_second=1,
             transient=True,
-        ):
-            yield
+        ) as live:
+            daemon.on_schedule = live.refresh  # a new schedule is shown at once
+            try:
+                yield
+            finally:
+                daemon.on_schedule = None
     finally:
         log.removeHandler(handler)
 

@@ -6,7 +6,8 @@ import ast
 import functools
 import inspect
 import itertools
-import textwrap
+import linecache
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -49,21 +50,56 @@ def field_docs(model: type) -> dict[str, str]:
     for cls in reversed(model.__mro__):
         if cls in (object, BaseModel) or not issubclass(cls, BaseModel):
             continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, after in itertools.pairwise(body):
+        node = _class_statement(cls)
+        body = node.body if node is not None else []
+        for item, after in itertools.pairwise(body):
             if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
+                isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
                 and isinstance(after, ast.Expr)
                 and isinstance(after.value, ast.Constant)
                 and isinstance(after.value.value, str)
             ):
-                docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
+                docs[item.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
     return docs
+
+
+def _class_statement(cls: type) -> ast.ClassDef | None:
+    """The ``class`` statement that defined ``cls``, found by its qualified name as
+    :func:`inspect.getsource` finds it, or None when its source cannot be read."""
+    try:
+        filename = inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+    if not filename:
+        return None
+    module = sys.modules.get(cls.__module__)
+    linecache.checkcache(filename)
+    source = "".join(linecache.getlines(filename, module.__dict__ if module else None))
+    return _class_statements(source).get(cls.__qualname__)
+
+
+@functools.lru_cache(maxsize=64)
+def _class_statements(source: str) -> dict[str, ast.ClassDef]:
+    """Every ``class`` statement in a module's source by qualified name, the first
+    of each name: a module is parsed once, however many of its classes are looked up."""
+    found: dict[str, ast.ClassDef] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                found.setdefault(prefix + child.name, child)
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, f"{prefix}{child.name}.<locals>.")
+            else:
+                visit(child, prefix)
+
+    try:
+        visit(ast.parse(source), "")
+    except (SyntaxError, ValueError):
+        return {}
+    return found
 
 
 def _plain(value: Any) -> Any:

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,8 @@ class Daemon:
         self._fires: dict[str, Fire] = {}
         self._jobs_lock = threading.Lock()
         self._mtime = _mtime(service.file)
+        self.on_schedule: Callable[[], None] | None = None
+        """Called once the schedule is made or made again (a live view redraws)."""
 
     # -- what a live view shows ---------------------------------------------------
 
@@ -206,6 +209,9 @@ class Daemon:
                 # missed ones were recorded by the catch-up), as `plan` draws
                 start = self.service.history.last_fire(drill.name) or after
             self._schedule_next(drill, start)
+        if self.on_schedule is not None:
+            with contextlib.suppress(Exception):  # a view never stops the schedule
+                self.on_schedule()
 
     def _schedule_next(self, drill: Drill, after: datetime) -> None:
         """Add the drill's first fire after ``after``. Fires already too late to

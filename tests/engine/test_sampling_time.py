@@ -7,6 +7,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -149,10 +152,10 @@ QUICK = [0.005] * 3
 """Three quick passes: the probe's usual answer time, after which a check out long is late."""
 
 
-def sample_for(probe: Probe, seconds: float, interval: float = 0.05) -> Series:
+def sample_for(probe: Probe, seconds: float, interval: float = 0.05, name: str = "p") -> Series:
     seen: list[Sample] = []
     sampler = Sampler(
-        BoundProbe("probes", "p", probe, None),
+        BoundProbe("probes", name, probe, None),
         interval,
         RUNTIME,
         RunClock(),
@@ -166,35 +169,106 @@ def sample_for(probe: Probe, seconds: float, interval: float = 0.05) -> Series:
     return sampler.series
 
 
-def test_the_grid_holds_while_checks_hang():
-    """Checks that pass in 5 ms, then hang 0.6 s: a new one goes out on every tick.
+@dataclass
+class Sampled:
+    """One sampler scenario, run to its end: its probe, what it sampled, and the
+    threads it had left when sampling ended (every thread started while the
+    scenarios ran, except the other scenarios' own, named after their probes)."""
+
+    probe: _Sleeps
+    series: Series
+    threads_left: int
+
+
+SCENARIOS: dict[str, tuple[Callable[[], _Sleeps], float, float]] = {
+    # name: (the probe, seconds sampled, interval)
+    "grid": (lambda: _Sleeps([*QUICK, 0.6]), 2.0, 0.1),
+    "slower": (lambda: _Sleeps([0.12], ok=True), 1.0, 0.05),
+    "order": (lambda: _Sleeps([*QUICK, 0.5, 0.005]), 0.8, 0.05),
+    "never": (lambda: _Sleeps([*QUICK, 30.0], deadline=0.2), 1.5, 0.02),
+    "full": (lambda: _Sleeps([*QUICK, 1.0], deadline=2.0), 0.9, 0.05),
+}
+"""The sampler tests below wait on real time and share nothing (each has a probe and
+a sampler of its own, and its threads carry its probe's name), so they run at once."""
+
+
+def _scenario_of(thread: threading.Thread) -> str | None:
+    """The scenario a thread belongs to, by the names a sampler gives its threads."""
+    for name in SCENARIOS:
+        own = (f"scenario-{name}", f"probe-probes-{name}", f"check-{name}", f"call-{name}")
+        if thread.name in own:
+            return name
+    return None
+
+
+@pytest.fixture(scope="module")
+def sampled() -> Iterator[dict[str, Future[Sampled]]]:
+    before = set(threading.enumerate())
+    probes = {name: make() for name, (make, _, _) in SCENARIOS.items()}
+
+    def run(name: str) -> Sampled:
+        _, seconds, interval = SCENARIOS[name]
+        series = sample_for(probes[name], seconds, interval=interval, name=name)
+        left = [
+            t
+            for t in threading.enumerate()
+            if t not in before and _scenario_of(t) in (None, name) and t.name != f"scenario-{name}"
+        ]
+        return Sampled(probes[name], series, len(left))
+
+    futures: dict[str, Future[Sampled]] = {}
+    threads = []
+    for name in SCENARIOS:
+        future: Future[Sampled] = Future()
+        futures[name] = future
+
+        def work(name: str = name, future: Future[Sampled] = future) -> None:
+            try:
+                future.set_result(run(name))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threads.append(threading.Thread(target=work, name=f"scenario-{name}", daemon=True))
+    for thread in threads:
+        thread.start()
+    try:
+        yield futures
+    finally:
+        for thread in threads:
+            thread.join(15)
+        for probe in probes.values():
+            probe.release.set()
+
+
+def test_the_grid_holds_while_checks_hang(sampled):
+    """Checks that pass in 5 ms, then hang 0.6 s, sampled for 2 s every 0.1 s: a
+    new one goes out on every tick.
 
     Without overlap a hanging check would hold the next one back 0.6 s: about
     6 checks in 2 s instead of 14 (the 20 ticks less those still out at the
     stop, which say nothing). The margins leave room for a loaded machine
     waking the sampler late (a tick is never bunched up, only delayed)."""
-    probe = _Sleeps([*QUICK, 0.6])
-    series = sample_for(probe, 2.0, interval=0.1)
-    starts = sorted(s.t for s in series.samples)
+    run = sampled["grid"].result(30)
+    starts = sorted(s.t for s in run.series.samples)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) >= 12, starts  # the last 0.6 s of checks are cut short by the stop
     assert max(gaps) < 0.25, gaps
-    assert probe.peak >= 4
+    assert run.probe.peak >= 4
 
 
-def test_a_check_merely_slower_than_the_interval_is_not_overlapped():
-    """0.12 s checks every 0.05 s, always that slow: one at a time, as many engine
-    calls as before, the ticks in between skipped."""
-    probe = _Sleeps([0.12], ok=True)
-    series = sample_for(probe, 1.0)
-    assert probe.peak == 1
-    assert 5 <= probe.calls <= 9
-    assert series.skipped >= 8
+def test_a_check_merely_slower_than_the_interval_is_not_overlapped(sampled):
+    """0.12 s checks every 0.05 s for 1 s, always that slow: one at a time, as many
+    engine calls as before, the ticks in between skipped."""
+    run = sampled["slower"].result(30)
+    assert run.probe.peak == 1
+    assert 5 <= run.probe.calls <= 9
+    assert run.series.skipped >= 8
 
 
-def test_answers_arrive_in_answer_order():
-    """A check that hangs is overtaken by quick ones: they are seen first."""
-    series = sample_for(_Sleeps([*QUICK, 0.5, 0.005]), 0.8)
+def test_answers_arrive_in_answer_order(sampled):
+    """A check that hangs is overtaken by quick ones (0.8 s every 0.05 s): they are
+    seen first."""
+    series = sampled["order"].result(30).series
     ends = [s.end for s in series.samples]
     assert ends == sorted(ends)
     slow = next(i for i, s in enumerate(series.samples) if s.detail == "call 3")
@@ -202,27 +276,23 @@ def test_answers_arrive_in_answer_order():
     assert series.samples[slow - 1].t > series.samples[slow].t  # a later one came first
 
 
-def test_checks_that_never_return_hold_a_bounded_number_of_threads():
-    probe = _Sleeps([*QUICK, 30.0], deadline=0.2)
-    before = threading.active_count()
-    try:
-        series = sample_for(probe, 1.5, interval=0.02)
-        assert probe.calls == len(QUICK) + MAX_IN_FLIGHT
-        assert threading.active_count() - before <= MAX_IN_FLIGHT
-        failed = [s for s in series.samples if not s.ok]
-        given_up = [s for s in failed if s.detail.startswith("no answer within 0.2s")]
-        assert len(given_up) == MAX_IN_FLIGHT
-        assert all(s.latency == pytest.approx(0.2) for s in given_up)
-        # once every place is held by a check past its deadline, each tick fails at once
-        assert any("still running, past their deadline" in s.detail for s in failed)
-    finally:
-        probe.release.set()
+def test_checks_that_never_return_hold_a_bounded_number_of_threads(sampled):
+    """Checks that never return (until the module's scenarios end), given up at
+    0.2 s, sampled for 1.5 s every 0.02 s."""
+    run = sampled["never"].result(30)
+    assert run.probe.calls == len(QUICK) + MAX_IN_FLIGHT
+    assert run.threads_left <= MAX_IN_FLIGHT
+    failed = [s for s in run.series.samples if not s.ok]
+    given_up = [s for s in failed if s.detail.startswith("no answer within 0.2s")]
+    assert len(given_up) == MAX_IN_FLIGHT
+    assert all(s.latency == pytest.approx(0.2) for s in given_up)
+    # once every place is held by a check past its deadline, each tick fails at once
+    assert any("still running, past their deadline" in s.detail for s in failed)
 
 
-def test_a_tick_with_every_place_taken_is_skipped():
-    """Checks that hang 1 s, every 0.05 s: eight go out, then ticks are skipped."""
-    probe = _Sleeps([*QUICK, 1.0], deadline=2.0)
-    series = sample_for(probe, 0.9)
-    assert probe.peak == MAX_IN_FLIGHT
-    assert probe.calls == len(QUICK) + MAX_IN_FLIGHT
-    assert series.skipped > 0
+def test_a_tick_with_every_place_taken_is_skipped(sampled):
+    """Checks that hang 1 s, every 0.05 s for 0.9 s: eight go out, then ticks are skipped."""
+    run = sampled["full"].result(30)
+    assert run.probe.peak == MAX_IN_FLIGHT
+    assert run.probe.calls == len(QUICK) + MAX_IN_FLIGHT
+    assert run.series.skipped > 0

@@ -10,7 +10,7 @@ import pytest
 from chaos.errors import InvalidExperiment
 from chaos.experiment.loader import load_text
 from chaos.experiment.model import ActionStep, FaultStep, MethodProbe
-from tests.conftest import chaosdrill
+from tests.conftest import cli
 
 HEADER = "version: 1\ntitle: t\ntargets:\n  web: {select: {name: web}}\nmethod:\n"
 """Five lines: a document's first step is on line 6."""
@@ -150,7 +150,7 @@ def test_validate_command_reports_bad_steps_with_exit_2(experiment_file):
           - {action: exec, target: web}
           - {probe: nope, target: web, at: 2s}
     """)
-    proc = chaosdrill("validate", str(path))
+    proc = cli("validate", str(path))
     assert proc.returncode == 2
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith(f"{path}:6:14: unknown action 'exce'")
@@ -160,7 +160,7 @@ def test_validate_command_reports_bad_steps_with_exit_2(experiment_file):
 
 
 def test_schema_has_action_and_probe_steps_and_where():
-    proc = chaosdrill("schema")
+    proc = cli("schema")
     assert proc.returncode == 0
     schema = json.loads(proc.stdout)
     branches = schema["properties"]["method"]["items"]["oneOf"]

@@ -11,39 +11,39 @@ import yaml
 from chaos.cli import scaffold
 from chaos.errors import UsageError
 from chaos.scaffold.model import Selection
-from tests.conftest import chaosdrill
+from tests.conftest import cli
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 COMPOSE = "com.docker.compose.project"
 
 
 def test_a_bad_label_is_exit_2(tmp_path):
-    proc = chaosdrill("init", "--label", "team", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("init", "--label", "team", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 2
     assert "--label needs KEY=VALUE" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "first-experiment.yaml").exists()
 
 
 def test_an_empty_project_is_exit_2(tmp_path):
-    proc = chaosdrill("init", "--compose-project", "", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("init", "--compose-project", "", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 2 and "--compose-project needs a project name" in proc.stderr
 
 
 def test_project_and_label_together_are_exit_2(tmp_path):
-    proc = chaosdrill("init", "--compose-project", "a", "--label", "k=v", cwd=tmp_path)
+    proc = cli("init", "--compose-project", "a", "--label", "k=v", cwd=tmp_path)
     assert proc.returncode == 2 and "not allowed with" in proc.stderr
 
 
 def test_an_existing_file_is_never_overwritten_without_force(tmp_path):
     (tmp_path / "first-experiment.yaml").write_text("mine")
-    proc = chaosdrill("init", cwd=tmp_path, env=NO_ENGINE)  # refused before the engine
+    proc = cli("init", cwd=tmp_path, env=NO_ENGINE)  # refused before the engine
     assert proc.returncode == 2
     assert "first-experiment.yaml already exists; --force overwrites it" in proc.stderr
     assert (tmp_path / "first-experiment.yaml").read_text() == "mine"
 
 
 def test_a_missing_engine_is_exit_4(tmp_path):
-    proc = chaosdrill("init", "out", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("init", "out", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 4
     assert "cannot reach the Docker engine" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -51,7 +51,7 @@ def test_a_missing_engine_is_exit_4(tmp_path):
 
 def test_dir_that_is_a_file_is_exit_2(tmp_path):
     (tmp_path / "x").write_text("")
-    proc = chaosdrill("init", "x", cwd=tmp_path, env=NO_ENGINE)
+    proc = cli("init", "x", cwd=tmp_path, env=NO_ENGINE)
     assert proc.returncode == 2 and "x is not a directory" in proc.stderr
 
 
