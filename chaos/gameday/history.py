@@ -26,6 +26,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,6 +42,8 @@ SCHEMA_VERSION = 1
 
 BUSY_TIMEOUT = 30.0
 """Seconds a write waits for another process's transaction before failing."""
+WAL_RETRY = 0.005
+"""Seconds between attempts to switch a history being opened elsewhere to WAL."""
 
 STATES = (
     "running",
@@ -216,7 +219,7 @@ class History:
             raise HistoryError(f"cannot open the game day history {self.path}: {exc}") from None
         try:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._wal(busy_timeout)
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -228,6 +231,23 @@ class History:
         except HistoryError:
             self._db.close()
             raise
+
+    def _wal(self, busy_timeout: float) -> None:
+        """Switch to write-ahead logging, waiting up to the busy timeout.
+
+        SQLite answers "database is locked" at once, without its busy handler,
+        to a connection that asks for WAL while another process opens or
+        switches the same new file: several processes starting on one history
+        would fail for no reason. Retried every few milliseconds instead."""
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WAL_RETRY)
 
     # -- life cycle ----------------------------------------------------------
 
