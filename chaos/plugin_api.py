@@ -28,6 +28,10 @@ can do anything they do. What is named here is the stable plugin API.
   describes a revert for a fault's watchdog (:func:`engine_call` builds one
   that calls the engine API; a command of its own finds the engine's socket at
   :data:`ENGINE_SOCKET` when it asks for ``engine_socket=True``).
+* HTTP: :func:`send_http` sends one request from this process, bounded in
+  time and size (an :class:`HttpAnswer` with at most :data:`HTTP_MAX_BODY` bytes of
+  body, or :class:`RequestFailed` saying why none came); :class:`HttpExpect` is the ``expect:`` of the ``http``
+  probe and action, :func:`http_url` their URL rule.
 * Errors: raise :class:`InjectionFailed` or :class:`RevertFailed` from a
   fault, :class:`TargetError` from a target kind.
 """
@@ -45,6 +49,8 @@ from chaos.fault import Fault, FaultContext
 from chaos.gameday.events import GameDayEvent
 from chaos.helper_containers import ENGINE_SOCKET, HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
+from chaos.http_request import HTTP_MAX_BODY, HttpAnswer, HttpExpect, RequestFailed, http_url
+from chaos.http_request import send as send_http
 from chaos.labels import LABEL_HELPER
 from chaos.netns import run_in_netns
 from chaos.params import Params
@@ -83,6 +89,7 @@ __all__ = [
     "DEADLINE_GRACE",
     "ENGINE_SOCKET",
     "HELPER_GRACE",
+    "HTTP_MAX_BODY",
     "LABEL_HELPER",
     "Action",
     "ChaosError",
@@ -95,6 +102,8 @@ __all__ = [
     "FaultContext",
     "GameDayEvent",
     "HelperCommand",
+    "HttpAnswer",
+    "HttpExpect",
     "InjectionFailed",
     "Interval",
     "Inventory",
@@ -104,6 +113,7 @@ __all__ = [
     "Probe",
     "Regex",
     "Registry",
+    "RequestFailed",
     "RevertFailed",
     "RunResult",
     "Runtime",
@@ -120,7 +130,9 @@ __all__ = [
     "exec_run",
     "fullmatch",
     "hookimpl",
+    "http_url",
     "run_helper",
     "run_in_netns",
     "search",
+    "send_http",
 ]

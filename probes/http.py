@@ -20,14 +20,24 @@ inspect`` or ``ps``), and never through a shell.
 from __future__ import annotations
 
 import re
-import socket
-import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from chaos.plugin_api import Check, Duration, Params, Probe, Regex, Timeout, hookimpl, search
+from chaos.plugin_api import (
+    HTTP_MAX_BODY,
+    Check,
+    Duration,
+    HttpExpect,
+    Params,
+    Probe,
+    RequestFailed,
+    Timeout,
+    hookimpl,
+    http_url,
+    search,
+    send_http,
+)
 from probes._containers import (
     HelperUnavailable,
     run_from,
@@ -36,22 +46,7 @@ from probes._containers import (
 )
 
 if TYPE_CHECKING:
-    import http.client
-
     from chaos.plugin_api import Registry, Runtime, TargetRef
-
-
-class HttpExpect(Params):
-    status: int | list[int] | None = None
-    """Accepted status code(s); by default any status below 400."""
-    body_regex: Regex | None = None
-    """A regular expression that must be found in the body."""
-
-    def accepts(self, status: int) -> bool:
-        if self.status is None:
-            return status < 400
-        allowed = self.status if isinstance(self.status, list) else [self.status]
-        return status in allowed
 
 
 class HttpParams(Params):
@@ -79,17 +74,7 @@ class HttpParams(Params):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises for a port out of range
-        except ValueError as exc:
-            raise ValueError(f"invalid URL {value!r}: {exc}") from None
-        return value
-
-
-MAX_BODY = 1024 * 1024
+        return http_url(value)
 
 
 class HttpProbe(Probe):
@@ -100,61 +85,18 @@ class HttpProbe(Probe):
     def check(self, runtime: Runtime, params: HttpParams, targets: tuple[TargetRef, ...]) -> Check:
         if params.from_ is not None:
             return check_from(runtime, params, params.from_)
-        # imported here: ``chaosdrill validate`` loads this plugin and needs neither
-        import http.client
-        import ssl
-
-        parts = urlsplit(params.url)
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        if parts.scheme == "https":
-            context = ssl.create_default_context()
-            if not params.verify_tls:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=params.timeout, context=context
-            )
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=params.timeout)
-        started = time.monotonic()
         try:
-            conn.request(
-                params.method,
-                path,
+            answer = send_http(
+                params.url,
+                method=params.method,
+                headers=params.headers,
                 body=params.body,
-                headers={"User-Agent": "chaosdrill", "Connection": "close", **params.headers},
+                timeout=params.timeout,
+                verify_tls=params.verify_tls,
             )
-            response = conn.getresponse()
-            body = _read_body(response, started + params.timeout)
-        except TimeoutError:
-            return Check(False, f"timed out after {params.timeout:g}s")
-        except ConnectionRefusedError:
-            return Check(False, "connection refused")
-        except (OSError, http.client.HTTPException) as exc:
-            return Check(False, _describe(exc))
-        finally:
-            conn.close()
-        elapsed = time.monotonic() - started
-        return judge(params, response.status, body.decode("utf-8", "replace"), elapsed)
-
-
-def _read_body(response: http.client.HTTPResponse, deadline: float) -> bytes:
-    """The body, up to ``MAX_BODY``, read before ``deadline`` (monotonic): the
-    socket timeout bounds each read, not the whole answer, and a server that
-    sends one byte at a time would otherwise never time out."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < MAX_BODY:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer took longer than the timeout")
-        chunk = response.read1(min(64 * 1024, MAX_BODY - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+        except RequestFailed as exc:
+            return Check(False, str(exc))
+        return judge(params, answer.status, answer.body.decode("utf-8", "replace"), answer.elapsed)
 
 
 def judge(params: HttpParams, status: int, body: str | None, elapsed: float) -> Check:
@@ -229,7 +171,7 @@ def check_from(runtime: Runtime, params: HttpParams, container: str) -> Check:
     trailer = trailers[-1] if trailers else None
     if code != 0 or trailer is None or trailer.group(1) == "000":
         return Check(False, f"{_curl_failure(code, output, params)} (from {container})")
-    body = output[: min(trailer.start(), MAX_BODY)] if params.expect.body_regex else None
+    body = output[: min(trailer.start(), HTTP_MAX_BODY)] if params.expect.body_regex else None
     result = judge(params, int(trailer.group(1)), body, float(trailer.group(2)))
     return Check(result.ok, f"{result.detail} (from {container})")
 
@@ -241,18 +183,6 @@ def _curl_failure(code: int, output: str, params: HttpParams) -> str:
         if line.startswith("curl: ("):  # curl: (7) Failed to connect to db port 81 ...
             return line.partition(") ")[2] or line
     return f"curl exit {code}"
-
-
-def _describe(exc: BaseException) -> str:
-    import http.client
-
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return "connection closed without a response"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    if isinstance(exc, socket.gaierror):
-        return f"name does not resolve: {exc.strerror}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 @hookimpl

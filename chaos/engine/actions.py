@@ -5,33 +5,29 @@ system under test does (a refused connection, a non-zero exit): that is an
 outcome, judged against the step's ``expect``. The command goes through the
 one exec function (:func:`chaos.container_exec.exec_run`), which refuses a
 container a pause holds and never outlives its timeout; the request reads at
-most :data:`MAX_BODY` bytes within its timeout. What a target wrote is
+most :data:`chaos.http_request.HTTP_MAX_BODY` bytes within its timeout. What a target wrote is
 redacted and escaped here, and kept to its last :data:`TAIL_CHARS` characters.
 """
 
 from __future__ import annotations
 
-import socket
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from chaos.container_exec import exec_run
 from chaos.docker_client import describe_engine_error
 from chaos.errors import ChaosError
 from chaos.experiment.actions import ExecActionParams, HttpActionParams
+from chaos.http_request import RequestFailed
+from chaos.http_request import send as send_http
 from chaos.patterns import search
 from chaos.text import printable
 
 if TYPE_CHECKING:
-    import http.client
-
     from chaos.runtime import Runtime
 
 TAIL_CHARS = 1024
 """How much of the end of each stream (stdout, stderr, a body) the journal keeps."""
-MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,41 +84,19 @@ def run_exec(
 
 def run_http(runtime: Runtime, params: HttpActionParams) -> ActionOutcome:
     """Send the step's request from this process and judge the answer."""
-    # imported here: validating a file needs neither
-    import http.client
-    import ssl
-
-    parts = urlsplit(params.url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if parts.scheme == "https":
-        context = ssl.create_default_context()
-        if not params.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=params.timeout, context=context
-        )
-    else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=params.timeout)
-    started = time.monotonic()
     try:
-        conn.request(
-            params.method,
-            path,
+        answer = send_http(
+            params.url,
+            method=params.method,
+            headers=params.headers,
             body=params.body,
-            headers={"User-Agent": "chaosdrill", "Connection": "close", **params.headers},
+            timeout=params.timeout,
+            verify_tls=params.verify_tls,
         )
-        response = conn.getresponse()
-        body = _read_body(response, started + params.timeout).decode("utf-8", "replace")
-    except TimeoutError:
-        return ActionOutcome(False, f"timed out after {params.timeout:g}s")
-    except ConnectionRefusedError:
-        return ActionOutcome(False, "connection refused")
-    except (OSError, http.client.HTTPException) as exc:
-        return ActionOutcome(False, _describe(exc))
-    finally:
-        conn.close()
-    status = response.status
+    except RequestFailed as exc:
+        return ActionOutcome(False, str(exc))
+    status = answer.status
+    body = answer.body.decode("utf-8", "replace")
     shown = _shown(runtime, body)
     if not params.expect.accepts(status):
         return ActionOutcome(False, f"status {status}", status=status, stdout=shown)
@@ -130,30 +104,3 @@ def run_http(runtime: Runtime, params: HttpActionParams) -> ActionOutcome:
         detail = f"status {status}, body does not match {params.expect.body_regex!r}"
         return ActionOutcome(False, detail, status=status, stdout=shown)
     return ActionOutcome(True, f"status {status}", status=status, stdout=shown)
-
-
-def _read_body(response: http.client.HTTPResponse, deadline: float) -> bytes:
-    """The body, up to :data:`MAX_BODY`, read before ``deadline`` (monotonic)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < MAX_BODY:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer took longer than the timeout")
-        chunk = response.read1(min(64 * 1024, MAX_BODY - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def _describe(exc: BaseException) -> str:
-    import http.client
-
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return "connection closed without a response"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    if isinstance(exc, socket.gaierror):
-        return f"name does not resolve: {exc.strerror}"
-    return f"{type(exc).__name__}: {exc}"

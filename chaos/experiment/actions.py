@@ -13,11 +13,11 @@ validation and the schema.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
 from chaos.durations import Timeout
+from chaos.http_request import HttpExpect, http_url
 from chaos.params import Params
 from chaos.patterns import Regex
 
@@ -40,18 +40,6 @@ class ExecActionParams(Params):
     timeout: Timeout = 10.0
 
 
-class HttpExpect(Params):
-    status: int | list[int] | None = None
-    """Accepted status code(s); by default any status below 400."""
-    body_regex: Regex | None = None
-
-    def accepts(self, status: int) -> bool:
-        if self.status is None:
-            return status < 400
-        allowed = self.status if isinstance(self.status, list) else [self.status]
-        return status in allowed
-
-
 class HttpActionParams(Params):
     """``action: http``: one request from this process."""
 
@@ -66,14 +54,7 @@ class HttpActionParams(Params):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises for a port out of range
-        except ValueError as exc:
-            raise ValueError(f"invalid URL {value!r}: {exc}") from None
-        return value
+        return http_url(value)
 
 
 @dataclass(frozen=True)
