@@ -1,8 +1,8 @@
 """One HTTP request from this process, bounded in time and size.
 
 The ``http`` probe and the ``http`` action send requests alike: the same
-expectations (:class:`HttpExpect`), the same URL rule (:func:`http_url`), and
-:func:`send`, which reads at most :data:`HTTP_MAX_BODY` bytes of the answer before
+parameters (:class:`HttpRequest`, with its expectations :class:`HttpExpect`
+and its URL rule :func:`http_url`), and :func:`send`, which reads at most :data:`HTTP_MAX_BODY` bytes of the answer before
 the timeout (a socket timeout bounds each read, not the whole answer, so a
 server sending one byte at a time would otherwise never time out).
 """
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pydantic import Field, field_validator
+
+from chaos.durations import Timeout
 from chaos.params import Params
 from chaos.patterns import Regex
 
@@ -54,6 +56,24 @@ def http_url(value: str) -> str:
     return value
 
 
+class HttpRequest(Params):
+    """One request and what its answer must be: the parameters the ``http`` probe
+    and the ``http`` action share."""
+
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expect: HttpExpect = HttpExpect()
+    timeout: Timeout = 2.0
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value)
+
+
 @dataclass(frozen=True)
 class HttpAnswer:
     """The answer to one request, read within its timeout."""
@@ -69,17 +89,10 @@ class RequestFailed(Exception):
     """No answer: refused, timed out, reset... ``str()`` says which, for people."""
 
 
-def send(
-    url: str,
-    *,
-    method: str = "GET",
-    headers: Mapping[str, str] | None = None,
-    body: str | None = None,
-    timeout: float,
-    verify_tls: bool = True,
-) -> HttpAnswer:
-    """Send one request (``Connection: close``) and read its answer within
-    ``timeout`` seconds; raise :class:`RequestFailed` when none came."""
+def send(request: HttpRequest) -> HttpAnswer:
+    """Send ``request`` (``Connection: close``) and read its answer within its
+    timeout; raise :class:`RequestFailed` when none came."""
+    url, timeout = request.url, request.timeout
     # imported here: validating a file needs neither
     import http.client
     import ssl
@@ -88,7 +101,7 @@ def send(
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
         context = ssl.create_default_context()
-        if not verify_tls:
+        if not request.verify_tls:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
@@ -99,10 +112,10 @@ def send(
     started = time.monotonic()
     try:
         conn.request(
-            method,
+            request.method,
             path,
-            body=body,
-            headers={"User-Agent": "chaosdrill", "Connection": "close", **(headers or {})},
+            body=request.body,
+            headers={"User-Agent": "chaosdrill", "Connection": "close", **request.headers},
         )
         response = conn.getresponse()
         data = _read_body(response, started + timeout)

@@ -29,9 +29,11 @@ can do anything they do. What is named here is the stable plugin API.
   that calls the engine API; a command of its own finds the engine's socket at
   :data:`ENGINE_SOCKET` when it asks for ``engine_socket=True``).
 * HTTP: :func:`send_http` sends one request from this process, bounded in
-  time and size (an :class:`HttpAnswer` with at most :data:`HTTP_MAX_BODY` bytes of
-  body, or :class:`RequestFailed` saying why none came); :class:`HttpExpect` is the ``expect:`` of the ``http``
-  probe and action, :func:`http_url` their URL rule.
+  time and size (an :class:`HttpAnswer` with at most :data:`HTTP_MAX_BODY`
+  bytes of body, or :class:`RequestFailed` saying why none came);
+  :class:`HttpRequest` holds the parameters the ``http`` probe and action
+  share (extend it for a request of your own), :class:`HttpExpect` their
+  ``expect:``.
 * Errors: raise :class:`InjectionFailed` or :class:`RevertFailed` from a
   fault, :class:`TargetError` from a target kind.
 """
@@ -49,7 +51,7 @@ from chaos.fault import Fault, FaultContext
 from chaos.gameday.events import GameDayEvent
 from chaos.helper_containers import ENGINE_SOCKET, HelperCommand, engine_call, run_helper
 from chaos.hookspecs import hookimpl
-from chaos.http_request import HTTP_MAX_BODY, HttpAnswer, HttpExpect, RequestFailed, http_url
+from chaos.http_request import HTTP_MAX_BODY, HttpAnswer, HttpExpect, HttpRequest, RequestFailed
 from chaos.http_request import send as send_http
 from chaos.labels import LABEL_HELPER
 from chaos.netns import run_in_netns
@@ -104,6 +106,7 @@ __all__ = [
     "HelperCommand",
     "HttpAnswer",
     "HttpExpect",
+    "HttpRequest",
     "InjectionFailed",
     "Interval",
     "Inventory",
@@ -130,7 +133,6 @@ __all__ = [
     "exec_run",
     "fullmatch",
     "hookimpl",
-    "http_url",
     "run_helper",
     "run_in_netns",
     "search",

@@ -22,19 +22,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from chaos.plugin_api import (
     HTTP_MAX_BODY,
     Check,
     Duration,
-    HttpExpect,
-    Params,
+    HttpRequest,
     Probe,
     RequestFailed,
-    Timeout,
     hookimpl,
-    http_url,
     search,
     send_http,
 )
@@ -49,32 +46,20 @@ if TYPE_CHECKING:
     from chaos.plugin_api import Registry, Runtime, TargetRef
 
 
-class HttpParams(Params):
-    url: str
-    method: str = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
-    expect: HttpExpect = HttpExpect()
-    timeout: Timeout = 2.0
+class HttpParams(HttpRequest):
     max_latency: Duration | None = None
     """A response slower than this is a failed check."""
-    verify_tls: bool = True
     from_: str | None = Field(default=None, alias="from")
     """Container name or id to make the request from (its network namespace),
     through a helper container; by default the request comes from this process."""
 
-    model_config = {**Params.model_config, "populate_by_name": True}
+    model_config = {**HttpRequest.model_config, "populate_by_name": True}
 
     @model_validator(mode="after")
     def _helper_timeout(self) -> HttpParams:
         if self.from_ is not None:
             within_helper_timeout(self.timeout, "an http probe with `from`")
         return self
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return http_url(value)
 
 
 class HttpProbe(Probe):
@@ -86,14 +71,7 @@ class HttpProbe(Probe):
         if params.from_ is not None:
             return check_from(runtime, params, params.from_)
         try:
-            answer = send_http(
-                params.url,
-                method=params.method,
-                headers=params.headers,
-                body=params.body,
-                timeout=params.timeout,
-                verify_tls=params.verify_tls,
-            )
+            answer = send_http(params)
         except RequestFailed as exc:
             return Check(False, str(exc))
         return judge(params, answer.status, answer.body.decode("utf-8", "replace"), answer.elapsed)

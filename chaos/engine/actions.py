@@ -85,14 +85,7 @@ def run_exec(
 def run_http(runtime: Runtime, params: HttpActionParams) -> ActionOutcome:
     """Send the step's request from this process and judge the answer."""
     try:
-        answer = send_http(
-            params.url,
-            method=params.method,
-            headers=params.headers,
-            body=params.body,
-            timeout=params.timeout,
-            verify_tls=params.verify_tls,
-        )
+        answer = send_http(params)
     except RequestFailed as exc:
         return ActionOutcome(False, str(exc))
     status = answer.status

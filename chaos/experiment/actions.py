@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from chaos.durations import Timeout
-from chaos.http_request import HttpExpect, http_url
+from chaos.http_request import HttpRequest
 from chaos.params import Params
 from chaos.patterns import Regex
 
@@ -40,21 +40,10 @@ class ExecActionParams(Params):
     timeout: Timeout = 10.0
 
 
-class HttpActionParams(Params):
+class HttpActionParams(HttpRequest):
     """``action: http``: one request from this process."""
 
-    url: str
-    method: str = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
-    expect: HttpExpect = HttpExpect()
     timeout: Timeout = 5.0
-    verify_tls: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return http_url(value)
 
 
 @dataclass(frozen=True)

@@ -1111,7 +1111,7 @@ def test_model_and_plugin_problems_are_reported_together():
         "exp.yaml:11:13: unknown probe 'htp' (did you mean 'http'?)",
         "exp.yaml:12:5: steady_state[1]: missing required key 'url'",
         "exp.yaml:12:19: 'urll' is not a parameter of probe http (did you mean 'url'?); "
-        "it takes: url, method, headers, body, expect, timeout, max_latency, verify_tls, from",
+        "it takes: url, method, headers, body, expect, timeout, verify_tls, max_latency, from",
     ]
 
 
