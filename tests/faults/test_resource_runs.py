@@ -118,49 +118,64 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("fault", sorted(CASES))
-def test_a_sigkilled_runners_resource_fault_ends_at_its_deadline(
-    containers, experiment_file, tmp_path, group, docker_client, fault
+def test_a_sigkilled_runners_resource_faults_end_at_their_deadline(
+    containers, experiment_file, tmp_path, group, docker_client
 ):
-    extra, options, is_faulted = CASES[fault]
-    target = containers.run(
-        "busybox",
-        command=["sh", "-c", "sleep 300 & sleep 301 & exec sleep 302"],
-        labels={"grp": group},
-        **options,
+    """A stress, a disk fill and a process pause, one target each, all injected by
+    one runner that is then SIGKILLed: each ends by its own watchdog."""
+    targets = {
+        fault: containers.run(
+            "busybox",
+            command=["sh", "-c", "sleep 300 & sleep 301 & exec sleep 302"],
+            labels={"grp": f"{group}-{n}"},
+            **CASES[fault][1],
+        )
+        for n, fault in enumerate(sorted(CASES))
+    }
+    selectors = "\n".join(
+        f"  t{n}: {{select: {{labels: {{grp: {group}-{n}}}}}}}" for n in range(len(CASES))
     )
-    path = experiment_file(f"""
-        version: 1
-        title: {fault} then the runner dies
-        targets:
-          t: {{select: {{labels: {{grp: {group}}}}}}}
-        method:
-          - {{name: f, fault: {fault}, target: t, duration: 4s, {extra}}}
-    """)
+    steps = "\n".join(
+        f"  - {{name: f{n}, fault: {fault}, target: t{n}, duration: 8s, {CASES[fault][0]}}}"
+        for n, fault in enumerate(sorted(CASES))
+    )
+    path = experiment_file(
+        "version: 1\ntitle: resource faults then the runner dies\n"
+        f"targets:\n{selectors}\nmethod:\n{steps}\n"
+    )
     proc = start_run(path, tmp_path, CHAOSDRILL_WATCHDOG_GRACE="1")
     try:
-        wait_for(lambda: is_faulted(docker_client, target), 30, f"{fault} to take effect")
+        for fault, target in targets.items():
+            faulted = CASES[fault][2]
+            wait_for(lambda f=faulted, t=target: f(docker_client, t), 30, f"{fault} to take effect")
         sigkill(proc)
         killed_at = time.monotonic()
-        # deadline (4 s from injection) + grace (1 s) + slack for a loaded machine; the
+        for fault, target in targets.items():  # the runner reverted none of them
+            assert CASES[fault][2](docker_client, target), f"{fault} ended with its runner"
+        # deadline (8 s from injection) + grace (1 s) + slack for a loaded machine; the
         # helpers' own deadline is 30 s after the revert time: the watchdog came first
         # (or, on a shared engine, another run's sweep of a dead runner's helpers)
-        wait_for(
-            lambda: not is_faulted(docker_client, target), 20, f"{fault} ended by its watchdog"
-        )
-        ended = time.monotonic() - killed_at
-        print(f"{fault}: ended {ended:.1f}s after the runner was killed (4s fault, 1s grace)")
-        assert ended < 20
+        for fault, target in targets.items():
+            faulted = CASES[fault][2]
+            wait_for(
+                lambda f=faulted, t=target: not f(docker_client, t),
+                20,
+                f"{fault} ended by its watchdog",
+            )
+            ended = time.monotonic() - killed_at
+            print(f"{fault}: ended {ended:.1f}s after the runner was killed (8s fault, 1s grace)")
+            assert ended < 20
     finally:
         if proc.poll() is None:
             proc.kill()
-    wait_for(lambda: not watchdogs(docker_client, target), 15, "the watchdog to remove itself")
-    wait_for(lambda: not fault_helpers(docker_client, target), 15, "the fault's helper removed")
-    assert target.exec_run(["true"]).exit_code == 0
-    if fault == "process.pause":
-        assert set(sleeps(target).values()) <= {"S", "R"}, sleeps(target)
-    if fault == "stress.cpu":
-        assert not stress_running(docker_client, target)
+    for fault, target in targets.items():
+        wait_for(lambda t=target: not watchdogs(docker_client, t), 15, "the watchdog to go")
+        wait_for(
+            lambda t=target: not fault_helpers(docker_client, t), 15, f"{fault}'s helper to go"
+        )
+        assert target.exec_run(["true"]).exit_code == 0
+    assert set(sleeps(targets["process.pause"]).values()) <= {"S", "R"}
+    assert not stress_running(docker_client, targets["stress.cpu"])
 
 
 def test_recover_restores_the_limits_a_killed_runner_lowered(
